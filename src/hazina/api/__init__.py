@@ -1,0 +1,1 @@
+"""The JSON API (FastAPI): the gateway contract plus Hazina's extensions."""

@@ -1,0 +1,17 @@
+"""The FastAPI application, built around an already started Container."""
+
+from fastapi import FastAPI
+
+from hazina import __version__
+from hazina.api.errors import install_error_handlers
+from hazina.api.routes import orders, payments, system
+from hazina.bootstrap import Container
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(title="Hazina", version=__version__)
+    app.state.container = container
+    install_error_handlers(app)
+    for router in (system.router, orders.router, payments.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,45 @@
+"""Orders: `/api/v1/orders`."""
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
+from hazina.api.responses import stored_response
+from hazina.api.schemas import OrderCreate
+from hazina.services import orders
+from hazina.services.idempotency import idempotency_request
+
+router = APIRouter(prefix="/api/v1/orders")
+
+
+@router.post("", status_code=201)
+async def create_order(
+    body: OrderCreate,
+    container: ContainerDep,
+    merchant: MerchantDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    request = idempotency_request(
+        idempotency_key, "POST /api/v1/orders", body.model_dump(mode="json")
+    )
+    stored = await orders.create_order(
+        container.db,
+        merchant.id,
+        body.to_new_order(),
+        request,
+        container.settings.idempotency_ttl,
+    )
+    return stored_response(stored)
+
+
+@router.get("/{order_id}")
+async def get_order(
+    order_id: str, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await orders.get_order(container.db, merchant.id, order_id)
+
+
+@router.get("/{order_id}/public")
+async def get_public_order(order_id: str, container: ContainerDep) -> dict[str, Any]:
+    return await orders.get_public_order(container.db, order_id)

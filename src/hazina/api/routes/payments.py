@@ -1,0 +1,87 @@
+"""Payments: `/api/v1/payments`, authenticated and public (checkout) variants."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
+from hazina.api.responses import stored_response
+from hazina.api.schemas import PaymentCreate
+from hazina.bootstrap import Container
+from hazina.services import payments
+from hazina.services.idempotency import idempotency_request
+
+router = APIRouter(prefix="/api/v1/payments")
+
+
+async def _create(
+    container: Container,
+    merchant_id: uuid.UUID,
+    body: PaymentCreate,
+    route: str,
+    idempotency_key: str | None,
+) -> Response:
+    new = body.to_new_payment()
+    request = idempotency_request(idempotency_key, route, new.fingerprint_body())
+    settings = container.settings
+    stored = await payments.create_payment(
+        container.db,
+        merchant_id,
+        new,
+        request,
+        settings.idempotency_ttl,
+        settings.job_max_attempts,
+    )
+    return stored_response(stored)
+
+
+@router.post("", status_code=201)
+async def create_payment(
+    body: PaymentCreate,
+    container: ContainerDep,
+    merchant: MerchantDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    return await _create(container, merchant.id, body, "POST /api/v1/payments", idempotency_key)
+
+
+@router.post("/public", status_code=201)
+async def create_public_payment(
+    body: PaymentCreate,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """The checkout's call: no credentials, the order names its merchant."""
+    merchant_id = await payments.find_order_merchant(container.db, body.order_id)
+    return await _create(
+        container, merchant_id, body, "POST /api/v1/payments/public", idempotency_key
+    )
+
+
+@router.get("")
+async def list_payments(
+    container: ContainerDep,
+    merchant: MerchantDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    page = await payments.list_payments(container.db, merchant.id, limit, offset)
+    return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/public/{payment_id}")
+async def get_public_payment(payment_id: str, container: ContainerDep) -> dict[str, Any]:
+    return await payments.get_public_payment(container.db, payment_id)
+
+
+@router.get("/{payment_id}/public")
+async def get_public_payment_alias(payment_id: str, container: ContainerDep) -> dict[str, Any]:
+    return await payments.get_public_payment(container.db, payment_id)
+
+
+@router.get("/{payment_id}")
+async def get_payment(
+    payment_id: str, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await payments.get_payment(container.db, merchant.id, payment_id)

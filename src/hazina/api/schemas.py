@@ -1,0 +1,50 @@
+"""Request bodies. Amounts are strict integers of minor units: a float is refused, never rounded."""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from hazina.services.orders import NewOrder
+from hazina.services.payments import CardDetails, NewPayment
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    amount: StrictInt
+    currency: Annotated[str, Field(max_length=3)] = "INR"
+    receipt: Annotated[str | None, Field(max_length=255)] = None
+    notes: dict[str, Any] | None = None
+
+    def to_new_order(self) -> NewOrder:
+        return NewOrder(
+            amount=self.amount, currency=self.currency, receipt=self.receipt, notes=self.notes
+        )
+
+
+class CardIn(BaseModel):
+    number: Annotated[str, Field(max_length=40)]
+    expiry_month: str | int
+    expiry_year: str | int
+    cvv: Annotated[str, Field(max_length=4, pattern=r"^[0-9]{3,4}$")]
+    holder_name: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class PaymentCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: Annotated[str, Field(max_length=64)]
+    method: Annotated[str, Field(max_length=20)]
+    vpa: Annotated[str | None, Field(max_length=255)] = None
+    card: CardIn | None = None
+
+    def to_new_payment(self) -> NewPayment:
+        card = None
+        if self.card is not None:
+            card = CardDetails(
+                number=self.card.number,
+                expiry_month=self.card.expiry_month,
+                expiry_year=self.card.expiry_year,
+                holder_name=self.card.holder_name,
+            )
+        return NewPayment(order_id=self.order_id, method=self.method, vpa=self.vpa, card=card)

@@ -1,0 +1,60 @@
+"""The composition root: builds the database and adapters from Settings, prepares storage."""
+
+import logging
+from dataclasses import dataclass
+
+from hazina.config import Settings
+from hazina.db.database import Database
+from hazina.db.schema import is_current, migrate
+from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
+from hazina.services.merchants import seed_test_merchant
+
+log = logging.getLogger("hazina")
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    db: Database
+    sandbox: SandboxProcessor
+
+
+def build(settings: Settings) -> Container:
+    simulation = SandboxSimulation(
+        test_mode=settings.test_mode,
+        test_delay_ms=settings.test_processing_delay_ms,
+        test_success=settings.test_payment_success,
+        success_rates={"upi": settings.upi_success_rate, "card": settings.card_success_rate},
+        delay_min_ms=settings.processing_delay_min_ms,
+        delay_max_ms=settings.processing_delay_max_ms,
+    )
+    return Container(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.db_pool_size),
+        sandbox=SandboxProcessor(simulation),
+    )
+
+
+class SchemaOutdated(RuntimeError):
+    """PostgreSQL is migrated explicitly, so N processes never race to alter a shared schema."""
+
+
+async def start(settings: Settings) -> Container:
+    """Build, migrate SQLite (or check PostgreSQL is migrated) and seed outside production."""
+    container = build(settings)
+    db = container.db
+    if db.is_sqlite:
+        await migrate(db)
+    elif not await is_current(db):
+        await db.dispose()
+        raise SchemaOutdated("the database schema is not current: run `hazina migrate` first")
+    if not settings.is_production:
+        seeded = await seed_test_merchant(
+            db,
+            email=settings.test_merchant_email,
+            api_key=settings.test_api_key,
+            api_secret=settings.test_api_secret,
+        )
+        if seeded:
+            log.info("seeded the test merchant %s (development only)", settings.test_merchant_email)
+    return container

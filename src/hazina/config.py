@@ -1,0 +1,123 @@
+"""Settings: one object read from the environment (and `.env`) at start-up, never at import."""
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the contract's `postgresql://…` and pick the async driver Hazina runs on."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url.removeprefix(plain)
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: Annotated[
+        str, Field(validation_alias=_env("HAZINA_DATABASE_URL", "DATABASE_URL"))
+    ] = "sqlite+aiosqlite:///./hazina.db"
+    env: Annotated[Environment, Field(validation_alias=_env("HAZINA_ENV"))] = (
+        Environment.DEVELOPMENT
+    )
+    host: Annotated[str, Field(validation_alias=_env("HAZINA_HOST"))] = "127.0.0.1"
+    port: Annotated[int, Field(validation_alias=_env("HAZINA_PORT", "PORT"))] = 8000
+    db_pool_size: Annotated[int, Field(validation_alias=_env("HAZINA_DB_POOL_SIZE"), ge=1)] = 10
+
+    # The contract's simulation variables, verbatim.
+    test_mode: Annotated[bool, Field(validation_alias=_env("TEST_MODE"))] = False
+    test_processing_delay_ms: Annotated[
+        int, Field(validation_alias=_env("TEST_PROCESSING_DELAY"), ge=0)
+    ] = 1000
+    test_payment_success: Annotated[bool, Field(validation_alias=_env("TEST_PAYMENT_SUCCESS"))] = (
+        True
+    )
+    upi_success_rate: Annotated[
+        float, Field(validation_alias=_env("UPI_SUCCESS_RATE"), ge=0, le=1)
+    ] = 0.90
+    card_success_rate: Annotated[
+        float, Field(validation_alias=_env("CARD_SUCCESS_RATE"), ge=0, le=1)
+    ] = 0.95
+    processing_delay_min_ms: Annotated[
+        int, Field(validation_alias=_env("PROCESSING_DELAY_MIN"), ge=0)
+    ] = 5000
+    processing_delay_max_ms: Annotated[
+        int, Field(validation_alias=_env("PROCESSING_DELAY_MAX"), ge=0)
+    ] = 10000
+    test_merchant_email: Annotated[str, Field(validation_alias=_env("TEST_MERCHANT_EMAIL"))] = (
+        "test@example.com"
+    )
+    test_api_key: Annotated[str, Field(validation_alias=_env("TEST_API_KEY"))] = "key_test_abc123"
+    # The contract's published test credential; the test merchant is never seeded in production.
+    test_api_secret: Annotated[str, Field(validation_alias=_env("TEST_API_SECRET"))] = (
+        "secret_test_xyz789"  # noqa: S105
+    )
+
+    # The job queue and its workers.
+    worker_concurrency: Annotated[
+        int, Field(validation_alias=_env("HAZINA_WORKER_CONCURRENCY"), ge=1)
+    ] = 32
+    job_lease_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_JOB_LEASE_SECONDS"), gt=0)
+    ] = 30.0
+    job_max_attempts: Annotated[
+        int, Field(validation_alias=_env("HAZINA_JOB_MAX_ATTEMPTS"), ge=1)
+    ] = 5
+    job_retry_base_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_JOB_RETRY_BASE_SECONDS"), ge=0)
+    ] = 10.0
+    job_retry_cap_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_JOB_RETRY_CAP_SECONDS"), ge=0)
+    ] = 3600.0
+    worker_poll_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_WORKER_POLL_SECONDS"), gt=0)
+    ] = 1.0
+    worker_heartbeat_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_WORKER_HEARTBEAT_SECONDS"), gt=0)
+    ] = 5.0
+
+    idempotency_ttl_hours: Annotated[
+        float, Field(validation_alias=_env("HAZINA_IDEMPOTENCY_TTL_HOURS"), gt=0)
+    ] = 24.0
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def job_lease(self) -> timedelta:
+        return timedelta(seconds=self.job_lease_seconds)
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        return timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def worker_stale_after(self) -> timedelta:
+        """A worker whose heartbeat is older than three beats is considered gone."""
+        return timedelta(seconds=3 * self.worker_heartbeat_seconds)

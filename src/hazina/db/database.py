@@ -1,0 +1,109 @@
+"""Engines and transactions.
+
+SQLite: WAL, a busy timeout, foreign keys, and every write transaction opened with
+`BEGIN IMMEDIATE` on a single pooled writer connection, so writers queue in the pool instead of
+failing with "database is locked"; reads use their own pool and never block on the writer.
+PostgreSQL: one pooled asyncpg engine for both.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+JOBS_ENQUEUED = "jobs_enqueued"
+
+
+def _sqlite_engine(url: URL, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_timeout=60, connect_args={"timeout": 30}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The one way to open a transaction. Nothing below a service commits."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
+            self._read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
+        else:
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self._read_engine = self.engine
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        self._job_listeners: set[asyncio.Event] = set()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._writer() as session, session.begin():
+            yield session
+        if session.info.get(JOBS_ENQUEUED):
+            self._wake_job_listeners()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction; on SQLite it runs beside the writer."""
+        async with self._reader() as session, session.begin():
+            yield session
+
+    def job_listener(self) -> asyncio.Event:
+        """An event set whenever this process commits a job: the embedded worker's wake-up."""
+        listener = asyncio.Event()
+        self._job_listeners.add(listener)
+        return listener
+
+    def _wake_job_listeners(self) -> None:
+        for listener in self._job_listeners:
+            listener.set()
+
+    def asyncpg_dsn(self) -> str:
+        """The plain libpq URL, for the raw asyncpg connection that LISTENs for new jobs."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def ping(self) -> bool:
+        try:
+            async with self._read_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()

@@ -1,0 +1,219 @@
+"""The job queue's SQL: enqueue inside the caller's transaction, claim in batches under a lease.
+
+PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so many workers take disjoint batches, and
+`NOTIFY hazina_jobs` (delivered at commit) wakes them. SQLite has a single writer: the claim is one
+`BEGIN IMMEDIATE` UPDATE … RETURNING, which no other writer can interleave with.
+A job whose lease has expired (its worker died) is due again; its attempt is counted.
+"""
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import JOBS_ENQUEUED, Database
+from hazina.db.models import Job, WorkerHeartbeat
+from hazina.domain.clock import utc_now
+from hazina.domain.states import JobStatus
+
+NOTIFY_CHANNEL = "hazina_jobs"
+log = logging.getLogger("hazina.queue")
+_ERROR_LIMIT = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int,
+    run_at: datetime | None = None,
+) -> None:
+    """Add a job to the caller's transaction: it exists if and only if the transaction commits."""
+    session.add(
+        Job(
+            kind=kind,
+            payload=payload,
+            status=JobStatus.PENDING,
+            run_at=run_at or utc_now(),
+            attempts=0,
+            max_attempts=max_attempts,
+        )
+    )
+    session.info[JOBS_ENQUEUED] = True
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+async def claim(db: Database, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
+    now = utc_now()
+    due = or_(
+        and_(Job.status == JobStatus.PENDING, Job.run_at <= now),
+        and_(Job.status == JobStatus.PROCESSING, Job.locked_until < now),
+    )
+    batch = (
+        select(Job.id)
+        .where(due)
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(Job)
+        .where(Job.id.in_(batch))
+        .values(
+            status=JobStatus.PROCESSING,
+            locked_by=worker_id,
+            locked_until=now + lease,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.transaction() as session:
+        rows = (await session.execute(statement)).all()
+    return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
+
+
+async def complete(db: Database, job_id: int, worker_id: str) -> bool:
+    """Mark a job done; False when this worker no longer holds its lease."""
+    return await _finish(db, job_id, worker_id, status=JobStatus.COMPLETED)
+
+
+async def fail(
+    db: Database, job_id: int, worker_id: str, error: str, retry_at: datetime | None
+) -> bool:
+    """Record a failed attempt: due again at `retry_at`, or `failed` for good when it is None."""
+    if retry_at is None:
+        return await _finish(db, job_id, worker_id, status=JobStatus.FAILED, last_error=error)
+    return await _finish(
+        db, job_id, worker_id, status=JobStatus.PENDING, last_error=error, run_at=retry_at
+    )
+
+
+async def _finish(db: Database, job_id: int, worker_id: str, **values: Any) -> bool:
+    if "last_error" in values:
+        values["last_error"] = values["last_error"][:_ERROR_LIMIT]
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == JobStatus.PROCESSING)
+        .values(locked_by=None, locked_until=None, updated_at=utc_now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.transaction() as session:
+        result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def renew(db: Database, worker_id: str, job_ids: Iterable[int], lease: timedelta) -> None:
+    ids = list(job_ids)
+    if not ids:
+        return
+    statement = (
+        update(Job)
+        .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == JobStatus.PROCESSING)
+        .values(locked_until=utc_now() + lease)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.transaction() as session:
+        await session.execute(statement)
+
+
+async def release(db: Database, worker_id: str, job_ids: Iterable[int]) -> None:
+    """Give unfinished jobs back at shutdown, without counting the interrupted attempt."""
+    ids = list(job_ids)
+    if not ids:
+        return
+    statement = (
+        update(Job)
+        .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == JobStatus.PROCESSING)
+        .values(
+            status=JobStatus.PENDING,
+            attempts=Job.attempts - 1,
+            locked_by=None,
+            locked_until=None,
+            run_at=utc_now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    async with db.transaction() as session:
+        await session.execute(statement)
+
+
+async def count_by_status(db: Database) -> dict[str, int]:
+    async with db.read() as session:
+        rows = (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
+    counts = {status.value: 0 for status in JobStatus}
+    counts.update(dict(rows))
+    return counts
+
+
+async def beat(db: Database, worker_id: str, concurrency: int, pid: int) -> None:
+    """Record that a worker is alive; the first beat registers it."""
+    now = utc_now()
+    async with db.transaction() as session:
+        heartbeat = await session.get(WorkerHeartbeat, worker_id)
+        if heartbeat is None:
+            session.add(
+                WorkerHeartbeat(
+                    worker_id=worker_id,
+                    hostname=socket.gethostname(),
+                    pid=pid,
+                    concurrency=concurrency,
+                    started_at=now,
+                    last_seen_at=now,
+                )
+            )
+        else:
+            heartbeat.last_seen_at = now
+
+
+async def forget(db: Database, worker_id: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+
+
+async def count_live_workers(db: Database, stale_after: timedelta) -> int:
+    since = utc_now() - stale_after
+    async with db.read() as session:
+        count = await session.scalar(
+            select(func.count()).where(WorkerHeartbeat.last_seen_at >= since)
+        )
+    return int(count or 0)
+
+
+async def listen(
+    db: Database, on_enqueue: Callable[[], None]
+) -> Callable[[], Awaitable[None]] | None:
+    """On PostgreSQL, call `on_enqueue` whenever any process commits a job; returns a closer.
+
+    None on SQLite (the writer's own process signals it, see Database.job_listener) or when the
+    listening connection cannot be opened: workers then fall back to polling.
+    """
+    if db.is_sqlite:
+        return None
+    try:
+        connection = await asyncpg.connect(db.asyncpg_dsn())
+        await connection.add_listener(NOTIFY_CHANNEL, lambda *_: on_enqueue())
+    except (OSError, asyncpg.PostgresError):
+        log.warning("LISTEN %s unavailable; polling only", NOTIFY_CHANNEL)
+        return None
+    close: Callable[[], Awaitable[None]] = connection.close
+    return close

@@ -1,0 +1,32 @@
+"""Statements whose SQL differs between SQLite and PostgreSQL, behind one call."""
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+from hazina.domain.ids import new_id
+
+
+async def insert_unless_exists(
+    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True if the row was inserted.
+
+    On PostgreSQL a conflicting row still being inserted by another transaction makes this wait
+    for that transaction, so the caller then reads a committed row, never a phantom.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing()
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def fresh_id(session: AsyncSession, model: type[DeclarativeBase], prefix: str) -> str:
+    """A new `prefix`+16 id, checked against the table and drawn again on a collision."""
+    while True:
+        candidate = new_id(prefix)
+        if await session.get(model, candidate) is None:
+            return candidate

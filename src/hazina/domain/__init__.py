@@ -1,0 +1,1 @@
+"""Pure rules of the payments hub: standard library only, no I/O."""

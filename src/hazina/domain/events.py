@@ -1,0 +1,17 @@
+"""Event types and the webhook payload envelope `{"event", "timestamp", "data"}`."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    PAYMENT_CREATED = "payment.created"
+    PAYMENT_PENDING = "payment.pending"
+    PAYMENT_SUCCESS = "payment.success"
+    PAYMENT_FAILED = "payment.failed"
+
+
+def event_payload(event_type: EventType, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """The contract's payload: `timestamp` is integer Unix seconds."""
+    return {"event": event_type.value, "timestamp": int(at.timestamp()), "data": data}

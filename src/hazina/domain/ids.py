@@ -1,0 +1,26 @@
+"""Resource identifiers: a prefix and exactly 16 random alphanumerics."""
+
+import secrets
+import string
+
+ALPHABET = string.ascii_letters + string.digits
+RANDOM_PART_LENGTH = 16
+
+ORDER = "order_"
+PAYMENT = "pay_"
+REFUND = "rfnd_"
+EVENT = "evt_"
+
+
+def new_id(prefix: str) -> str:
+    """Return `prefix` followed by 16 characters drawn from [A-Za-z0-9] by a CSPRNG."""
+    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_PART_LENGTH))
+
+
+def is_valid_id(value: str, prefix: str) -> bool:
+    rest = value.removeprefix(prefix)
+    return (
+        value.startswith(prefix)
+        and len(rest) == RANDOM_PART_LENGTH
+        and all(c in ALPHABET for c in rest)
+    )

@@ -1,0 +1,1 @@
+"""Payment provider adapters; each implements a Protocol of hazina.services.ports."""

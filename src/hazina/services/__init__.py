@@ -1,0 +1,1 @@
+"""Use cases: one async function per verb, one database transaction each."""

@@ -1,0 +1,108 @@
+"""Idempotent creates: one key, one resource, one response replayed byte for byte.
+
+The key row is inserted in the same transaction as the resource it guards. A concurrent request
+with the same key waits on that insert (PostgreSQL) or on the write lock (SQLite), then finds the
+committed row and replays it: two requests can never both create. A create that fails rolls its
+key back with it, so a corrected retry is processed anew.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import IdempotencyKey
+from hazina.db.statements import insert_unless_exists
+from hazina.domain.clock import utc_now
+from hazina.domain.errors import BadRequest, Conflict
+from hazina.services.resources import render
+
+MAX_KEY_LENGTH = 255
+
+Create = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRequest:
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+    replayed: bool = False
+
+
+def idempotency_request(
+    key: str | None, route: str, body: dict[str, Any]
+) -> IdempotencyRequest | None:
+    """Validate the header and fingerprint the request it came with (route + canonical body)."""
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    canonical = json.dumps([route, body], sort_keys=True, separators=(",", ":"))
+    return IdempotencyRequest(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+async def respond_once(
+    db: Database,
+    merchant_id: uuid.UUID,
+    request: IdempotencyRequest | None,
+    ttl: timedelta,
+    create: Create,
+) -> StoredResponse:
+    async with db.transaction() as session:
+        if request is None:
+            status_code, body = await create(session)
+            return StoredResponse(status_code, render(body))
+
+        now = utc_now()
+        scope = (IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
+        await session.execute(
+            delete(IdempotencyKey).where(*scope, IdempotencyKey.expires_at <= now)
+        )
+        claimed = await insert_unless_exists(
+            session,
+            IdempotencyKey,
+            {
+                "merchant_id": merchant_id,
+                "key": request.key,
+                "request_hash": request.fingerprint,
+                "status_code": 0,
+                "response_body": "",
+                "created_at": now,
+                "expires_at": now + ttl,
+            },
+        )
+        if not claimed:
+            return await _replay(session, merchant_id, request)
+
+        status_code, body = await create(session)
+        rendered = render(body)
+        stored = await session.get_one(IdempotencyKey, (merchant_id, request.key))
+        stored.status_code = status_code
+        stored.response_body = rendered.decode()
+        return StoredResponse(status_code, rendered)
+
+
+async def _replay(
+    session: AsyncSession, merchant_id: uuid.UUID, request: IdempotencyRequest
+) -> StoredResponse:
+    stored = await session.get_one(IdempotencyKey, (merchant_id, request.key))
+    if stored.request_hash != request.fingerprint:
+        raise Conflict("Idempotency-Key was already used with a different request")
+    if stored.status_code == 0:
+        # Only reachable if another transaction's placeholder is visible, which the isolation
+        # above rules out; answered as "in flight" rather than trusted.
+        raise Conflict("A request with this Idempotency-Key is still in progress")
+    return StoredResponse(stored.status_code, stored.response_body.encode(), replayed=True)

@@ -1,0 +1,155 @@
+"""Merchants: creation with API credentials, authentication, the contract's seeded test merchant."""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hazina.db.database import Database
+from hazina.db.models import Merchant
+from hazina.domain.errors import AuthenticationFailed, Conflict
+from hazina.services.audit import record_audit
+
+TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
+TEST_MERCHANT_NAME = "Test Merchant"
+# Compared against when no merchant matches the key, so both paths cost the same.
+_ABSENT_SECRET_HASH = hashlib.sha256(b"no such merchant").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantIdentity:
+    id: uuid.UUID
+    name: str
+    email: str
+    api_key: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewCredentials:
+    """Shown once, at creation: Hazina keeps only the secret's hash."""
+
+    merchant: MerchantIdentity
+    api_secret: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _identity(merchant: Merchant) -> MerchantIdentity:
+    return MerchantIdentity(
+        id=merchant.id,
+        name=merchant.name,
+        email=merchant.email,
+        api_key=merchant.api_key,
+        created_at=merchant.created_at,
+    )
+
+
+async def create_merchant(
+    db: Database,
+    *,
+    name: str,
+    email: str,
+    actor: str,
+    merchant_id: uuid.UUID | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+) -> NewCredentials:
+    key = api_key or "key_" + secrets.token_urlsafe(18)
+    secret = api_secret or "secret_" + secrets.token_urlsafe(32)
+    try:
+        merchant = await _insert_merchant(db, name, email, actor, merchant_id, key, secret)
+    except IntegrityError:
+        # The unique indexes decide the races that the check inside cannot see.
+        raise Conflict(f"A merchant with email {email} already exists") from None
+    return NewCredentials(merchant=_identity(merchant), api_secret=secret)
+
+
+async def _insert_merchant(
+    db: Database,
+    name: str,
+    email: str,
+    actor: str,
+    merchant_id: uuid.UUID | None,
+    key: str,
+    secret: str,
+) -> Merchant:
+    async with db.transaction() as session:
+        taken = await session.scalar(
+            select(Merchant.id).where((Merchant.email == email) | (Merchant.api_key == key))
+        )
+        if taken is not None:
+            raise Conflict(f"A merchant with email {email} already exists")
+        merchant = Merchant(
+            id=merchant_id or uuid.uuid4(),
+            name=name,
+            email=email,
+            api_key=key,
+            api_secret_hash=hash_secret(secret),
+            is_active=True,
+        )
+        session.add(merchant)
+        await session.flush()
+        record_audit(
+            session,
+            actor=actor,
+            action="api_key.created",
+            target=f"merchant:{merchant.id}",
+            merchant_id=merchant.id,
+            details={"api_key": key},
+        )
+    return merchant
+
+
+async def authenticate(
+    db: Database, api_key: str | None, api_secret: str | None
+) -> MerchantIdentity:
+    """Match an active merchant by key, then its secret's hash in constant time."""
+    if not api_key or not api_secret:
+        raise AuthenticationFailed("Invalid API credentials")
+    async with db.read() as session:
+        merchant = await session.scalar(
+            select(Merchant).where(Merchant.api_key == api_key, Merchant.is_active.is_(True))
+        )
+    expected = merchant.api_secret_hash if merchant else _ABSENT_SECRET_HASH
+    if not hmac.compare_digest(expected, hash_secret(api_secret)) or merchant is None:
+        raise AuthenticationFailed("Invalid API credentials")
+    return _identity(merchant)
+
+
+async def list_merchants(db: Database) -> list[MerchantIdentity]:
+    async with db.read() as session:
+        merchants = await session.scalars(select(Merchant).order_by(Merchant.created_at))
+        return [_identity(merchant) for merchant in merchants]
+
+
+async def find_merchant_by_email(db: Database, email: str) -> MerchantIdentity | None:
+    async with db.read() as session:
+        merchant = await session.scalar(select(Merchant).where(Merchant.email == email))
+    return _identity(merchant) if merchant else None
+
+
+async def seed_test_merchant(db: Database, *, email: str, api_key: str, api_secret: str) -> bool:
+    """Insert the contract's test merchant unless its email exists; True if it was inserted."""
+    if await find_merchant_by_email(db, email) is not None:
+        return False
+    try:
+        await create_merchant(
+            db,
+            name=TEST_MERCHANT_NAME,
+            email=email,
+            actor="system:seed",
+            merchant_id=TEST_MERCHANT_ID,
+            api_key=api_key,
+            api_secret=api_secret,
+        )
+    except Conflict:
+        return False  # another process seeded it first
+    return True

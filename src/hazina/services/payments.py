@@ -1,0 +1,217 @@
+"""Payments: creating an attempt, reading it, and settling sandbox payments in the worker."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import Order, Payment
+from hazina.db.queue import enqueue
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
+from hazina.domain.clock import utc_now
+from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.events import EventType
+from hazina.domain.instruments import validate_card, validate_vpa
+from hazina.domain.states import OrderStatus, PaymentStatus, order_status_after_payment_created
+from hazina.services import resources
+from hazina.services.events import record_event
+from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.ports import SimulatedProcessor
+
+SANDBOX_METHODS = ("upi", "card")
+PROCESS_PAYMENT = "process_payment"
+FAILURE_CODE = "PAYMENT_FAILED"
+FAILURE_DESCRIPTION = "Payment processing failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    """A card as submitted. The CVV is checked for shape at the edge and never comes this far."""
+
+    number: str
+    expiry_month: str | int
+    expiry_year: str | int
+    holder_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    order_id: str
+    method: str
+    vpa: str | None = None
+    card: CardDetails | None = None
+
+    def fingerprint_body(self) -> dict[str, Any]:
+        """The request as idempotency compares it: no card number or CVV, even hashed."""
+        card = None
+        if self.card is not None:
+            card = {
+                "last4": self.card.number[-4:],
+                "expiry": [str(self.card.expiry_month), str(self.card.expiry_year)],
+                "holder_name": self.card.holder_name,
+            }
+        return {"order_id": self.order_id, "method": self.method, "vpa": self.vpa, "card": card}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPage:
+    data: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Instrument:
+    vpa: str | None = None
+    card_network: str | None = None
+    card_last4: str | None = None
+
+
+def _validate_instrument(new: NewPayment, today: date) -> _Instrument:
+    if new.method == "upi":
+        if new.vpa is None:
+            raise BadRequest("vpa is required for method upi")
+        return _Instrument(vpa=validate_vpa(new.vpa))
+    if new.method == "card":
+        if new.card is None:
+            raise BadRequest("card is required for method card")
+        card = validate_card(new.card.number, new.card.expiry_month, new.card.expiry_year, today)
+        return _Instrument(card_network=card.network, card_last4=card.last4)
+    raise BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
+
+
+async def create_payment(
+    db: Database,
+    merchant_id: uuid.UUID,
+    new: NewPayment,
+    idempotency: IdempotencyRequest | None,
+    ttl: timedelta,
+    max_attempts: int,
+) -> StoredResponse:
+    """Write the payment `pending` with its events and its processing job, in one transaction."""
+    if new.method not in SANDBOX_METHODS:
+        raise BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
+
+    async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        order = await session.scalar(
+            select(Order).where(Order.id == new.order_id, Order.merchant_id == merchant_id)
+        )
+        if order is None:
+            raise NotFound("Order not found")
+        if order.status == OrderStatus.PAID:
+            raise BadRequest("Order is already paid")
+        instrument = _validate_instrument(new, utc_now().date())
+        payment = Payment(
+            id=await fresh_id(session, Payment, ids.PAYMENT),
+            order_id=order.id,
+            merchant_id=merchant_id,
+            amount=order.amount,
+            currency=order.currency,
+            method=new.method,
+            status=PaymentStatus.PENDING,
+            vpa=instrument.vpa,
+            card_network=instrument.card_network,
+            card_last4=instrument.card_last4,
+            captured=False,
+        )
+        session.add(payment)
+        order.status = order_status_after_payment_created(OrderStatus(order.status))
+        await session.flush()
+        data = resources.payment_event_data(payment)
+        await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
+        await record_event(session, merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
+        await enqueue(
+            session, PROCESS_PAYMENT, {"payment_id": payment.id}, max_attempts=max_attempts
+        )
+        return 201, resources.payment_created(payment)
+
+    return await respond_once(db, merchant_id, idempotency, ttl, insert)
+
+
+async def find_order_merchant(db: Database, order_id: str) -> uuid.UUID:
+    """The merchant behind a public (checkout) request, known only by its order."""
+    async with db.read() as session:
+        merchant_id = await session.scalar(select(Order.merchant_id).where(Order.id == order_id))
+    if merchant_id is None:
+        raise NotFound("Order not found")
+    return merchant_id
+
+
+async def get_payment(db: Database, merchant_id: uuid.UUID, payment_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        payment = await session.scalar(
+            select(Payment).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
+        )
+    if payment is None:
+        raise NotFound("Payment not found")
+    return resources.payment_detail(payment)
+
+
+async def get_public_payment(db: Database, payment_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound("Payment not found")
+    return resources.payment_public(payment)
+
+
+async def list_payments(
+    db: Database, merchant_id: uuid.UUID, limit: int, offset: int
+) -> PaymentPage:
+    mine = Payment.merchant_id == merchant_id
+    async with db.read() as session:
+        total = await session.scalar(select(func.count()).select_from(Payment).where(mine))
+        payments = await session.scalars(
+            select(Payment)
+            .where(mine)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        data = [resources.payment_detail(payment) for payment in payments]
+    return PaymentPage(data=data, total=int(total or 0), limit=limit, offset=offset)
+
+
+async def process_payment(db: Database, processor: SimulatedProcessor, payment_id: str) -> None:
+    """The `process_payment` job. Safe to run twice: only a `pending` payment is settled."""
+    async with db.read() as session:
+        payment = await session.get(Payment, payment_id)
+    if payment is None or payment.status != PaymentStatus.PENDING:
+        return
+    succeeded = await processor.settle(payment.method)
+    outcome = PaymentStatus.SUCCESS if succeeded else PaymentStatus.FAILED
+    error = (
+        {} if succeeded else {"error_code": FAILURE_CODE, "error_description": FAILURE_DESCRIPTION}
+    )
+
+    async with db.transaction() as session:
+        settled = await session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
+            .values(status=outcome, updated_at=utc_now(), **error)
+            .execution_options(synchronize_session=False)
+        )
+        if not settled.rowcount:  # type: ignore[attr-defined]
+            return  # another run settled it first
+        payment = await session.get_one(Payment, payment_id, populate_existing=True)
+        if succeeded:
+            await session.execute(
+                update(Order)
+                .where(Order.id == payment.order_id)
+                .values(status=OrderStatus.PAID, updated_at=utc_now())
+                .execution_options(synchronize_session=False)
+            )
+        event_type = EventType.PAYMENT_SUCCESS if succeeded else EventType.PAYMENT_FAILED
+        await record_event(
+            session,
+            payment.merchant_id,
+            event_type,
+            payment.id,
+            resources.payment_event_data(payment),
+        )

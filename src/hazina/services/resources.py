@@ -1,0 +1,100 @@
+"""The contract's JSON shape of each resource, shared by API responses and event payloads."""
+
+import json
+from typing import Any
+
+from hazina.db.models import Order, Payment
+from hazina.domain.clock import iso_z
+
+
+def render(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: the exact bytes stored for idempotent replays and signed in webhooks."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def order_created(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "merchant_id": str(order.merchant_id),
+        "amount": order.amount,
+        "currency": order.currency,
+        "receipt": order.receipt,
+        "notes": order.notes or {},
+        "status": order.status,
+        "created_at": iso_z(order.created_at),
+    }
+
+
+def order_detail(order: Order) -> dict[str, Any]:
+    return order_created(order) | {"updated_at": iso_z(order.updated_at)}
+
+
+def order_public(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "amount": order.amount,
+        "currency": order.currency,
+        "status": order.status,
+    }
+
+
+def _instrument(payment: Payment) -> dict[str, Any]:
+    if payment.method == "upi":
+        return {"vpa": payment.vpa}
+    if payment.method == "card":
+        return {"card_network": payment.card_network, "card_last4": payment.card_last4}
+    return {}
+
+
+def _failure(payment: Payment) -> dict[str, Any]:
+    if payment.status != "failed":
+        return {}
+    return {"error_code": payment.error_code, "error_description": payment.error_description}
+
+
+def payment_created(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "order_id": payment.order_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "method": payment.method,
+        **_instrument(payment),
+        "status": payment.status,
+        "created_at": iso_z(payment.created_at),
+    }
+
+
+def payment_detail(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "order_id": payment.order_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "method": payment.method,
+        **_instrument(payment),
+        "status": payment.status,
+        "captured": payment.captured,
+        **_failure(payment),
+        "created_at": iso_z(payment.created_at),
+        "updated_at": iso_z(payment.updated_at),
+    }
+
+
+def payment_public(payment: Payment) -> dict[str, Any]:
+    """What the checkout page may see while polling: no instrument details."""
+    return {
+        "id": payment.id,
+        "order_id": payment.order_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "method": payment.method,
+        "status": payment.status,
+        **_failure(payment),
+        "created_at": iso_z(payment.created_at),
+    }
+
+
+def payment_event_data(payment: Payment) -> dict[str, Any]:
+    """`data` of payment.* events: the contract's webhook payment object."""
+    return {"payment": payment_created(payment) | _failure(payment)}

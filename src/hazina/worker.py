@@ -1,0 +1,183 @@
+"""The job runner, embedded in `hazina serve` or standalone as `hazina worker`.
+
+It claims due jobs in batches up to its free slots, runs each as a task, renews the leases of the
+jobs it holds, and beats a heartbeat. If it dies, its leases lapse and other workers take the jobs
+over; handlers are idempotent, so a job that ran partly runs again safely.
+"""
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from hazina.bootstrap import Container
+from hazina.db import queue
+from hazina.db.database import Database
+from hazina.domain.clock import utc_now
+from hazina.domain.retry import job_backoff
+from hazina.services import payments
+
+log = logging.getLogger("hazina.worker")
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def handlers(container: Container) -> dict[str, Handler]:
+    """Every job kind and the use case that runs it."""
+
+    async def process_payment(payload: dict[str, Any]) -> None:
+        await payments.process_payment(container.db, container.sandbox, payload["payment_id"])
+
+    return {payments.PROCESS_PAYMENT: process_payment}
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        job_handlers: Mapping[str, Handler],
+        *,
+        concurrency: int,
+        lease: timedelta,
+        poll_seconds: float,
+        heartbeat_seconds: float,
+        retry_base: timedelta,
+        retry_cap: timedelta,
+    ) -> None:
+        self.db = db
+        self.handlers = job_handlers
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._wake = db.job_listener()
+
+    @classmethod
+    def from_container(cls, container: Container, concurrency: int | None = None) -> "Worker":
+        settings = container.settings
+        return cls(
+            container.db,
+            handlers(container),
+            concurrency=concurrency or settings.worker_concurrency,
+            lease=settings.job_lease,
+            poll_seconds=settings.worker_poll_seconds,
+            heartbeat_seconds=settings.worker_heartbeat_seconds,
+            retry_base=timedelta(seconds=settings.job_retry_base_seconds),
+            retry_cap=timedelta(seconds=settings.job_retry_cap_seconds),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then let running jobs finish (or hand them back)."""
+        log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
+        await queue.beat(self.db, self.id, self.concurrency, os.getpid())
+        chores = [
+            asyncio.create_task(self._every(self.heartbeat_seconds, self._beat, stop)),
+            asyncio.create_task(self._every(self.lease.total_seconds() / 3, self._renew, stop)),
+        ]
+        listener = await queue.listen(self.db, self._wake.set)
+        try:
+            await self._claim_loop(stop)
+        finally:
+            await self._drain()
+            for chore in chores:
+                chore.cancel()
+            await asyncio.gather(*chores, return_exceptions=True)
+            if listener is not None:
+                await listener()
+            await queue.forget(self.db, self.id)
+            log.info("worker %s stopped", self.id)
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            free = self.concurrency - len(self._running)
+            claimed: list[queue.ClaimedJob] = []
+            if free > 0:
+                self._wake.clear()
+                try:
+                    claimed = await queue.claim(self.db, self.id, free, self.lease)
+                except Exception:
+                    log.exception("claiming jobs failed; retrying")
+            for job in claimed:
+                task = asyncio.create_task(self._execute(job))
+                self._running[job.id] = task
+                task.add_done_callback(functools.partial(self._release_slot, job.id))
+            if claimed and len(claimed) == free:
+                continue  # the queue may hold more; claim again once a slot frees up
+            await self._wait(stop)
+
+    def _release_slot(self, job_id: int, _: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Until a job is enqueued or finishes, `stop` is set, or the poll interval passes."""
+        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(
+                waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _execute(self, job: queue.ClaimedJob) -> None:
+        if job.attempts > job.max_attempts:
+            # Its last allowed attempt never reported back: the worker running it died.
+            await queue.fail(self.db, job.id, self.id, "lease expired on the last attempt", None)
+            return
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            await queue.fail(self.db, job.id, self.id, f"no handler for job kind {job.kind}", None)
+            return
+        try:
+            await handler(job.payload)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            retry_at = None
+            if job.attempts < job.max_attempts:
+                retry_at = utc_now() + job_backoff(job.attempts, self.retry_base, self.retry_cap)
+            log.warning("job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
+            await queue.fail(self.db, job.id, self.id, error, retry_at)
+        else:
+            if not await queue.complete(self.db, job.id, self.id):
+                log.warning("job %d finished after its lease passed to another worker", job.id)
+
+    async def _drain(self) -> None:
+        """Give running jobs one lease to finish; hand the rest back without spending an attempt."""
+        if not self._running:
+            return
+        _, unfinished = await asyncio.wait(
+            list(self._running.values()), timeout=self.lease.total_seconds() / 2
+        )
+        interrupted = [job_id for job_id, task in self._running.items() if task in unfinished]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        await queue.release(self.db, self.id, interrupted)
+
+    async def _beat(self) -> None:
+        await queue.beat(self.db, self.id, self.concurrency, os.getpid())
+
+    async def _renew(self) -> None:
+        await queue.renew(self.db, self.id, list(self._running), self.lease)
+
+    async def _every(
+        self, seconds: float, chore: Callable[[], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+            try:
+                await chore()
+            except Exception:
+                log.exception("worker chore %s failed", chore.__name__)

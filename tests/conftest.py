@@ -1,0 +1,98 @@
+"""Fixtures shared by every test directory.
+
+`database_url` is parametrised over SQLite and PostgreSQL: a test that uses it (or anything built
+on it: `db`, `container`, `client`) runs once on each.
+"""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hazina.api.app import create_app
+from hazina.bootstrap import Container, start
+from hazina.config import Settings
+from hazina.db.database import Database
+from hazina.worker import Worker
+from tests.databases import (
+    migrated,
+    postgres_database,
+    postgres_reachable,
+    require_postgres,
+    sqlite_url,
+    truncate_all,
+)
+
+TEST_KEY = "key_test_abc123"
+TEST_SECRET = "secret_test_xyz789"
+AUTH = {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """One migrated database per backend per session; tests share it and empty it afterwards."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("sqlite"))
+        db = await migrated(url)
+        await db.dispose()
+        yield url
+        return
+    require_postgres(await postgres_reachable())
+    async with postgres_database() as url:
+        db = await migrated(url)
+        await db.dispose()
+        yield url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: test mode with a short simulated delay, fast worker timings."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "test_mode": True,
+        "test_processing_delay_ms": 10,
+        "test_payment_success": True,
+        "worker_poll_seconds": 0.05,
+        "job_lease_seconds": 5,
+        "job_retry_base_seconds": 0.05,
+        "job_retry_cap_seconds": 0.2,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    container = await start(settings)
+    yield container
+    await truncate_all(container.db)
+    await container.db.dispose()
+
+
+@pytest.fixture
+def db(container: Container) -> Database:
+    return container.db
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the ASGI app, with the seeded test merchant's credentials."""
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://hazina.test", headers=AUTH
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def worker(container: Container) -> Worker:
+    """A worker for the test to run (`await drain(worker)`); not started on its own."""
+    return Worker.from_container(container)
