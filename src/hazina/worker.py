@@ -108,7 +108,7 @@ class Worker:
                 except Exception:
                     log.exception("claiming jobs failed; retrying")
             for job in claimed:
-                task = asyncio.create_task(self._execute(job))
+                task = asyncio.create_task(self._execute_guarded(job))
                 self._running[job.id] = task
                 task.add_done_callback(functools.partial(self._release_slot, job.id))
             if claimed and len(claimed) == free:
@@ -129,6 +129,14 @@ class Worker:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+    async def _execute_guarded(self, job: queue.ClaimedJob) -> None:
+        try:
+            await self._execute(job)
+        except Exception:
+            # Recording the outcome failed (database unreachable): the lease will lapse and the
+            # job run again, which its idempotent handler tolerates.
+            log.exception("job %d (%s): could not record its outcome", job.id, job.kind)
 
     async def _execute(self, job: queue.ClaimedJob) -> None:
         if job.attempts > job.max_attempts:

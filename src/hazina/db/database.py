@@ -4,6 +4,8 @@ SQLite: WAL, a busy timeout, foreign keys, and every write transaction opened wi
 `BEGIN IMMEDIATE` on a single pooled writer connection, so writers queue in the pool instead of
 failing with "database is locked"; reads use their own pool and never block on the writer.
 PostgreSQL: one pooled asyncpg engine for both.
+Statement parameters are hidden from error messages: they can hold credentials and customer data,
+and error messages end up in logs.
 """
 
 import asyncio
@@ -25,7 +27,12 @@ JOBS_ENQUEUED = "jobs_enqueued"
 
 def _sqlite_engine(url: URL, *, immediate: bool, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_timeout=60, connect_args={"timeout": 30}
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args={"timeout": 30},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -60,7 +67,11 @@ class Database:
             self._read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
         else:
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,
             )
             self._read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
