@@ -13,7 +13,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,8 +87,29 @@ class Payment(Base):
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_description: Mapped[str | None] = mapped_column(Text)
     captured: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sum of the payment's pending and processed refunds. Reserved by one conditional UPDATE
+    # (`amount_refunded + x <= amount`), so concurrent refunds can never exceed the payment.
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        Index("idx_refunds_payment_id", "payment_id"),
+        Index("idx_refunds_merchant_created", "merchant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    processed_at: Mapped[datetime | None]
 
 
 class IdempotencyKey(Base):
@@ -115,6 +138,78 @@ class Event(Base):
     resource_id: Mapped[str] = mapped_column(String(64), index=True)
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WebhookEndpoint(Base):
+    """A merchant URL with its own secret and event filter. The contract's single `webhook_url`
+    is the merchant's primary endpoint; a NULL url means "not configured": nothing is delivered."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("idx_webhook_endpoints_merchant_id", "merchant_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    url: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(100))
+    # After a regeneration the old secret keeps signing (beside the new one) until this time.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None]
+    # NULL: every event type.
+    event_types: Mapped[list[str] | None] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class WebhookLog(Base):
+    """A delivery: one event to one endpoint and its attempt count (the contract's webhook log)."""
+
+    __tablename__ = "webhook_logs"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_logs_event_endpoint"),
+        Index("idx_webhook_logs_merchant_id", "merchant_id"),
+        Index("idx_webhook_logs_status", "status"),
+        Index(
+            "idx_webhook_logs_next_retry_at",
+            "next_retry_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("idx_webhook_logs_endpoint_id", "endpoint_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    next_retry_at: Mapped[datetime | None]
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery: when, what came back, how long it took, what went wrong."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("idx_webhook_attempts_delivery_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(AutoIncrement, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_logs.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Job(Base):

@@ -10,6 +10,9 @@ class EventType(StrEnum):
     PAYMENT_PENDING = "payment.pending"
     PAYMENT_SUCCESS = "payment.success"
     PAYMENT_FAILED = "payment.failed"
+    REFUND_CREATED = "refund.created"
+    REFUND_PROCESSED = "refund.processed"
+    WEBHOOK_TEST = "webhook.test"
 
 
 def event_payload(event_type: EventType, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
