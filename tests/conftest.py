@@ -5,7 +5,6 @@ on it: `db`, `container`, `client`) runs once on each.
 """
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from hazina.api.app import create_app
 from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.db.database import Database
+from hazina.testing.sink import WebhookSink
 from hazina.worker import Worker
 from tests.databases import (
     migrated,
@@ -74,7 +74,7 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
     container = await start(settings)
     yield container
     await truncate_all(container.db)
-    await container.db.dispose()
+    await container.close()
 
 
 @pytest.fixture
@@ -90,6 +90,13 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://hazina.test", headers=AUTH
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[WebhookSink]:
+    """A real HTTP receiver on a free local port, recording every webhook it is sent."""
+    async with WebhookSink() as running:
+        yield running
 
 
 @pytest.fixture

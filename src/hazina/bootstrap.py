@@ -2,10 +2,13 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
+from hazina.delivery.sender import HttpWebhookSender
+from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.services.merchants import seed_test_merchant
 
@@ -17,6 +20,12 @@ class Container:
     settings: Settings
     db: Database
     sandbox: SandboxProcessor
+    webhook_sender: HttpWebhookSender
+    webhook_policy: RetryPolicy
+
+    async def close(self) -> None:
+        await self.webhook_sender.aclose()
+        await self.db.dispose()
 
 
 def build(settings: Settings) -> Container:
@@ -32,6 +41,19 @@ def build(settings: Settings) -> Container:
         settings=settings,
         db=Database(settings.database_url, pool_size=settings.db_pool_size),
         sandbox=SandboxProcessor(simulation),
+        webhook_sender=HttpWebhookSender(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            production=settings.is_production,
+            max_connections=max(settings.worker_concurrency, 10),
+        ),
+        webhook_policy=webhook_policy(settings),
+    )
+
+
+def webhook_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        schedule=settings.webhook_retry_schedule,
+        retry_after_cap=timedelta(seconds=settings.webhook_retry_after_max_seconds),
     )
 
 
@@ -54,6 +76,7 @@ async def start(settings: Settings) -> Container:
             email=settings.test_merchant_email,
             api_key=settings.test_api_key,
             api_secret=settings.test_api_secret,
+            webhook_secret=settings.test_webhook_secret,
         )
         if seeded:
             log.info("seeded the test merchant %s (development only)", settings.test_merchant_email)

@@ -64,7 +64,7 @@ async def _serve(settings: Settings, with_worker: bool) -> None:
         server.should_exit = True
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await container.db.dispose()
+        await container.close()
 
 
 async def _work(settings: Settings, concurrency: int | None) -> None:
@@ -74,7 +74,7 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
     try:
         await Worker.from_container(container, concurrency).run(stop)
     finally:
-        await container.db.dispose()
+        await container.close()
 
 
 def _settings(**overrides: object) -> Settings:

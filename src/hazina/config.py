@@ -13,6 +13,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+# Waits in seconds before webhook attempts 1-5 (the contract's PRODUCTION/TEST_RETRY_INTERVALS).
+WEBHOOK_PRODUCTION_SCHEDULE = (0.0, 60.0, 300.0, 1800.0, 7200.0)
+WEBHOOK_TEST_SCHEDULE = (0.0, 5.0, 10.0, 15.0, 20.0)
+
+
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -96,6 +101,25 @@ class Settings(BaseSettings):
         float, Field(validation_alias=_env("HAZINA_IDEMPOTENCY_TTL_HOURS"), gt=0)
     ] = 24.0
 
+    # Outbound webhooks. The contract's schedule: waits before attempts 1-5, in seconds.
+    webhook_retry_intervals_test: Annotated[
+        bool, Field(validation_alias=_env("WEBHOOK_RETRY_INTERVALS_TEST"))
+    ] = False
+    # An explicit schedule (JSON list of seconds) overrides both of the contract's.
+    webhook_retry_schedule_override: Annotated[
+        list[float] | None, Field(validation_alias=_env("HAZINA_WEBHOOK_RETRY_SCHEDULE"))
+    ] = None
+    webhook_timeout_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_WEBHOOK_TIMEOUT_SECONDS"), gt=0)
+    ] = 5.0
+    webhook_retry_after_max_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_WEBHOOK_RETRY_AFTER_MAX_SECONDS"), ge=0)
+    ] = 86400.0
+    # The contract's D2 seed value for the test merchant's webhook secret.
+    test_webhook_secret: Annotated[str, Field(validation_alias=_env("TEST_WEBHOOK_SECRET"))] = (
+        "whsec_test_abc123"  # noqa: S105
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -116,6 +140,14 @@ class Settings(BaseSettings):
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def webhook_retry_schedule(self) -> tuple[float, ...]:
+        if self.webhook_retry_schedule_override:
+            return tuple(self.webhook_retry_schedule_override)
+        if self.webhook_retry_intervals_test:
+            return WEBHOOK_TEST_SCHEDULE
+        return WEBHOOK_PRODUCTION_SCHEDULE
 
     @property
     def worker_stale_after(self) -> timedelta:

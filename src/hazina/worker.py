@@ -21,7 +21,8 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import utc_now
 from hazina.domain.retry import job_backoff
-from hazina.services import payments
+from hazina.services import payments, refunds, webhooks
+from hazina.services.events import DELIVER_WEBHOOK
 
 log = logging.getLogger("hazina.worker")
 
@@ -34,7 +35,22 @@ def handlers(container: Container) -> dict[str, Handler]:
     async def process_payment(payload: dict[str, Any]) -> None:
         await payments.process_payment(container.db, container.sandbox, payload["payment_id"])
 
-    return {payments.PROCESS_PAYMENT: process_payment}
+    async def process_refund(payload: dict[str, Any]) -> None:
+        await refunds.process_refund(container.db, container.sandbox, payload["refund_id"])
+
+    async def deliver_webhook(payload: dict[str, Any]) -> None:
+        await webhooks.deliver_webhook(
+            container.db,
+            container.webhook_sender,
+            container.webhook_policy,
+            payload["delivery_id"],
+        )
+
+    return {
+        payments.PROCESS_PAYMENT: process_payment,
+        refunds.PROCESS_REFUND: process_refund,
+        DELIVER_WEBHOOK: deliver_webhook,
+    }
 
 
 class Worker:

@@ -4,7 +4,15 @@ from fastapi import FastAPI
 
 from hazina import __version__
 from hazina.api.errors import install_error_handlers
-from hazina.api.routes import orders, payments, system
+from hazina.api.routes import (
+    events,
+    orders,
+    payments,
+    refunds,
+    system,
+    webhook_endpoints,
+    webhooks,
+)
 from hazina.bootstrap import Container
 
 
@@ -12,6 +20,8 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="Hazina", version=__version__)
     app.state.container = container
     install_error_handlers(app)
-    for router in (system.router, orders.router, payments.router):
+    for router in (system.router, orders.router, payments.router, refunds.router):
+        app.include_router(router)
+    for router in (webhooks.router, webhook_endpoints.router, events.router):
         app.include_router(router)
     return app

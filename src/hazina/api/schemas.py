@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
+from hazina.services.refunds import NewRefund
 
 
 class OrderCreate(BaseModel):
@@ -48,3 +49,19 @@ class PaymentCreate(BaseModel):
                 holder_name=self.card.holder_name,
             )
         return NewPayment(order_id=self.order_id, method=self.method, vpa=self.vpa, card=card)
+
+
+class CaptureRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    amount: StrictInt
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    amount: StrictInt
+    reason: str | None = None
+
+    def to_new_refund(self) -> NewRefund:
+        return NewRefund(amount=self.amount, reason=self.reason)

@@ -10,6 +10,7 @@ ORDER = "order_"
 PAYMENT = "pay_"
 REFUND = "rfnd_"
 EVENT = "evt_"
+WEBHOOK_ENDPOINT = "we_"
 
 
 def new_id(prefix: str) -> str:

@@ -18,6 +18,13 @@ class PaymentStatus(StrEnum):
 FINAL_PAYMENT_STATUSES = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED})
 
 
+class RefundStatus(StrEnum):
+    """Both statuses count against the payment: money promised back is no longer refundable."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+
+
 class JobStatus(StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"

@@ -15,6 +15,9 @@ class SandboxSimulation:
     success_rates: dict[str, float]
     delay_min_ms: int
     delay_max_ms: int
+    # The contract's ProcessRefundJob takes 3-5 s; test mode uses `test_delay_ms` for both.
+    refund_delay_min_ms: int = 3000
+    refund_delay_max_ms: int = 5000
 
 
 @dataclass(slots=True)
@@ -35,3 +38,14 @@ class SandboxProcessor:
         delay, succeeded = self.decide(method)
         await asyncio.sleep(delay)
         return succeeded
+
+    def refund_delay(self) -> float:
+        """Seconds a refund takes; a sandbox refund always goes through."""
+        sim = self.simulation
+        if sim.test_mode:
+            return sim.test_delay_ms / 1000
+        low, high = sorted((sim.refund_delay_min_ms, sim.refund_delay_max_ms))
+        return self.rng.uniform(low, high) / 1000
+
+    async def settle_refund(self) -> None:
+        await asyncio.sleep(self.refund_delay())

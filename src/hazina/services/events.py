@@ -1,14 +1,48 @@
-"""Recording events in the transaction of the change they announce."""
+"""Events, recorded in the transaction of the change they announce: the transactional outbox.
+
+The same transaction writes one delivery row per subscribed endpoint and one `deliver_webhook`
+job per delivery, so an event is delivered if and only if the change it announces committed.
+"""
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hazina.db.models import Event
+from hazina.db.database import Database
+from hazina.db.models import Event, WebhookEndpoint, WebhookLog
+from hazina.db.queue import enqueue
 from hazina.domain import ids
-from hazina.domain.clock import utc_now
+from hazina.domain.clock import iso_z, utc_now
+from hazina.domain.errors import NotFound
 from hazina.domain.events import EventType, event_payload
+from hazina.domain.webhooks import DeliveryStatus, subscribes
+
+DELIVER_WEBHOOK = "deliver_webhook"
+# Job-level retries cover the handler itself failing (database unreachable); a receiver's
+# failures are the delivery's own attempts, counted on the delivery row.
+DELIVERY_JOB_MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    data: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+async def enqueue_delivery(session: AsyncSession, delivery_id: uuid.UUID, run_at: datetime) -> None:
+    await enqueue(
+        session,
+        DELIVER_WEBHOOK,
+        {"delivery_id": str(delivery_id)},
+        max_attempts=DELIVERY_JOB_MAX_ATTEMPTS,
+        run_at=run_at,
+    )
 
 
 async def record_event(
@@ -28,4 +62,67 @@ async def record_event(
         created_at=now,
     )
     session.add(event)
+    endpoints = await session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.merchant_id == merchant_id,
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.url.is_not(None),
+        )
+    )
+    for endpoint in endpoints:
+        if not subscribes(endpoint.event_types, event.type):
+            continue
+        delivery = WebhookLog(
+            id=uuid.uuid4(),
+            merchant_id=merchant_id,
+            endpoint_id=endpoint.id,
+            event_id=event.id,
+            event=event.type,
+            payload=event.payload,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_retry_at=now,
+            created_at=now,
+        )
+        session.add(delivery)
+        await enqueue_delivery(session, delivery.id, now)
     return event
+
+
+def event_resource(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "resource_id": event.resource_id,
+        "payload": event.payload,
+        "created_at": iso_z(event.created_at),
+    }
+
+
+async def list_events(
+    db: Database, merchant_id: uuid.UUID, event_type: str | None, limit: int, offset: int
+) -> EventPage:
+    filters = [Event.merchant_id == merchant_id]
+    if event_type is not None:
+        filters.append(Event.type == event_type)
+    async with db.read() as session:
+        total = await session.scalar(select(func.count()).select_from(Event).where(*filters))
+        events = await session.scalars(
+            select(Event)
+            .where(*filters)
+            .order_by(Event.created_at.desc(), Event.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        data = [event_resource(event) for event in events]
+    return EventPage(data=data, total=int(total or 0), limit=limit, offset=offset)
+
+
+async def get_event(db: Database, merchant_id: uuid.UUID, event_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        event = await session.scalar(
+            select(Event).where(Event.id == event_id, Event.merchant_id == merchant_id)
+        )
+    if event is None:
+        raise NotFound("Event not found")
+    return event_resource(event)

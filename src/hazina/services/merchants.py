@@ -11,9 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hazina.db.database import Database
-from hazina.db.models import Merchant
+from hazina.db.models import Merchant, WebhookEndpoint
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
 from hazina.domain.errors import AuthenticationFailed, Conflict
 from hazina.services.audit import record_audit
+from hazina.services.webhook_endpoints import new_primary_endpoint
 
 TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 TEST_MERCHANT_NAME = "Test Merchant"
@@ -61,11 +64,14 @@ async def create_merchant(
     merchant_id: uuid.UUID | None = None,
     api_key: str | None = None,
     api_secret: str | None = None,
+    webhook_secret: str | None = None,
 ) -> NewCredentials:
     key = api_key or "key_" + secrets.token_urlsafe(18)
     secret = api_secret or "secret_" + secrets.token_urlsafe(32)
     try:
-        merchant = await _insert_merchant(db, name, email, actor, merchant_id, key, secret)
+        merchant = await _insert_merchant(
+            db, name, email, actor, merchant_id, key, secret, webhook_secret
+        )
     except IntegrityError:
         # The unique indexes decide the races that the check inside cannot see.
         raise Conflict(f"A merchant with email {email} already exists") from None
@@ -80,6 +86,7 @@ async def _insert_merchant(
     merchant_id: uuid.UUID | None,
     key: str,
     secret: str,
+    webhook_secret: str | None,
 ) -> Merchant:
     async with db.transaction() as session:
         taken = await session.scalar(
@@ -97,6 +104,10 @@ async def _insert_merchant(
         )
         session.add(merchant)
         await session.flush()
+        # Every merchant has a primary webhook endpoint (the contract's webhook_url and
+        # webhook_secret), unconfigured until a URL is set.
+        endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
+        session.add(new_primary_endpoint(endpoint_id, merchant.id, webhook_secret))
         record_audit(
             session,
             actor=actor,
@@ -136,7 +147,9 @@ async def find_merchant_by_email(db: Database, email: str) -> MerchantIdentity |
     return _identity(merchant) if merchant else None
 
 
-async def seed_test_merchant(db: Database, *, email: str, api_key: str, api_secret: str) -> bool:
+async def seed_test_merchant(
+    db: Database, *, email: str, api_key: str, api_secret: str, webhook_secret: str | None = None
+) -> bool:
     """Insert the contract's test merchant unless its email exists; True if it was inserted."""
     if await find_merchant_by_email(db, email) is not None:
         return False
@@ -149,6 +162,7 @@ async def seed_test_merchant(db: Database, *, email: str, api_key: str, api_secr
             merchant_id=TEST_MERCHANT_ID,
             api_key=api_key,
             api_secret=api_secret,
+            webhook_secret=webhook_secret,
         )
     except Conflict:
         return False  # another process seeded it first

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from hazina.db.models import Order, Payment
+from hazina.db.models import Order, Payment, Refund
 from hazina.domain.clock import iso_z
 
 
@@ -75,6 +75,7 @@ def payment_detail(payment: Payment) -> dict[str, Any]:
         **_instrument(payment),
         "status": payment.status,
         "captured": payment.captured,
+        "amount_refunded": payment.amount_refunded,
         **_failure(payment),
         "created_at": iso_z(payment.created_at),
         "updated_at": iso_z(payment.updated_at),
@@ -98,3 +99,27 @@ def payment_public(payment: Payment) -> dict[str, Any]:
 def payment_event_data(payment: Payment) -> dict[str, Any]:
     """`data` of payment.* events: the contract's webhook payment object."""
     return {"payment": payment_created(payment) | _failure(payment)}
+
+
+def refund_created(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount": refund.amount,
+        "reason": refund.reason,
+        "status": refund.status,
+        "created_at": iso_z(refund.created_at),
+    }
+
+
+def refund_detail(refund: Refund) -> dict[str, Any]:
+    processed_at = None if refund.processed_at is None else iso_z(refund.processed_at)
+    return refund_created(refund) | {"processed_at": processed_at}
+
+
+def refund_event_data(refund: Refund) -> dict[str, Any]:
+    """`data` of refund.* events: `processed_at` appears once the refund is processed."""
+    body = refund_created(refund)
+    if refund.processed_at is not None:
+        body["processed_at"] = iso_z(refund.processed_at)
+    return {"refund": body}

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import PaymentCreate
+from hazina.api.schemas import CaptureRequest, PaymentCreate
 from hazina.bootstrap import Container
 from hazina.services import payments
 from hazina.services.idempotency import idempotency_request
@@ -85,3 +85,10 @@ async def get_payment(
     payment_id: str, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
     return await payments.get_payment(container.db, merchant.id, payment_id)
+
+
+@router.post("/{payment_id}/capture")
+async def capture_payment(
+    payment_id: str, body: CaptureRequest, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await payments.capture_payment(container.db, merchant.id, payment_id, body.amount)

@@ -1,0 +1,1 @@
+"""Outbound webhooks on the wire: signing, the HTTP sender and its SSRF guard."""

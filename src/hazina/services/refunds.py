@@ -1,0 +1,200 @@
+"""Refunds: returning money against a successful payment, partially and many times over.
+
+The refundable balance lives on the payment (`amount_refunded`, pending + processed refunds) and
+is reserved by ONE conditional UPDATE that only matches while `amount_refunded + x <= amount`.
+PostgreSQL re-checks that condition on the latest row version after waiting for a concurrent
+reservation's row lock, and SQLite runs one writer at a time, so concurrent refunds can never
+promise more than the payment took — without a read-then-write race.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import Payment, Refund
+from hazina.db.queue import enqueue
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
+from hazina.domain.clock import utc_now
+from hazina.domain.errors import BadRequest, HazinaError, NotFound
+from hazina.domain.events import EventType
+from hazina.domain.states import PaymentStatus, RefundStatus
+from hazina.services import resources
+from hazina.services.events import record_event
+from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.ports import SimulatedProcessor
+
+PROCESS_REFUND = "process_refund"
+EXCEEDS_AVAILABLE = "Refund amount exceeds available amount"
+NOT_REFUNDABLE = "Payment not in refundable state: only successful payments can be refunded"
+# Amounts are BIGINT columns; a larger number cannot fit any payment and would overflow the SQL.
+MAX_MINOR_UNITS = 2**63 - 1
+MAX_REASON_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NewRefund:
+    amount: int
+    reason: str | None = None
+
+    def fingerprint_body(self) -> dict[str, Any]:
+        return {"amount": self.amount, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPage:
+    data: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def validate_refund(new: NewRefund) -> None:
+    if new.amount <= 0:
+        raise BadRequest("amount must be a positive integer")
+    if new.reason is not None and len(new.reason) > MAX_REASON_LENGTH:
+        raise BadRequest(f"reason must be at most {MAX_REASON_LENGTH} characters")
+
+
+async def _reserve(
+    session: AsyncSession, merchant_id: uuid.UUID, payment_id: str, amount: int
+) -> bool:
+    """Add `amount` to the payment's refunded total if it still fits; False if it does not."""
+    if amount > MAX_MINOR_UNITS:
+        return False
+    reserved = await session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.merchant_id == merchant_id,
+            Payment.status == PaymentStatus.SUCCESS,
+            Payment.amount_refunded + amount <= Payment.amount,
+        )
+        .values(amount_refunded=Payment.amount_refunded + amount, updated_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(reserved.rowcount)  # type: ignore[attr-defined]
+
+
+async def _refusal(session: AsyncSession, merchant_id: uuid.UUID, payment_id: str) -> HazinaError:
+    """Why a reservation matched no row: no such payment, wrong state, or not enough left."""
+    status = await session.scalar(
+        select(Payment.status).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
+    )
+    if status is None:
+        return NotFound("Payment not found")
+    if status != PaymentStatus.SUCCESS:
+        return BadRequest(NOT_REFUNDABLE)
+    return BadRequest(EXCEEDS_AVAILABLE)
+
+
+async def create_refund(
+    db: Database,
+    merchant_id: uuid.UUID,
+    payment_id: str,
+    new: NewRefund,
+    idempotency: IdempotencyRequest | None,
+    ttl: timedelta,
+    max_attempts: int,
+) -> StoredResponse:
+    """Reserve the amount, write the refund `pending`, its event and its job: one transaction."""
+    validate_refund(new)
+
+    async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        if not await _reserve(session, merchant_id, payment_id, new.amount):
+            raise await _refusal(session, merchant_id, payment_id)
+        now = utc_now()
+        refund = Refund(
+            id=await fresh_id(session, Refund, ids.REFUND),
+            payment_id=payment_id,
+            merchant_id=merchant_id,
+            amount=new.amount,
+            reason=new.reason,
+            status=RefundStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(refund)
+        await session.flush()
+        await record_event(
+            session,
+            merchant_id,
+            EventType.REFUND_CREATED,
+            refund.id,
+            resources.refund_event_data(refund),
+        )
+        await enqueue(session, PROCESS_REFUND, {"refund_id": refund.id}, max_attempts=max_attempts)
+        return 201, resources.refund_created(refund)
+
+    return await respond_once(db, merchant_id, idempotency, ttl, insert)
+
+
+async def get_refund(db: Database, merchant_id: uuid.UUID, refund_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        refund = await session.scalar(
+            select(Refund).where(Refund.id == refund_id, Refund.merchant_id == merchant_id)
+        )
+    if refund is None:
+        raise NotFound("Refund not found")
+    return resources.refund_detail(refund)
+
+
+async def list_refunds(
+    db: Database, merchant_id: uuid.UUID, payment_id: str, limit: int, offset: int
+) -> RefundPage:
+    """A payment's refunds, newest first; 404 if the payment is not this merchant's."""
+    mine = (Refund.payment_id == payment_id, Refund.merchant_id == merchant_id)
+    async with db.read() as session:
+        payment = await session.scalar(
+            select(Payment.id).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
+        )
+        if payment is None:
+            raise NotFound("Payment not found")
+        total = await session.scalar(select(func.count()).select_from(Refund).where(*mine))
+        refunds = await session.scalars(
+            select(Refund)
+            .where(*mine)
+            .order_by(Refund.created_at.desc(), Refund.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        data = [resources.refund_detail(refund) for refund in refunds]
+    return RefundPage(data=data, total=int(total or 0), limit=limit, offset=offset)
+
+
+async def process_refund(db: Database, processor: SimulatedProcessor, refund_id: str) -> None:
+    """The `process_refund` job. Safe to run twice: only a `pending` refund is processed.
+
+    The contract's job first checks that the payment is `success` and not over-refunded; here
+    that was guaranteed when the amount was reserved, and a successful payment never changes
+    state again, so there is nothing left to re-check.
+    """
+    async with db.read() as session:
+        status = await session.scalar(select(Refund.status).where(Refund.id == refund_id))
+    if status != RefundStatus.PENDING:
+        return
+    await processor.settle_refund()
+
+    async with db.transaction() as session:
+        now = utc_now()
+        processed = await session.execute(
+            update(Refund)
+            .where(Refund.id == refund_id, Refund.status == RefundStatus.PENDING)
+            .values(status=RefundStatus.PROCESSED, processed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not processed.rowcount:  # type: ignore[attr-defined]
+            return  # another run processed it first
+        refund = await session.get_one(Refund, refund_id, populate_existing=True)
+        await record_event(
+            session,
+            refund.merchant_id,
+            EventType.REFUND_PROCESSED,
+            refund.id,
+            resources.refund_event_data(refund),
+        )

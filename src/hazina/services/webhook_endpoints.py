@@ -1,0 +1,313 @@
+"""Webhook endpoints: the contract's single configured URL (the primary endpoint) and, beyond it,
+any number of endpoints per merchant, each with its own secret, event filter and enabled state."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import WebhookAttempt, WebhookEndpoint, WebhookLog
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
+from hazina.domain.clock import iso_z, utc_now
+from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.events import EventType
+from hazina.domain.webhooks import (
+    SECRET_OVERLAP,
+    generate_secret,
+    mask_secret,
+    validate_event_types,
+    validate_webhook_url,
+)
+from hazina.services.audit import record_audit
+from hazina.services.events import record_event
+from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class NewEndpoint:
+    url: str
+    event_types: list[str] | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointChanges:
+    """Only the fields given are changed; `_UNSET` marks an absent one."""
+
+    url: str | None = _UNSET
+    event_types: list[str] | None = _UNSET
+    enabled: bool = _UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPage:
+    data: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def endpoint_resource(endpoint: WebhookEndpoint, *, reveal_secret: bool = False) -> dict[str, Any]:
+    """The secret is shown in full only when an endpoint is created."""
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "secret": endpoint.secret if reveal_secret else mask_secret(endpoint.secret),
+        "event_types": endpoint.event_types,
+        "enabled": endpoint.enabled,
+        "is_primary": endpoint.is_primary,
+        "disabled_reason": endpoint.disabled_reason,
+        "created_at": iso_z(endpoint.created_at),
+        "updated_at": iso_z(endpoint.updated_at),
+    }
+
+
+def new_primary_endpoint(
+    endpoint_id: str, merchant_id: uuid.UUID, secret: str | None = None
+) -> WebhookEndpoint:
+    """A merchant's primary endpoint: unconfigured (no URL) until `PUT /webhooks/config`."""
+    return WebhookEndpoint(
+        id=endpoint_id,
+        merchant_id=merchant_id,
+        url=None,
+        secret=secret or generate_secret(),
+        event_types=None,
+        enabled=True,
+        is_primary=True,
+    )
+
+
+async def _primary(session: AsyncSession, merchant_id: uuid.UUID) -> WebhookEndpoint | None:
+    return await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.is_primary.is_(True)
+        )
+    )
+
+
+async def _primary_or_new(session: AsyncSession, merchant_id: uuid.UUID) -> WebhookEndpoint:
+    endpoint = await _primary(session, merchant_id)
+    if endpoint is None:
+        endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
+        endpoint = new_primary_endpoint(endpoint_id, merchant_id)
+        session.add(endpoint)
+    return endpoint
+
+
+def _config(endpoint: WebhookEndpoint | None) -> dict[str, Any]:
+    if endpoint is None:
+        return {"webhook_url": None, "webhook_secret": None}
+    return {"webhook_url": endpoint.url, "webhook_secret": endpoint.secret}
+
+
+async def get_config(db: Database, merchant_id: uuid.UUID) -> dict[str, Any]:
+    async with db.read() as session:
+        return _config(await _primary(session, merchant_id))
+
+
+async def set_config(
+    db: Database, merchant_id: uuid.UUID, url: str | None, *, production: bool
+) -> dict[str, Any]:
+    """Set (or, with an empty value, clear) the primary endpoint's URL."""
+    clean = validate_webhook_url(url, production=production) if url and url.strip() else None
+    async with db.transaction() as session:
+        endpoint = await _primary_or_new(session, merchant_id)
+        endpoint.url = clean
+        if clean is not None and not endpoint.enabled:
+            endpoint.enabled, endpoint.disabled_reason = True, None
+        await session.flush()
+        record_audit(
+            session,
+            actor="merchant",
+            action="webhook_endpoint.configured",
+            target=f"webhook_endpoint:{endpoint.id}",
+            merchant_id=merchant_id,
+            details={"url": clean},
+        )
+        return _config(endpoint)
+
+
+def _rotate(session: AsyncSession, endpoint: WebhookEndpoint, merchant_id: uuid.UUID) -> None:
+    """New secret; the old one keeps signing beside it for SECRET_OVERLAP."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = utc_now() + SECRET_OVERLAP
+    endpoint.secret = generate_secret()
+    record_audit(
+        session,
+        actor="merchant",
+        action="webhook_secret.regenerated",
+        target=f"webhook_endpoint:{endpoint.id}",
+        merchant_id=merchant_id,
+        details={"previous_secret_valid_until": iso_z(endpoint.previous_secret_expires_at)},
+    )
+
+
+async def regenerate_primary_secret(db: Database, merchant_id: uuid.UUID) -> dict[str, Any]:
+    async with db.transaction() as session:
+        endpoint = await _primary_or_new(session, merchant_id)
+        await session.flush()
+        _rotate(session, endpoint, merchant_id)
+        return _config(endpoint)
+
+
+async def send_test_event(db: Database, merchant_id: uuid.UUID) -> dict[str, Any]:
+    """A `webhook.test` event, delivered like any other to every subscribed endpoint."""
+    async with db.transaction() as session:
+        data = {"message": "Test webhook from Hazina", "merchant_id": str(merchant_id)}
+        event = await record_event(session, merchant_id, EventType.WEBHOOK_TEST, "test", data)
+        await session.flush()
+        deliveries = await session.scalar(
+            select(func.count()).select_from(WebhookLog).where(WebhookLog.event_id == event.id)
+        )
+    return {
+        "event_id": event.id,
+        "event": event.type,
+        "deliveries": int(deliveries or 0),
+        "message": "Test webhook scheduled",
+    }
+
+
+async def create_endpoint(
+    db: Database,
+    merchant_id: uuid.UUID,
+    new: NewEndpoint,
+    idempotency: IdempotencyRequest | None,
+    ttl: timedelta,
+    *,
+    production: bool,
+) -> StoredResponse:
+    url = validate_webhook_url(new.url, production=production)
+    event_types = validate_event_types(new.event_types)
+
+    async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        endpoint = WebhookEndpoint(
+            id=await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT),
+            merchant_id=merchant_id,
+            url=url,
+            secret=generate_secret(),
+            event_types=event_types,
+            enabled=new.enabled,
+            is_primary=False,
+        )
+        session.add(endpoint)
+        await session.flush()
+        record_audit(
+            session,
+            actor="merchant",
+            action="webhook_endpoint.created",
+            target=f"webhook_endpoint:{endpoint.id}",
+            merchant_id=merchant_id,
+            details={"url": url, "event_types": event_types},
+        )
+        return 201, endpoint_resource(endpoint, reveal_secret=True)
+
+    return await respond_once(db, merchant_id, idempotency, ttl, insert)
+
+
+async def _owned(
+    session: AsyncSession, merchant_id: uuid.UUID, endpoint_id: str
+) -> WebhookEndpoint:
+    endpoint = await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.id == endpoint_id, WebhookEndpoint.merchant_id == merchant_id
+        )
+    )
+    if endpoint is None:
+        raise NotFound("Webhook endpoint not found")
+    return endpoint
+
+
+async def get_endpoint(db: Database, merchant_id: uuid.UUID, endpoint_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        return endpoint_resource(await _owned(session, merchant_id, endpoint_id))
+
+
+async def list_endpoints(
+    db: Database, merchant_id: uuid.UUID, limit: int, offset: int
+) -> EndpointPage:
+    mine = WebhookEndpoint.merchant_id == merchant_id
+    async with db.read() as session:
+        total = await session.scalar(select(func.count()).select_from(WebhookEndpoint).where(mine))
+        endpoints = await session.scalars(
+            select(WebhookEndpoint)
+            .where(mine)
+            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        data = [endpoint_resource(endpoint) for endpoint in endpoints]
+    return EndpointPage(data=data, total=int(total or 0), limit=limit, offset=offset)
+
+
+async def update_endpoint(
+    db: Database,
+    merchant_id: uuid.UUID,
+    endpoint_id: str,
+    changes: EndpointChanges,
+    *,
+    production: bool,
+) -> dict[str, Any]:
+    async with db.transaction() as session:
+        endpoint = await _owned(session, merchant_id, endpoint_id)
+        if changes.url is not _UNSET:
+            if changes.url is None and not endpoint.is_primary:
+                raise BadRequest("url is required")
+            endpoint.url = (
+                None
+                if changes.url is None
+                else validate_webhook_url(changes.url, production=production)
+            )
+        if changes.event_types is not _UNSET:
+            endpoint.event_types = validate_event_types(changes.event_types)
+        if changes.enabled is not _UNSET:
+            endpoint.enabled = bool(changes.enabled)
+            # Re-enabling (after a 410, say) clears why it was disabled.
+            endpoint.disabled_reason = None if endpoint.enabled else "disabled by the merchant"
+        endpoint.updated_at = utc_now()
+        record_audit(
+            session,
+            actor="merchant",
+            action="webhook_endpoint.updated",
+            target=f"webhook_endpoint:{endpoint.id}",
+            merchant_id=merchant_id,
+            details={"url": endpoint.url, "enabled": endpoint.enabled},
+        )
+        return endpoint_resource(endpoint)
+
+
+async def regenerate_endpoint_secret(
+    db: Database, merchant_id: uuid.UUID, endpoint_id: str
+) -> dict[str, Any]:
+    async with db.transaction() as session:
+        endpoint = await _owned(session, merchant_id, endpoint_id)
+        _rotate(session, endpoint, merchant_id)
+        return endpoint_resource(endpoint, reveal_secret=True)
+
+
+async def delete_endpoint(db: Database, merchant_id: uuid.UUID, endpoint_id: str) -> None:
+    """Removes the endpoint with its deliveries and their attempts; pending jobs then find
+    nothing to do. The primary endpoint belongs to the contract's config and stays."""
+    async with db.transaction() as session:
+        endpoint = await _owned(session, merchant_id, endpoint_id)
+        if endpoint.is_primary:
+            raise BadRequest("The primary endpoint is managed through /api/v1/webhooks/config")
+        deliveries = select(WebhookLog.id).where(WebhookLog.endpoint_id == endpoint.id)
+        await session.execute(
+            delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries))
+        )
+        await session.execute(delete(WebhookLog).where(WebhookLog.endpoint_id == endpoint.id))
+        await session.delete(endpoint)
+        record_audit(
+            session,
+            actor="merchant",
+            action="webhook_endpoint.deleted",
+            target=f"webhook_endpoint:{endpoint_id}",
+            merchant_id=merchant_id,
+        )

@@ -1,0 +1,349 @@
+"""Deliveries (the contract's webhook logs): the `deliver_webhook` job, the logs, and recovery.
+
+One job runs one attempt. Its outcome is written in one transaction with the attempt's log row
+and, after a failure, the next attempt's job at `next_retry_at`: the schedule lives in the
+database, so a restarted worker picks it up where the last one stopped.
+
+The job is idempotent: one that finds its delivery finished, or not due yet (a job left behind
+by a manual retry), does nothing. The outcome is written only if the delivery is still in the
+state the attempt started from (pending, same attempt count), and only that write enqueues the
+next attempt, so two jobs for one delivery collapse back into one chain. A worker killed
+mid-attempt never recorded it: the job runs again once its lease lapses and sends the same
+body under the same `webhook-id`, which is what lets receivers de-duplicate (at least once).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import WebhookAttempt, WebhookEndpoint, WebhookLog
+from hazina.domain.clock import iso_z, utc_now
+from hazina.domain.errors import NotFound
+from hazina.domain.webhooks import (
+    GONE,
+    AttemptOutcome,
+    DeliveryStatus,
+    RetryPolicy,
+    WebhookMessage,
+    parse_retry_after,
+)
+from hazina.services.audit import record_audit
+from hazina.services.events import enqueue_delivery
+from hazina.services.ports import WebhookSender
+from hazina.services.resources import render
+
+log = logging.getLogger("hazina.webhooks")
+NOT_FOUND = "Webhook not found"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    data: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    status: str | None = None
+    event: str | None = None
+    endpoint_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """A delivery as a job found it: due and pending, about to be attempted."""
+
+    delivery_id: uuid.UUID
+    merchant_id: uuid.UUID
+    endpoint_id: str
+    attempts: int
+    message: WebhookMessage | None  # None: its endpoint is gone, disabled or unconfigured
+
+
+def _parse_id(delivery_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(delivery_id)
+    except ValueError:
+        return None
+
+
+def _valid_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        return (endpoint.secret, endpoint.previous_secret)
+    return (endpoint.secret,)
+
+
+async def _due(db: Database, delivery_id: uuid.UUID) -> _Attempt | None:
+    now = utc_now()
+    async with db.read() as session:
+        delivery = await session.get(WebhookLog, delivery_id)
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return None
+        # The job's run_at is this very next_retry_at, read by this worker's clock after the
+        # claim: a later value means a newer schedule owns the delivery.
+        if delivery.next_retry_at is not None and delivery.next_retry_at > now:
+            return None
+        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
+        message = None
+        if endpoint is not None and endpoint.enabled and endpoint.url is not None:
+            message = WebhookMessage(
+                delivery_id=str(delivery.id),
+                url=endpoint.url,
+                body=render(delivery.payload),
+                secrets=_valid_secrets(endpoint, now),
+            )
+        return _Attempt(
+            delivery.id, delivery.merchant_id, delivery.endpoint_id, delivery.attempts, message
+        )
+
+
+def _unchanged(attempt: _Attempt) -> Any:
+    """The delivery is still as the attempt found it (a manual retry in between wins)."""
+    return (
+        (WebhookLog.id == attempt.delivery_id)
+        & (WebhookLog.status == DeliveryStatus.PENDING)
+        & (WebhookLog.attempts == attempt.attempts)
+    )
+
+
+async def deliver_webhook(
+    db: Database, sender: WebhookSender, policy: RetryPolicy, delivery_id: str
+) -> None:
+    """The `deliver_webhook` job: one attempt of one delivery. Safe to run twice."""
+    parsed = _parse_id(delivery_id)
+    attempt = None if parsed is None else await _due(db, parsed)
+    if attempt is None:
+        return
+    if attempt.message is None:
+        # Nothing to send to: fail it now, so recovery finds it once the endpoint is back.
+        async with db.transaction() as session:
+            await session.execute(
+                update(WebhookLog)
+                .where(_unchanged(attempt))
+                .values(status=DeliveryStatus.FAILED, next_retry_at=None, updated_at=utc_now())
+                .execution_options(synchronize_session=False)
+            )
+        return
+    attempted_at = utc_now()
+    outcome = await sender.send(attempt.message)
+    await _record_attempt(db, attempt, policy, attempted_at, outcome)
+
+
+async def _record_attempt(
+    db: Database,
+    attempt: _Attempt,
+    policy: RetryPolicy,
+    attempted_at: datetime,
+    outcome: AttemptOutcome,
+) -> None:
+    attempts = attempt.attempts + 1
+    now = utc_now()
+    gone = outcome.status_code == GONE
+    wait = None
+    if not outcome.succeeded and not gone:
+        wait = policy.wait_after(attempts, parse_retry_after(outcome.retry_after, now))
+    if outcome.succeeded:
+        status, next_retry_at = DeliveryStatus.SUCCESS, None
+    elif wait is None:
+        status, next_retry_at = DeliveryStatus.FAILED, None
+    else:
+        status, next_retry_at = DeliveryStatus.PENDING, now + wait
+    async with db.transaction() as session:
+        session.add(
+            WebhookAttempt(
+                delivery_id=attempt.delivery_id,
+                attempt=attempts,
+                attempted_at=attempted_at,
+                status_code=outcome.status_code,
+                response_body=outcome.response_body,
+                duration_ms=outcome.duration_ms,
+                error=outcome.error,
+            )
+        )
+        applied = await session.execute(
+            update(WebhookLog)
+            .where(_unchanged(attempt))
+            .values(
+                status=status,
+                attempts=attempts,
+                last_attempt_at=attempted_at,
+                next_retry_at=next_retry_at,
+                response_code=outcome.status_code,
+                response_body=outcome.response_body,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not applied.rowcount:  # type: ignore[attr-defined]
+            return
+        if next_retry_at is not None:
+            await enqueue_delivery(session, attempt.delivery_id, next_retry_at)
+        if gone:
+            await _disable_gone_endpoint(session, attempt)
+    if not outcome.succeeded:
+        # The error and status only: never the URL's secrets or any signature header.
+        log.info(
+            "delivery %s attempt %d failed (%s); %s",
+            attempt.delivery_id,
+            attempts,
+            outcome.error or outcome.status_code,
+            "gave up" if next_retry_at is None else f"next at {iso_z(next_retry_at)}",
+        )
+
+
+async def _disable_gone_endpoint(session: AsyncSession, attempt: _Attempt) -> None:
+    """410 Gone: the receiver says this URL will never accept deliveries again."""
+    endpoint_id = attempt.endpoint_id
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id)
+        .values(enabled=False, disabled_reason="410 Gone from the endpoint", updated_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+    record_audit(
+        session,
+        actor="system:webhooks",
+        action="webhook_endpoint.disabled",
+        target=f"webhook_endpoint:{endpoint_id}",
+        merchant_id=attempt.merchant_id,
+        details={"reason": "410 Gone", "delivery_id": str(attempt.delivery_id)},
+    )
+
+
+def delivery_summary(delivery: WebhookLog) -> dict[str, Any]:
+    """The contract's webhook log item, plus the endpoint it went to."""
+    return {
+        "id": str(delivery.id),
+        "event": delivery.event,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "created_at": iso_z(delivery.created_at),
+        "last_attempt_at": iso_z(delivery.last_attempt_at) if delivery.last_attempt_at else None,
+        "response_code": delivery.response_code,
+        "endpoint_id": delivery.endpoint_id,
+    }
+
+
+def _attempt_resource(attempt: WebhookAttempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt,
+        "attempted_at": iso_z(attempt.attempted_at),
+        "status_code": attempt.status_code,
+        "response_body": attempt.response_body,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+    }
+
+
+async def list_deliveries(
+    db: Database, merchant_id: uuid.UUID, where: DeliveryFilter, limit: int, offset: int
+) -> DeliveryPage:
+    filters = [WebhookLog.merchant_id == merchant_id]
+    if where.status is not None:
+        filters.append(WebhookLog.status == where.status)
+    if where.event is not None:
+        filters.append(WebhookLog.event == where.event)
+    if where.endpoint_id is not None:
+        filters.append(WebhookLog.endpoint_id == where.endpoint_id)
+    async with db.read() as session:
+        total = await session.scalar(select(func.count()).select_from(WebhookLog).where(*filters))
+        deliveries = await session.scalars(
+            select(WebhookLog)
+            .where(*filters)
+            .order_by(WebhookLog.created_at.desc(), WebhookLog.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        data = [delivery_summary(delivery) for delivery in deliveries]
+    return DeliveryPage(data=data, total=int(total or 0), limit=limit, offset=offset)
+
+
+async def _owned(session: AsyncSession, merchant_id: uuid.UUID, delivery_id: str) -> WebhookLog:
+    parsed = _parse_id(delivery_id)
+    delivery = None
+    if parsed is not None:
+        delivery = await session.scalar(
+            select(WebhookLog).where(WebhookLog.id == parsed, WebhookLog.merchant_id == merchant_id)
+        )
+    if delivery is None:
+        raise NotFound(NOT_FOUND)
+    return delivery
+
+
+async def get_delivery(db: Database, merchant_id: uuid.UUID, delivery_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        delivery = await _owned(session, merchant_id, delivery_id)
+        attempts = await session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery.id)
+            .order_by(WebhookAttempt.attempt, WebhookAttempt.id)
+        )
+        return delivery_summary(delivery) | {
+            "event_id": delivery.event_id,
+            "payload": delivery.payload,
+            "next_retry_at": iso_z(delivery.next_retry_at) if delivery.next_retry_at else None,
+            "response_body": delivery.response_body,
+            "attempt_log": [_attempt_resource(attempt) for attempt in attempts],
+        }
+
+
+async def _reschedule(session: AsyncSession, delivery: WebhookLog) -> None:
+    """The contract's manual retry: attempts back to 0, pending, a job due now."""
+    now = utc_now()
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempts = 0
+    delivery.next_retry_at = now
+    delivery.updated_at = now
+    await enqueue_delivery(session, delivery.id, now)
+
+
+async def retry_delivery(db: Database, merchant_id: uuid.UUID, delivery_id: str) -> dict[str, Any]:
+    async with db.transaction() as session:
+        delivery = await _owned(session, merchant_id, delivery_id)
+        await _reschedule(session, delivery)
+        return {
+            "id": str(delivery.id),
+            "status": delivery.status,
+            "message": "Webhook retry scheduled",
+        }
+
+
+async def recover_deliveries(
+    db: Database, merchant_id: uuid.UUID, since: datetime, endpoint_id: str | None = None
+) -> dict[str, Any]:
+    """Re-send every failed delivery created since `since` whose endpoint can receive it now
+    (enabled, with a URL): the way back after an outage or a re-enabled endpoint."""
+    filters = [
+        WebhookLog.merchant_id == merchant_id,
+        WebhookLog.status == DeliveryStatus.FAILED,
+        WebhookLog.created_at >= since,
+        WebhookEndpoint.enabled.is_(True),
+        WebhookEndpoint.url.is_not(None),
+    ]
+    if endpoint_id is not None:
+        filters.append(WebhookLog.endpoint_id == endpoint_id)
+    async with db.transaction() as session:
+        deliveries = list(
+            await session.scalars(
+                select(WebhookLog)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookLog.endpoint_id)
+                .where(*filters)
+                .order_by(WebhookLog.created_at)
+            )
+        )
+        for delivery in deliveries:
+            await _reschedule(session, delivery)
+    return {
+        "recovered": len(deliveries),
+        "since": iso_z(since),
+        "message": "Webhook retries scheduled",
+    }
