@@ -5,7 +5,6 @@ on it: `db`, `container`, `client`) runs once on each.
 """
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx

@@ -9,8 +9,12 @@ from hazina.db.database import Database
 from hazina.worker import Worker
 
 
+# A polling deadline, not a cancellation scope: `asyncio.timeout` would cut a condition mid-query.
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float = 15.0, interval: float = 0.02
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 15.0,  # noqa: ASYNC109
+    interval: float = 0.02,
 ) -> None:
     deadline = time.monotonic() + timeout
     while not await condition():
@@ -24,7 +28,7 @@ async def queue_is_empty(db: Database) -> bool:
     return counts["pending"] == 0 and counts["processing"] == 0
 
 
-async def drain(worker: Worker, *, timeout: float = 15.0) -> None:
+async def drain(worker: Worker, *, timeout: float = 15.0) -> None:  # noqa: ASYNC109
     """Run the worker until no job is pending or processing, then stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import click
 import uvicorn
+from uvicorn.loops.auto import auto_loop_factory
 
 from hazina.api.app import create_app
 from hazina.bootstrap import Container, SchemaOutdated, build, start
@@ -100,7 +101,9 @@ def main(log_level: str) -> None:
 )
 def serve(host: str | None, port: int | None, worker: bool) -> None:
     """Serve the API and pages; SQLite is migrated on start."""
-    asyncio.run(_serve(_settings(host=host, port=port), worker))
+    # The event loop uvicorn.run would pick itself ("auto": uvloop when installed).
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(_serve(_settings(host=host, port=port), worker))
 
 
 @main.command()

@@ -8,7 +8,8 @@ from hazina.bootstrap import Container
 from hazina.services.merchants import MerchantIdentity, authenticate
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: FastAPI would run a plain `def` dependency in its thread pool, on every request.
     container: Container = request.app.state.container
     return container
 

@@ -33,7 +33,7 @@ def describe_validation(exc: RequestValidationError) -> str:
     if not errors:
         return "Invalid request"
     first = errors[0]
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     message = str(first.get("msg", "is invalid"))
     if first.get("type") == "json_invalid":
         return "Request body is not valid JSON"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -50,6 +50,8 @@ def idempotency_request(
         return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    if "\x00" in key:
+        raise BadRequest("Idempotency-Key must not contain NUL characters")
     canonical = json.dumps([route, body], sort_keys=True, separators=(",", ":"))
     return IdempotencyRequest(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
 
@@ -68,9 +70,14 @@ async def respond_once(
 
         now = utc_now()
         scope = (IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
-        await session.execute(
-            delete(IdempotencyKey).where(*scope, IdempotencyKey.expires_at <= now)
-        )
+        # A committed, unexpired key is answered at once: one SELECT for a replay.
+        existing = await session.get(IdempotencyKey, (merchant_id, request.key))
+        if existing is not None and existing.expires_at > now:
+            return _replay_stored(existing, request)
+        if existing is not None:
+            await session.execute(
+                delete(IdempotencyKey).where(*scope, IdempotencyKey.expires_at <= now)
+            )
         claimed = await insert_unless_exists(
             session,
             IdempotencyKey,
@@ -89,16 +96,26 @@ async def respond_once(
 
         status_code, body = await create(session)
         rendered = render(body)
-        stored = await session.get_one(IdempotencyKey, (merchant_id, request.key))
-        stored.status_code = status_code
-        stored.response_body = rendered.decode()
+        await session.execute(
+            update(IdempotencyKey)
+            .where(*scope)
+            .values(status_code=status_code, response_body=rendered.decode())
+            .execution_options(synchronize_session=False)
+        )
         return StoredResponse(status_code, rendered)
 
 
 async def _replay(
     session: AsyncSession, merchant_id: uuid.UUID, request: IdempotencyRequest
 ) -> StoredResponse:
-    stored = await session.get_one(IdempotencyKey, (merchant_id, request.key))
+    # Another transaction committed this key after our first look (or replaced an expired one).
+    stored = await session.get_one(
+        IdempotencyKey, (merchant_id, request.key), populate_existing=True
+    )
+    return _replay_stored(stored, request)
+
+
+def _replay_stored(stored: IdempotencyKey, request: IdempotencyRequest) -> StoredResponse:
     if stored.request_hash != request.fingerprint:
         raise Conflict("Idempotency-Key was already used with a different request")
     if stored.status_code == 0:

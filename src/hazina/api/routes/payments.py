@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import PaymentCreate
+from hazina.api.schemas import PaymentCreate, Text
 from hazina.bootstrap import Container
 from hazina.services import payments
 from hazina.services.idempotency import idempotency_request
@@ -64,24 +64,24 @@ async def list_payments(
     container: ContainerDep,
     merchant: MerchantDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> dict[str, Any]:
     page = await payments.list_payments(container.db, merchant.id, limit, offset)
     return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
 @router.get("/public/{payment_id}")
-async def get_public_payment(payment_id: str, container: ContainerDep) -> dict[str, Any]:
+async def get_public_payment(payment_id: Text, container: ContainerDep) -> dict[str, Any]:
     return await payments.get_public_payment(container.db, payment_id)
 
 
 @router.get("/{payment_id}/public")
-async def get_public_payment_alias(payment_id: str, container: ContainerDep) -> dict[str, Any]:
+async def get_public_payment_alias(payment_id: Text, container: ContainerDep) -> dict[str, Any]:
     return await payments.get_public_payment(container.db, payment_id)
 
 
 @router.get("/{payment_id}")
 async def get_payment(
-    payment_id: str, container: ContainerDep, merchant: MerchantDep
+    payment_id: Text, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
     return await payments.get_payment(container.db, merchant.id, payment_id)
