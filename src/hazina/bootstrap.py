@@ -7,7 +7,7 @@ from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
-from hazina.services.merchants import seed_test_merchant
+from hazina.services.merchants import CredentialCache, seed_test_merchant
 
 log = logging.getLogger("hazina")
 
@@ -17,6 +17,7 @@ class Container:
     settings: Settings
     db: Database
     sandbox: SandboxProcessor
+    credentials: CredentialCache
 
 
 def build(settings: Settings) -> Container:
@@ -32,6 +33,7 @@ def build(settings: Settings) -> Container:
         settings=settings,
         db=Database(settings.database_url, pool_size=settings.db_pool_size),
         sandbox=SandboxProcessor(simulation),
+        credentials=CredentialCache(settings.auth_cache_seconds),
     )
 
 

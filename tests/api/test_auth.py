@@ -11,7 +11,8 @@ from hazina.api.app import create_app
 from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import Merchant, Order, Payment
-from hazina.services.merchants import create_merchant
+from hazina.domain.errors import AuthenticationFailed
+from hazina.services.merchants import CredentialCache, authenticate, create_merchant
 from tests.conftest import TEST_KEY, TEST_SECRET
 
 UNAUTHORISED = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
@@ -162,3 +163,18 @@ async def test_public_endpoints_need_no_credentials(
     for headers in ({}, BAD_CREDENTIALS["wrong key"]):
         response = await anonymous.post("/api/v1/payments/public", json=body, headers=headers)
         assert response.status_code == 201
+
+
+async def test_a_cached_credential_still_checks_the_secret(container: Container) -> None:
+    """With the cache on, a verified key is served from memory, but only with its own secret."""
+    cache = CredentialCache(60)
+    identity = await authenticate(container.db, TEST_KEY, TEST_SECRET, cache)
+    assert cache.lookup(TEST_KEY) is not None
+    async with container.db.transaction() as session:
+        await session.execute(update(Merchant).values(is_active=False))
+    # Within the TTL the deactivation is not seen yet: the documented trade-off.
+    assert await authenticate(container.db, TEST_KEY, TEST_SECRET, cache) == identity
+    with pytest.raises(AuthenticationFailed):
+        await authenticate(container.db, TEST_KEY, "secret_wrong", cache)
+    with pytest.raises(AuthenticationFailed):
+        await authenticate(container.db, TEST_KEY, TEST_SECRET, CredentialCache(60))

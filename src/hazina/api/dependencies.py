@@ -22,7 +22,7 @@ async def get_merchant(
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
 ) -> MerchantIdentity:
-    return await authenticate(container.db, x_api_key, x_api_secret)
+    return await authenticate(container.db, x_api_key, x_api_secret, container.credentials)
 
 
 MerchantDep = Annotated[MerchantIdentity, Depends(get_merchant)]

@@ -63,6 +63,13 @@ async def respond_once(
     ttl: timedelta,
     create: Create,
 ) -> StoredResponse:
+    if request is not None:
+        # Replays are answered from a read transaction: on SQLite they never queue for the writer.
+        async with db.read() as session:
+            existing = await session.get(IdempotencyKey, (merchant_id, request.key))
+        if existing is not None and existing.status_code and existing.expires_at > utc_now():
+            return _replay_stored(existing, request)
+
     async with db.transaction() as session:
         if request is None:
             status_code, body = await create(session)
@@ -70,7 +77,7 @@ async def respond_once(
 
         now = utc_now()
         scope = (IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
-        # A committed, unexpired key is answered at once: one SELECT for a replay.
+        # Committed since the read above?
         existing = await session.get(IdempotencyKey, (merchant_id, request.key))
         if existing is not None and existing.expires_at > now:
             return _replay_stored(existing, request)
