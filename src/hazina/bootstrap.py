@@ -7,7 +7,11 @@ from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
-from hazina.services.merchants import CredentialCache, seed_test_merchant
+from hazina.services.merchants import (
+    CredentialCache,
+    deactivate_published_test_merchant,
+    seed_test_merchant,
+)
 
 log = logging.getLogger("hazina")
 
@@ -50,7 +54,10 @@ async def start(settings: Settings) -> Container:
     elif not await is_current(db):
         await db.dispose()
         raise SchemaOutdated("the database schema is not current: run `hazina migrate` first")
-    if not settings.is_production:
+    if settings.is_production:
+        if await deactivate_published_test_merchant(db, settings.test_api_key):
+            log.warning("deactivated the development test merchant: production refuses it")
+    else:
         seeded = await seed_test_merchant(
             db,
             email=settings.test_merchant_email,

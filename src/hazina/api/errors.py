@@ -37,6 +37,8 @@ def describe_validation(exc: RequestValidationError) -> str:
     message = str(first.get("msg", "is invalid"))
     if first.get("type") == "json_invalid":
         return "Request body is not valid JSON"
+    if first.get("type") == "model_attributes_type" and not location:
+        return "Request body must be a JSON object (send Content-Type: application/json)"
     return f"{'.'.join(location)}: {message}" if location else message
 
 

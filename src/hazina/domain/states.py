@@ -15,9 +15,6 @@ class PaymentStatus(StrEnum):
     FAILED = "failed"
 
 
-FINAL_PAYMENT_STATUSES = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED})
-
-
 class JobStatus(StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"

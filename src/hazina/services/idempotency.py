@@ -43,9 +43,13 @@ class StoredResponse:
 
 
 def idempotency_request(
-    key: str | None, route: str, body: dict[str, Any]
+    key: str | None, route: str, body: dict[str, Any], *, public: bool = False
 ) -> IdempotencyRequest | None:
-    """Validate the header and fingerprint the request it came with (route + canonical body)."""
+    """Validate the header and fingerprint the request it came with (route + canonical body).
+
+    Keys sent to public (unauthenticated) endpoints live in a namespace of their own: an anonymous
+    caller who guesses a merchant's key must not be able to block or read the merchant's request.
+    """
     if key is None:
         return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
@@ -53,7 +57,10 @@ def idempotency_request(
     if "\x00" in key:
         raise BadRequest("Idempotency-Key must not contain NUL characters")
     canonical = json.dumps([route, body], sort_keys=True, separators=(",", ":"))
-    return IdempotencyRequest(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+    scoped = f"public:{key}" if public else key
+    return IdempotencyRequest(
+        key=scoped, fingerprint=hashlib.sha256(canonical.encode()).hexdigest()
+    )
 
 
 async def respond_once(

@@ -186,6 +186,27 @@ async def find_merchant_by_email(db: Database, email: str) -> MerchantIdentity |
     return _identity(merchant) if merchant else None
 
 
+async def deactivate_published_test_merchant(db: Database, api_key: str) -> bool:
+    """Production refuses the contract's published test credentials, even if a database seeded
+    in development is reused: the merchant holding them is deactivated (and audited)."""
+    async with db.transaction() as session:
+        merchant = await session.scalar(
+            select(Merchant).where(Merchant.api_key == api_key, Merchant.is_active.is_(True))
+        )
+        if merchant is None:
+            return False
+        merchant.is_active = False
+        record_audit(
+            session,
+            actor="system:production",
+            action="merchant.deactivated",
+            target=f"merchant:{merchant.id}",
+            merchant_id=merchant.id,
+            details={"reason": "published test credentials"},
+        )
+    return True
+
+
 async def seed_test_merchant(db: Database, *, email: str, api_key: str, api_secret: str) -> bool:
     """Insert the contract's test merchant unless its email exists; True if it was inserted."""
     if await find_merchant_by_email(db, email) is not None:
