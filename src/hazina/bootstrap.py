@@ -10,7 +10,11 @@ from hazina.db.schema import is_current, migrate
 from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
-from hazina.services.merchants import seed_test_merchant
+from hazina.services.merchants import (
+    CredentialCache,
+    deactivate_published_test_merchant,
+    seed_test_merchant,
+)
 
 log = logging.getLogger("hazina")
 
@@ -22,6 +26,7 @@ class Container:
     sandbox: SandboxProcessor
     webhook_sender: HttpWebhookSender
     webhook_policy: RetryPolicy
+    credentials: CredentialCache
 
     async def close(self) -> None:
         await self.webhook_sender.aclose()
@@ -41,6 +46,7 @@ def build(settings: Settings) -> Container:
         settings=settings,
         db=Database(settings.database_url, pool_size=settings.db_pool_size),
         sandbox=SandboxProcessor(simulation),
+        credentials=CredentialCache(settings.auth_cache_seconds),
         webhook_sender=HttpWebhookSender(
             timeout_seconds=settings.webhook_timeout_seconds,
             production=settings.is_production,
@@ -70,7 +76,10 @@ async def start(settings: Settings) -> Container:
     elif not await is_current(db):
         await db.dispose()
         raise SchemaOutdated("the database schema is not current: run `hazina migrate` first")
-    if not settings.is_production:
+    if settings.is_production:
+        if await deactivate_published_test_merchant(db, settings.test_api_key):
+            log.warning("deactivated the development test merchant: production refuses it")
+    else:
         seeded = await seed_test_merchant(
             db,
             email=settings.test_merchant_email,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import click
 import uvicorn
+from uvicorn.loops.auto import auto_loop_factory
 
 from hazina.api.app import create_app
 from hazina.bootstrap import Container, SchemaOutdated, build, start
@@ -57,14 +58,20 @@ async def _serve(settings: Settings, with_worker: bool) -> None:
     tasks = [asyncio.create_task(server.serve())]
     if with_worker:
         tasks.append(asyncio.create_task(Worker.from_container(container).run(stop)))
+    for task in tasks:
+        # The server and the embedded worker live and die together: if either ends, both stop.
+        task.add_done_callback(lambda _: stop.set())
     log.info("Hazina serving on http://%s:%d (%s)", settings.host, settings.port, settings.env)
     try:
         await stop.wait()
     finally:
         server.should_exit = True
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
         await container.close()
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        log.error("stopped after a failure", exc_info=failures[0])
+        raise click.ClickException(f"stopped after a failure: {failures[0]!r}")
 
 
 async def _work(settings: Settings, concurrency: int | None) -> None:
@@ -100,7 +107,9 @@ def main(log_level: str) -> None:
 )
 def serve(host: str | None, port: int | None, worker: bool) -> None:
     """Serve the API and pages; SQLite is migrated on start."""
-    asyncio.run(_serve(_settings(host=host, port=port), worker))
+    # The event loop uvicorn.run would pick itself ("auto": uvloop when installed).
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(_serve(_settings(host=host, port=port), worker))
 
 
 @main.command()

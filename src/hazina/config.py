@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         float, Field(validation_alias=_env("HAZINA_WORKER_HEARTBEAT_SECONDS"), gt=0)
     ] = 5.0
 
+    # How long a verified API credential is trusted without a query (0: always query).
+    auth_cache_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_AUTH_CACHE_SECONDS"), ge=0)
+    ] = 10.0
+
     idempotency_ttl_hours: Annotated[
         float, Field(validation_alias=_env("HAZINA_IDEMPOTENCY_TTL_HOURS"), gt=0)
     ] = 24.0

@@ -53,6 +53,15 @@ def handlers(container: Container) -> dict[str, Handler]:
     }
 
 
+def give_up_handlers(container: Container) -> dict[str, Handler]:
+    """What to do when a job of a kind runs out of attempts, so nothing is left half-done."""
+
+    async def fail_payment(payload: dict[str, Any]) -> None:
+        await payments.give_up_payment(container.db, payload["payment_id"])
+
+    return {payments.PROCESS_PAYMENT: fail_payment}
+
+
 class Worker:
     def __init__(
         self,
@@ -65,9 +74,11 @@ class Worker:
         heartbeat_seconds: float,
         retry_base: timedelta,
         retry_cap: timedelta,
+        give_up: Mapping[str, Handler] | None = None,
     ) -> None:
         self.db = db
         self.handlers = job_handlers
+        self.give_up = give_up or {}
         self.concurrency = concurrency
         self.lease = lease
         self.poll_seconds = poll_seconds
@@ -90,6 +101,7 @@ class Worker:
             heartbeat_seconds=settings.worker_heartbeat_seconds,
             retry_base=timedelta(seconds=settings.job_retry_base_seconds),
             retry_cap=timedelta(seconds=settings.job_retry_cap_seconds),
+            give_up=give_up_handlers(container),
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -120,7 +132,9 @@ class Worker:
             if free > 0:
                 self._wake.clear()
                 try:
-                    claimed = await queue.claim(self.db, self.id, free, self.lease)
+                    claimed = await queue.claim(
+                        self.db, self.id, free, self.lease, kinds=list(self.handlers)
+                    )
                 except Exception:
                     log.exception("claiming jobs failed; retrying")
             for job in claimed:
@@ -131,8 +145,9 @@ class Worker:
                 continue  # the queue may hold more; claim again once a slot frees up
             await self._wait(stop)
 
-    def _release_slot(self, job_id: int, _: asyncio.Task[None]) -> None:
-        self._running.pop(job_id, None)
+    def _release_slot(self, job_id: int, task: asyncio.Task[None]) -> None:
+        if self._running.get(job_id) is task:
+            del self._running[job_id]
         self._wake.set()
 
     async def _wait(self, stop: asyncio.Event) -> None:
@@ -157,7 +172,7 @@ class Worker:
     async def _execute(self, job: queue.ClaimedJob) -> None:
         if job.attempts > job.max_attempts:
             # Its last allowed attempt never reported back: the worker running it died.
-            await queue.fail(self.db, job.id, self.id, "lease expired on the last attempt", None)
+            await self._give_up(job, "lease expired on the last attempt")
             return
         handler = self.handlers.get(job.kind)
         if handler is None:
@@ -167,14 +182,26 @@ class Worker:
             await handler(job.payload)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            retry_at = None
-            if job.attempts < job.max_attempts:
-                retry_at = utc_now() + job_backoff(job.attempts, self.retry_base, self.retry_cap)
             log.warning("job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
+            if job.attempts >= job.max_attempts:
+                await self._give_up(job, error)
+                return
+            retry_at = utc_now() + job_backoff(job.attempts, self.retry_base, self.retry_cap)
             await queue.fail(self.db, job.id, self.id, error, retry_at)
         else:
             if not await queue.complete(self.db, job.id, self.id):
                 log.warning("job %d finished after its lease passed to another worker", job.id)
+
+    async def _give_up(self, job: queue.ClaimedJob, error: str) -> None:
+        """Run the kind's give-up step, then mark the job failed for good.
+
+        In that order: if the give-up step fails, the job stays claimed, its lease lapses, and
+        the next claim gives up again.
+        """
+        give_up = self.give_up.get(job.kind)
+        if give_up is not None:
+            await give_up(job.payload)
+        await queue.fail(self.db, job.id, self.id, error, None)
 
     async def _drain(self) -> None:
         """Give running jobs one lease to finish; hand the rest back without spending an attempt."""

@@ -8,7 +8,8 @@ from hazina.bootstrap import Container
 from hazina.services.merchants import MerchantIdentity, authenticate
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: FastAPI would run a plain `def` dependency in its thread pool, on every request.
     container: Container = request.app.state.container
     return container
 
@@ -21,7 +22,7 @@ async def get_merchant(
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
 ) -> MerchantIdentity:
-    return await authenticate(container.db, x_api_key, x_api_secret)
+    return await authenticate(container.db, x_api_key, x_api_secret, container.credentials)
 
 
 MerchantDep = Annotated[MerchantIdentity, Depends(get_merchant)]

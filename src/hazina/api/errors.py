@@ -33,10 +33,12 @@ def describe_validation(exc: RequestValidationError) -> str:
     if not errors:
         return "Invalid request"
     first = errors[0]
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     message = str(first.get("msg", "is invalid"))
     if first.get("type") == "json_invalid":
         return "Request body is not valid JSON"
+    if first.get("type") == "model_attributes_type" and not location:
+        return "Request body must be a JSON object (send Content-Type: application/json)"
     return f"{'.'.join(location)}: {message}" if location else message
 
 

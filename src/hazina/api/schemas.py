@@ -2,19 +2,29 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
 from hazina.services.refunds import NewRefund
 
 
+def refuse_nul(value: str) -> str:
+    """PostgreSQL cannot store U+0000 in text: refuse it here, alike on every database."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(refuse_nul)]
+
+
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     amount: StrictInt
-    currency: Annotated[str, Field(max_length=3)] = "INR"
-    receipt: Annotated[str | None, Field(max_length=255)] = None
+    currency: Annotated[Text, Field(max_length=3)] = "INR"
+    receipt: Annotated[Text | None, Field(max_length=255)] = None
     notes: dict[str, Any] | None = None
 
     def to_new_order(self) -> NewOrder:
@@ -24,19 +34,19 @@ class OrderCreate(BaseModel):
 
 
 class CardIn(BaseModel):
-    number: Annotated[str, Field(max_length=40)]
+    number: Annotated[Text, Field(max_length=40)]
     expiry_month: str | int
     expiry_year: str | int
     cvv: Annotated[str, Field(max_length=4, pattern=r"^[0-9]{3,4}$")]
-    holder_name: Annotated[str, Field(min_length=1, max_length=255)]
+    holder_name: Annotated[Text, Field(min_length=1, max_length=255)]
 
 
 class PaymentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    order_id: Annotated[str, Field(max_length=64)]
-    method: Annotated[str, Field(max_length=20)]
-    vpa: Annotated[str | None, Field(max_length=255)] = None
+    order_id: Annotated[Text, Field(max_length=64)]
+    method: Annotated[Text, Field(max_length=20)]
+    vpa: Annotated[Text | None, Field(max_length=255)] = None
     card: CardIn | None = None
 
     def to_new_payment(self) -> NewPayment:

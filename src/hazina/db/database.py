@@ -68,9 +68,13 @@ class Database:
         else:
             self.engine = create_async_engine(
                 self.url,
+                # A fixed set of connections kept open: overflow connections would be closed on
+                # return and re-opened (a new backend) on the next burst. No pre-ping, which costs
+                # round trips on every checkout: a connection found dead raises once, and the
+                # pool then drops every connection older than the failure.
                 pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
+                max_overflow=0,
+                pool_recycle=1800,
                 hide_parameters=True,
             )
             self._read_engine = self.engine

@@ -118,7 +118,8 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Up to 255 characters from the client, plus Hazina's scope prefix (see services.idempotency).
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,7 @@ A job whose lease has expired (its worker died) is due again; its attempt is cou
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,12 +60,30 @@ async def enqueue(
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-async def claim(db: Database, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
+async def claim(
+    db: Database,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    kinds: Sequence[str] | None = None,
+) -> list[ClaimedJob]:
+    """Claim up to `limit` due jobs of `kinds` (all when None).
+
+    A worker claims only the kinds it can run, so an older worker beside a newer one during a
+    rolling upgrade leaves the new kinds alone; and never its own expired jobs, which it may still
+    be running.
+    """
     now = utc_now()
     due = or_(
         and_(Job.status == JobStatus.PENDING, Job.run_at <= now),
-        and_(Job.status == JobStatus.PROCESSING, Job.locked_until < now),
+        and_(
+            Job.status == JobStatus.PROCESSING,
+            Job.locked_until < now,
+            Job.locked_by != worker_id,
+        ),
     )
+    if kinds is not None:
+        due = and_(due, Job.kind.in_(kinds))
     batch = (
         select(Job.id)
         .where(due)

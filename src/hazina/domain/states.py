@@ -15,9 +15,6 @@ class PaymentStatus(StrEnum):
     FAILED = "failed"
 
 
-FINAL_PAYMENT_STATUSES = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED})
-
-
 class RefundStatus(StrEnum):
     """Both statuses count against the payment: money promised back is no longer refundable."""
 

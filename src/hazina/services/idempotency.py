@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -43,15 +43,24 @@ class StoredResponse:
 
 
 def idempotency_request(
-    key: str | None, route: str, body: dict[str, Any]
+    key: str | None, route: str, body: dict[str, Any], *, public: bool = False
 ) -> IdempotencyRequest | None:
-    """Validate the header and fingerprint the request it came with (route + canonical body)."""
+    """Validate the header and fingerprint the request it came with (route + canonical body).
+
+    Keys sent to public (unauthenticated) endpoints live in a namespace of their own: an anonymous
+    caller who guesses a merchant's key must not be able to block or read the merchant's request.
+    """
     if key is None:
         return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    if "\x00" in key:
+        raise BadRequest("Idempotency-Key must not contain NUL characters")
     canonical = json.dumps([route, body], sort_keys=True, separators=(",", ":"))
-    return IdempotencyRequest(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+    scoped = f"public:{key}" if public else key
+    return IdempotencyRequest(
+        key=scoped, fingerprint=hashlib.sha256(canonical.encode()).hexdigest()
+    )
 
 
 async def respond_once(
@@ -61,6 +70,13 @@ async def respond_once(
     ttl: timedelta,
     create: Create,
 ) -> StoredResponse:
+    if request is not None:
+        # Replays are answered from a read transaction: on SQLite they never queue for the writer.
+        async with db.read() as session:
+            existing = await session.get(IdempotencyKey, (merchant_id, request.key))
+        if existing is not None and existing.status_code and existing.expires_at > utc_now():
+            return _replay_stored(existing, request)
+
     async with db.transaction() as session:
         if request is None:
             status_code, body = await create(session)
@@ -68,9 +84,14 @@ async def respond_once(
 
         now = utc_now()
         scope = (IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
-        await session.execute(
-            delete(IdempotencyKey).where(*scope, IdempotencyKey.expires_at <= now)
-        )
+        # Committed since the read above?
+        existing = await session.get(IdempotencyKey, (merchant_id, request.key))
+        if existing is not None and existing.expires_at > now:
+            return _replay_stored(existing, request)
+        if existing is not None:
+            await session.execute(
+                delete(IdempotencyKey).where(*scope, IdempotencyKey.expires_at <= now)
+            )
         claimed = await insert_unless_exists(
             session,
             IdempotencyKey,
@@ -89,16 +110,26 @@ async def respond_once(
 
         status_code, body = await create(session)
         rendered = render(body)
-        stored = await session.get_one(IdempotencyKey, (merchant_id, request.key))
-        stored.status_code = status_code
-        stored.response_body = rendered.decode()
+        await session.execute(
+            update(IdempotencyKey)
+            .where(*scope)
+            .values(status_code=status_code, response_body=rendered.decode())
+            .execution_options(synchronize_session=False)
+        )
         return StoredResponse(status_code, rendered)
 
 
 async def _replay(
     session: AsyncSession, merchant_id: uuid.UUID, request: IdempotencyRequest
 ) -> StoredResponse:
-    stored = await session.get_one(IdempotencyKey, (merchant_id, request.key))
+    # Another transaction committed this key after our first look (or replaced an expired one).
+    stored = await session.get_one(
+        IdempotencyKey, (merchant_id, request.key), populate_existing=True
+    )
+    return _replay_stored(stored, request)
+
+
+def _replay_stored(stored: IdempotencyKey, request: IdempotencyRequest) -> StoredResponse:
     if stored.request_hash != request.fingerprint:
         raise Conflict("Idempotency-Key was already used with a different request")
     if stored.status_code == 0:

@@ -3,7 +3,9 @@
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -119,20 +121,68 @@ async def _insert_merchant(
     return merchant
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    secret_hash: str
+    identity: MerchantIdentity
+    expires_at: float
+
+
+class CredentialCache:
+    """API credentials verified recently, so most requests authenticate without a query.
+
+    Only successful checks are remembered, by key with the secret's hash, and the presented secret
+    is still compared on every hit. Deactivating a merchant or replacing its secret therefore
+    reaches every process within `ttl_seconds` (0 turns the cache off).
+    """
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[str, _Verified] = {}
+
+    def lookup(self, api_key: str) -> _Verified | None:
+        entry = self._entries.get(api_key)
+        if entry is None or entry.expires_at <= self._clock():
+            return None
+        return entry
+
+    def remember(self, api_key: str, secret_hash: str, identity: MerchantIdentity) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]  # the oldest insertion
+        expires_at = self._clock() + self.ttl_seconds
+        self._entries[api_key] = _Verified(secret_hash, identity, expires_at)
+
+
 async def authenticate(
-    db: Database, api_key: str | None, api_secret: str | None
+    db: Database, api_key: str | None, api_secret: str | None, cache: CredentialCache
 ) -> MerchantIdentity:
     """Match an active merchant by key, then its secret's hash in constant time."""
     if not api_key or not api_secret:
         raise AuthenticationFailed("Invalid API credentials")
+    presented = hash_secret(api_secret)
+    recent = cache.lookup(api_key)
+    if recent is not None and hmac.compare_digest(recent.secret_hash, presented):
+        return recent.identity
     async with db.read() as session:
         merchant = await session.scalar(
             select(Merchant).where(Merchant.api_key == api_key, Merchant.is_active.is_(True))
         )
     expected = merchant.api_secret_hash if merchant else _ABSENT_SECRET_HASH
-    if not hmac.compare_digest(expected, hash_secret(api_secret)) or merchant is None:
+    if not hmac.compare_digest(expected, presented) or merchant is None:
         raise AuthenticationFailed("Invalid API credentials")
-    return _identity(merchant)
+    identity = _identity(merchant)
+    cache.remember(api_key, merchant.api_secret_hash, identity)
+    return identity
 
 
 async def list_merchants(db: Database) -> list[MerchantIdentity]:
@@ -145,6 +195,27 @@ async def find_merchant_by_email(db: Database, email: str) -> MerchantIdentity |
     async with db.read() as session:
         merchant = await session.scalar(select(Merchant).where(Merchant.email == email))
     return _identity(merchant) if merchant else None
+
+
+async def deactivate_published_test_merchant(db: Database, api_key: str) -> bool:
+    """Production refuses the contract's published test credentials, even if a database seeded
+    in development is reused: the merchant holding them is deactivated (and audited)."""
+    async with db.transaction() as session:
+        merchant = await session.scalar(
+            select(Merchant).where(Merchant.api_key == api_key, Merchant.is_active.is_(True))
+        )
+        if merchant is None:
+            return False
+        merchant.is_active = False
+        record_audit(
+            session,
+            actor="system:production",
+            action="merchant.deactivated",
+            target=f"merchant:{merchant.id}",
+            merchant_id=merchant.id,
+            details={"reason": "published test credentials"},
+        )
+    return True
 
 
 async def seed_test_merchant(

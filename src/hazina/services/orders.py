@@ -18,6 +18,8 @@ from hazina.services import resources
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 
 MINIMUM_AMOUNT = 100
+# The largest amount a BIGINT column holds; above it the database would fail, not the request.
+MAXIMUM_AMOUNT = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class NewOrder:
 def validate_order(order: NewOrder) -> None:
     if order.amount < MINIMUM_AMOUNT:
         raise BadRequest(f"amount must be at least {MINIMUM_AMOUNT}")
+    if order.amount > MAXIMUM_AMOUNT:
+        raise BadRequest(f"amount must be at most {MAXIMUM_AMOUNT}")
     if not (len(order.currency) == 3 and order.currency.isascii() and order.currency.isupper()):
         raise BadRequest("currency must be a 3-letter ISO-4217 code")
 

@@ -83,7 +83,11 @@ def _validate_instrument(new: NewPayment, today: date) -> _Instrument:
             raise BadRequest("card is required for method card")
         card = validate_card(new.card.number, new.card.expiry_month, new.card.expiry_year, today)
         return _Instrument(card_network=card.network, card_last4=card.last4)
-    raise BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
+    raise _unknown_method()
+
+
+def _unknown_method() -> BadRequest:
+    return BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
 
 
 async def create_payment(
@@ -94,18 +98,32 @@ async def create_payment(
     ttl: timedelta,
     max_attempts: int,
 ) -> StoredResponse:
-    """Write the payment `pending` with its events and its processing job, in one transaction."""
+    """Write the payment `pending` with its events and its processing job, in one transaction.
+
+    An order has at most one payment in flight: while one is pending (or once one succeeded) a
+    second is refused, so one order is never charged twice. The order row is locked first, so
+    concurrent attempts on PostgreSQL queue behind each other and see each other's payment.
+    """
     if new.method not in SANDBOX_METHODS:
-        raise BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
+        raise _unknown_method()
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         order = await session.scalar(
-            select(Order).where(Order.id == new.order_id, Order.merchant_id == merchant_id)
+            select(Order)
+            .where(Order.id == new.order_id, Order.merchant_id == merchant_id)
+            .with_for_update()
         )
         if order is None:
             raise NotFound("Order not found")
         if order.status == OrderStatus.PAID:
             raise BadRequest("Order is already paid")
+        in_flight = await session.scalar(
+            select(Payment.id)
+            .where(Payment.order_id == order.id, Payment.status == PaymentStatus.PENDING)
+            .limit(1)
+        )
+        if in_flight is not None:
+            raise BadRequest(f"Order already has a payment in progress: {in_flight}")
         instrument = _validate_instrument(new, utc_now().date())
         payment = Payment(
             id=await fresh_id(session, Payment, ids.PAYMENT),
@@ -122,6 +140,7 @@ async def create_payment(
         )
         session.add(payment)
         order.status = order_status_after_payment_created(OrderStatus(order.status))
+        order.updated_at = utc_now()
         await session.flush()
         data = resources.payment_event_data(payment)
         await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
@@ -217,12 +236,20 @@ async def process_payment(db: Database, processor: SimulatedProcessor, payment_i
         payment = await session.get(Payment, payment_id)
     if payment is None or payment.status != PaymentStatus.PENDING:
         return
-    succeeded = await processor.settle(payment.method)
+    await _settle(db, payment_id, succeeded=await processor.settle(payment.method))
+
+
+async def give_up_payment(db: Database, payment_id: str) -> None:
+    """A `process_payment` job out of attempts: the payment fails rather than stay pending."""
+    await _settle(db, payment_id, succeeded=False)
+
+
+async def _settle(db: Database, payment_id: str, *, succeeded: bool) -> None:
+    """Move a pending payment to its outcome with its event; a no-op if it was settled already."""
     outcome = PaymentStatus.SUCCESS if succeeded else PaymentStatus.FAILED
     error = (
         {} if succeeded else {"error_code": FAILURE_CODE, "error_description": FAILURE_DESCRIPTION}
     )
-
     async with db.transaction() as session:
         settled = await session.execute(
             update(Payment)

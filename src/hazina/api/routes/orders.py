@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import OrderCreate
+from hazina.api.schemas import OrderCreate, Text
 from hazina.services import orders
 from hazina.services.idempotency import idempotency_request
 
@@ -35,11 +35,11 @@ async def create_order(
 
 @router.get("/{order_id}")
 async def get_order(
-    order_id: str, container: ContainerDep, merchant: MerchantDep
+    order_id: Text, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
     return await orders.get_order(container.db, merchant.id, order_id)
 
 
 @router.get("/{order_id}/public")
-async def get_public_order(order_id: str, container: ContainerDep) -> dict[str, Any]:
+async def get_public_order(order_id: Text, container: ContainerDep) -> dict[str, Any]:
     return await orders.get_public_order(container.db, order_id)

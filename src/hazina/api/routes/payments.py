@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import CaptureRequest, PaymentCreate
+from hazina.api.schemas import CaptureRequest, PaymentCreate, Text
 from hazina.bootstrap import Container
 from hazina.services import payments
 from hazina.services.idempotency import idempotency_request
@@ -19,11 +19,13 @@ async def _create(
     container: Container,
     merchant_id: uuid.UUID,
     body: PaymentCreate,
-    route: str,
     idempotency_key: str | None,
+    *,
+    public: bool,
 ) -> Response:
     new = body.to_new_payment()
-    request = idempotency_request(idempotency_key, route, new.fingerprint_body())
+    route = "POST /api/v1/payments/public" if public else "POST /api/v1/payments"
+    request = idempotency_request(idempotency_key, route, new.fingerprint_body(), public=public)
     settings = container.settings
     stored = await payments.create_payment(
         container.db,
@@ -43,7 +45,7 @@ async def create_payment(
     merchant: MerchantDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    return await _create(container, merchant.id, body, "POST /api/v1/payments", idempotency_key)
+    return await _create(container, merchant.id, body, idempotency_key, public=False)
 
 
 @router.post("/public", status_code=201)
@@ -54,9 +56,7 @@ async def create_public_payment(
 ) -> Response:
     """The checkout's call: no credentials, the order names its merchant."""
     merchant_id = await payments.find_order_merchant(container.db, body.order_id)
-    return await _create(
-        container, merchant_id, body, "POST /api/v1/payments/public", idempotency_key
-    )
+    return await _create(container, merchant_id, body, idempotency_key, public=True)
 
 
 @router.get("")
@@ -64,31 +64,28 @@ async def list_payments(
     container: ContainerDep,
     merchant: MerchantDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> dict[str, Any]:
     page = await payments.list_payments(container.db, merchant.id, limit, offset)
     return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
 @router.get("/public/{payment_id}")
-async def get_public_payment(payment_id: str, container: ContainerDep) -> dict[str, Any]:
-    return await payments.get_public_payment(container.db, payment_id)
-
-
 @router.get("/{payment_id}/public")
-async def get_public_payment_alias(payment_id: str, container: ContainerDep) -> dict[str, Any]:
+async def get_public_payment(payment_id: Text, container: ContainerDep) -> dict[str, Any]:
+    """Checkout polling; the contract names neither path, implementations use both."""
     return await payments.get_public_payment(container.db, payment_id)
 
 
 @router.get("/{payment_id}")
 async def get_payment(
-    payment_id: str, container: ContainerDep, merchant: MerchantDep
+    payment_id: Text, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
     return await payments.get_payment(container.db, merchant.id, payment_id)
 
 
 @router.post("/{payment_id}/capture")
 async def capture_payment(
-    payment_id: str, body: CaptureRequest, container: ContainerDep, merchant: MerchantDep
+    payment_id: Text, body: CaptureRequest, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
     return await payments.capture_payment(container.db, merchant.id, payment_id, body.amount)

@@ -120,7 +120,7 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_keys",
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
-        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response_body", sa.Text(), nullable=False),

@@ -1,0 +1,213 @@
+"""Health, liveness, the contract's test-support endpoints, and errors outside any route."""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import delete
+
+from hazina.api.app import create_app
+from hazina.bootstrap import Container
+from hazina.config import Settings
+from hazina.db import queue
+from hazina.db.database import Database
+from hazina.db.models import AuditLog, Merchant, WorkerHeartbeat
+from hazina.services.merchants import seed_test_merchant
+from hazina.worker import Worker
+from tests.conftest import make_settings
+from tests.waiting import drain, wait_until
+
+ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+TEST_MERCHANT = {
+    "id": "550e8400-e29b-41d4-a716-446655440000",
+    "email": "test@example.com",
+    "api_key": "key_test_abc123",
+    "seeded": True,
+}
+
+
+@pytest.fixture
+async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
+        yield client
+
+
+async def worker_field(client: httpx.AsyncClient) -> str:
+    body = (await client.get("/health")).json()
+    value: str = body["worker"]
+    return value
+
+
+async def worker_is(client: httpx.AsyncClient, expected: str) -> bool:
+    return await worker_field(client) == expected
+
+
+async def test_health_without_a_worker(anonymous: httpx.AsyncClient) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    response = await anonymous.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"status", "database", "redis", "worker", "timestamp"}
+    assert body["status"] == "healthy"
+    assert body["database"] == "connected"
+    assert body["redis"] == "not_configured"
+    assert body["worker"] == "stopped"
+    assert ISO_Z.fullmatch(body["timestamp"])
+    stamp = datetime.strptime(body["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before <= stamp <= datetime.now(UTC)
+
+
+async def test_health_reports_a_running_worker_only_while_it_beats(
+    anonymous: httpx.AsyncClient, worker: Worker
+) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_until(lambda: worker_is(anonymous, "running"))
+        status = (await anonymous.get("/api/v1/test/jobs/status")).json()
+        assert status["worker_status"] == "running"
+    finally:
+        stop.set()
+        await task
+    assert await worker_field(anonymous) == "stopped"
+    assert (await anonymous.get("/api/v1/test/jobs/status")).json()["worker_status"] == "stopped"
+
+
+async def test_a_stale_heartbeat_means_stopped(
+    anonymous: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    old = datetime.now(UTC) - settings.worker_stale_after - timedelta(seconds=1)
+    async with db.transaction() as session:
+        session.add(
+            WorkerHeartbeat(
+                worker_id="gone",
+                hostname="h",
+                pid=1,
+                concurrency=1,
+                started_at=old,
+                last_seen_at=old,
+            )
+        )
+    assert await worker_field(anonymous) == "stopped"
+    await queue.beat(db, "alive", concurrency=1, pid=2)
+    assert await worker_field(anonymous) == "running"
+    await queue.forget(db, "alive")
+    assert await worker_field(anonymous) == "stopped"
+
+
+async def test_livez(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/livez")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+
+
+async def test_test_merchant(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/api/v1/test/merchant")
+    assert response.status_code == 200
+    assert response.json() == TEST_MERCHANT
+
+
+async def test_test_merchant_absent_is_404(anonymous: httpx.AsyncClient, db: Database) -> None:
+    async with db.transaction() as session:
+        await session.execute(delete(AuditLog))
+        await session.execute(delete(Merchant))
+    response = await anonymous.get("/api/v1/test/merchant")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "NOT_FOUND_ERROR", "description": "Test merchant not found"}
+    }
+
+
+class TestProduction:
+    """HAZINA_ENV=production: no seeded merchant, and the test endpoint never answers."""
+
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return make_settings(database_url, env="production")
+
+    async def test_not_seeded(self, anonymous: httpx.AsyncClient, db: Database) -> None:
+        response = await anonymous.get("/api/v1/test/merchant")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "NOT_FOUND_ERROR"
+        credentials = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+        orders = await anonymous.post("/api/v1/orders", json={"amount": 500}, headers=credentials)
+        assert orders.status_code == 401
+
+    async def test_hidden_even_when_the_merchant_exists(
+        self, anonymous: httpx.AsyncClient, db: Database
+    ) -> None:
+        seeded = await seed_test_merchant(
+            db, email="test@example.com", api_key="key_test_abc123", api_secret="s"
+        )
+        assert seeded
+        response = await anonymous.get("/api/v1/test/merchant")
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {"code": "NOT_FOUND_ERROR", "description": "Test merchant not found"}
+        }
+
+
+async def test_job_status_counts_real_jobs(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database, worker: Worker
+) -> None:
+    empty = await anonymous.get("/api/v1/test/jobs/status")
+    assert empty.status_code == 200
+    assert empty.json() == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 0,
+        "failed": 0,
+        "worker_status": "stopped",
+    }
+    order_id = (await client.post("/api/v1/orders", json={"amount": 500})).json()["id"]
+    for _ in range(3):
+        body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
+        assert (await client.post("/api/v1/payments", json=body)).status_code == 201
+    async with db.transaction() as session:
+        await queue.enqueue(session, "no_such_kind", {}, max_attempts=1)
+    pending = (await anonymous.get("/api/v1/test/jobs/status")).json()
+    assert pending == {
+        "pending": 4,
+        "processing": 0,
+        "completed": 0,
+        "failed": 0,
+        "worker_status": "stopped",
+    }
+    await drain(worker)
+    done = (await anonymous.get("/api/v1/test/jobs/status")).json()
+    assert done == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 3,
+        "failed": 1,
+        "worker_status": "stopped",
+    }
+
+
+async def test_job_status_counts_processing_jobs(
+    anonymous: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.transaction() as session:
+        for _ in range(2):
+            await queue.enqueue(session, "process_payment", {"payment_id": "x"}, max_attempts=3)
+    claimed = await queue.claim(db, "test-worker", 1, timedelta(minutes=1))
+    assert len(claimed) == 1
+    body = (await anonymous.get("/api/v1/test/jobs/status")).json()
+    assert (body["pending"], body["processing"]) == (1, 1)
+
+
+async def test_unknown_route_is_an_enveloped_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "NOT_FOUND_ERROR", "description": "Not found"}}
+
+
+async def test_wrong_method_is_an_enveloped_error(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/api/v1/orders")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+    assert set(response.json()) == {"error"}

@@ -1,0 +1,285 @@
+"""The Worker with test handlers, on SQLite and PostgreSQL: retries, limits, leases, shutdown."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hazina.bootstrap import Container
+from hazina.db import queue
+from hazina.db.database import Database
+from hazina.db.models import Event, Job
+from hazina.services.payments import PROCESS_PAYMENT
+from hazina.worker import Handler, Worker, handlers
+from tests.waiting import wait_until
+
+
+def make_worker(
+    db: Database,
+    job_handlers: Mapping[str, Handler],
+    *,
+    concurrency: int = 4,
+    lease: float = 5.0,
+    poll_seconds: float = 0.05,
+) -> Worker:
+    return Worker(
+        db,
+        job_handlers,
+        concurrency=concurrency,
+        lease=timedelta(seconds=lease),
+        poll_seconds=poll_seconds,
+        heartbeat_seconds=0.1,
+        retry_base=timedelta(milliseconds=10),
+        retry_cap=timedelta(milliseconds=50),
+    )
+
+
+@asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[asyncio.Task[None]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def add_job(db: Database, kind: str, *, max_attempts: int = 5, n: int = 1) -> list[int]:
+    async with db.transaction() as session:
+        for i in range(n):
+            await queue.enqueue(session, kind, {"n": i}, max_attempts=max_attempts)
+    async with db.read() as session:
+        ids = (await session.scalars(select(Job.id).order_by(Job.id.desc()).limit(n))).all()
+    return sorted(ids)
+
+
+async def get_job(db: Database, job_id: int) -> Job:
+    async with db.read() as session:
+        return await session.get_one(Job, job_id)
+
+
+def status_is(db: Database, job_id: int, *statuses: str) -> Any:
+    async def check() -> bool:
+        return (await get_job(db, job_id)).status in statuses
+
+    return check
+
+
+async def test_a_flaky_handler_is_retried_until_it_succeeds(db: Database) -> None:
+    calls: list[dict[str, Any]] = []
+
+    async def flaky(payload: dict[str, Any]) -> None:
+        calls.append(payload)
+        if len(calls) < 3:
+            raise RuntimeError(f"transient failure {len(calls)}")
+
+    [job_id] = await add_job(db, "flaky", max_attempts=5)
+    async with running(make_worker(db, {"flaky": flaky})):
+        await wait_until(status_is(db, job_id, "completed", "failed"), timeout=10)
+    job = await get_job(db, job_id)
+    assert (job.status, job.attempts, len(calls)) == ("completed", 3, 3)
+    assert calls == [{"n": 0}] * 3
+    assert job.last_error == "RuntimeError: transient failure 2"  # kept from the last failure
+
+
+async def test_a_handler_that_always_raises_fails_after_max_attempts(db: Database) -> None:
+    calls = 0
+
+    async def broken(_: dict[str, Any]) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("card network unreachable")
+
+    [job_id] = await add_job(db, "broken", max_attempts=3)
+    async with running(make_worker(db, {"broken": broken})):
+        await wait_until(status_is(db, job_id, "failed"), timeout=10)
+    job = await get_job(db, job_id)
+    assert (job.status, job.attempts, calls) == ("failed", 3, 3)
+    assert job.last_error is not None
+    assert "card network unreachable" in job.last_error
+    assert (job.locked_by, job.locked_until) == (None, None)
+
+
+async def test_an_unknown_kind_fails_at_once(db: Database) -> None:
+    [job_id] = await add_job(db, "mystery", max_attempts=5)
+    async with running(make_worker(db, {})):
+        await wait_until(status_is(db, job_id, "failed"), timeout=10)
+    job = await get_job(db, job_id)
+    assert job.attempts == 1
+    assert job.last_error is not None
+    assert "mystery" in job.last_error
+
+
+async def test_a_job_whose_last_attempt_was_lost_fails_without_running(db: Database) -> None:
+    calls = 0
+
+    async def handler(_: dict[str, Any]) -> None:
+        nonlocal calls
+        calls += 1
+
+    [job_id] = await add_job(db, "once", max_attempts=1)
+    await queue.claim(db, "crashed-worker", 1, timedelta(milliseconds=1))
+    async with running(make_worker(db, {"once": handler})):
+        await wait_until(status_is(db, job_id, "failed"), timeout=10)
+    job = await get_job(db, job_id)
+    assert (job.attempts, calls) == (2, 0)
+    assert job.last_error is not None
+    assert "lease expired" in job.last_error
+
+
+async def test_concurrency_is_honoured(db: Database) -> None:
+    active = 0
+    peak = 0
+
+    async def busy(_: dict[str, Any]) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        try:
+            await asyncio.sleep(0.05)  # the work itself
+        finally:
+            active -= 1
+
+    ids = await add_job(db, "busy", n=12)
+    async with running(make_worker(db, {"busy": busy}, concurrency=3)):
+        for job_id in ids:
+            await wait_until(status_is(db, job_id, "completed"), timeout=15)
+    assert peak == 3  # reached, never exceeded
+
+
+async def test_a_long_job_keeps_its_lease_by_renewing_it(db: Database, database_url: str) -> None:
+    runs: list[str] = []
+
+    def slow(name: str) -> Handler:
+        async def handler(_: dict[str, Any]) -> None:
+            runs.append(name)
+            await asyncio.sleep(1.0)  # three leases long
+
+        return handler
+
+    first = make_worker(db, {"slow": slow("first")}, lease=0.3)
+    other_db = Database(database_url)
+    second = make_worker(other_db, {"slow": slow("second")}, lease=0.3)
+    try:
+        async with running(second):
+            [job_id] = await add_job(db, "slow")
+            async with running(first):
+                await wait_until(status_is(db, job_id, "completed"), timeout=10)
+    finally:
+        await other_db.dispose()
+    job = await get_job(db, job_id)
+    assert len(runs) == 1, f"the job ran {runs}: its lease was stolen"
+    assert job.attempts == 1
+
+
+async def test_stop_lets_short_jobs_finish_and_releases_the_rest(db: Database) -> None:
+    started: set[str] = set()
+    cancelled: list[str] = []
+
+    async def stuck(_: dict[str, Any]) -> None:
+        started.add("stuck")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("stuck")
+            raise
+
+    async def short(_: dict[str, Any]) -> None:
+        started.add("short")
+        await asyncio.sleep(0.1)
+
+    [stuck_id] = await add_job(db, "stuck")
+    [short_id] = await add_job(db, "short")
+    worker = make_worker(db, {"stuck": stuck, "short": short}, lease=2.0)
+    async with running(worker):
+
+        async def both_started() -> bool:
+            return started == {"stuck", "short"}
+
+        await wait_until(both_started, timeout=10)
+    # `running` has stopped the worker and awaited it.
+    assert cancelled == ["stuck"]
+    assert (await get_job(db, short_id)).status == "completed"
+    job = await get_job(db, stuck_id)
+    assert (job.status, job.attempts, job.locked_by, job.locked_until) == ("pending", 0, None, None)
+    assert await queue.count_live_workers(db, timedelta(minutes=1)) == 0  # forgotten
+
+
+async def test_a_running_worker_reports_heartbeats(db: Database) -> None:
+    async with running(make_worker(db, {})):
+
+        async def live() -> bool:
+            return await queue.count_live_workers(db, timedelta(seconds=1)) == 1
+
+        await wait_until(live, timeout=5)
+    assert await queue.count_live_workers(db, timedelta(minutes=1)) == 0
+
+
+async def test_an_idle_worker_wakes_up_on_enqueue(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: the committing process wakes its own worker. PostgreSQL: LISTEN/NOTIFY, so the
+    job is enqueued through a separate Database (as another process would)."""
+    empty_claims = 0
+    real_claim = queue.claim
+
+    async def counting_claim(*args: Any, **kwargs: Any) -> list[queue.ClaimedJob]:
+        nonlocal empty_claims
+        claimed = await real_claim(*args, **kwargs)
+        empty_claims += not claimed
+        return claimed
+
+    monkeypatch.setattr(queue, "claim", counting_claim)
+    done = asyncio.Event()
+
+    async def handler(_: dict[str, Any]) -> None:
+        done.set()
+
+    producer = db if db.is_sqlite else Database(database_url)
+    try:
+        async with running(make_worker(db, {"wake": handler}, poll_seconds=5.0)):
+
+            async def idle() -> bool:
+                return empty_claims >= 1
+
+            await wait_until(idle, timeout=5)  # it claimed nothing and now waits up to 5 s
+            started = time.monotonic()
+            await add_job(producer, "wake")
+            await asyncio.wait_for(done.wait(), timeout=8)  # past the 5 s poll
+            elapsed = time.monotonic() - started
+    finally:
+        if producer is not db:
+            await producer.dispose()
+    assert elapsed < 2, f"the job waited {elapsed:.2f}s: the worker slept through the enqueue"
+
+
+async def test_the_payment_job_settles_once_when_it_runs_twice_at_once(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """A job may run twice (a lease lost mid-run): the payment still settles exactly once."""
+    order = (await client.post("/api/v1/orders", json={"amount": 50000})).json()
+    created = await client.post(
+        "/api/v1/payments", json={"order_id": order["id"], "method": "upi", "vpa": "user@paytm"}
+    )
+    assert created.status_code == 201, created.text
+    payment_id = created.json()["id"]
+    process = handlers(container)[PROCESS_PAYMENT]
+
+    await asyncio.gather(*(process({"payment_id": payment_id}) for _ in range(3)))
+    await process({"payment_id": payment_id})  # and once more, late
+
+    async with container.db.read() as session:
+        events = (
+            await session.scalars(select(Event.type).where(Event.resource_id == payment_id))
+        ).all()
+    assert sorted(events) == ["payment.created", "payment.pending", "payment.success"]
+    payment = (await client.get(f"/api/v1/payments/{payment_id}")).json()
+    assert payment["status"] == "success"
+    assert (await client.get(f"/api/v1/orders/{order['id']}")).json()["status"] == "paid"
