@@ -43,11 +43,13 @@ async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def resources(client: httpx.AsyncClient) -> dict[str, str]:
-    """An order and a payment of the test merchant, so a 401 cannot be a disguised 404."""
+    """An order and a payment of the test merchant, so a 401 cannot be a disguised 404; and a
+    second order with no payment yet, which a valid payment request can pay (one at a time)."""
     order_id = (await client.post("/api/v1/orders", json={"amount": 500})).json()["id"]
     body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
     payment_id = (await client.post("/api/v1/payments", json=body)).json()["id"]
-    return {"order_id": order_id, "payment_id": payment_id}
+    payable = (await client.post("/api/v1/orders", json={"amount": 500})).json()["id"]
+    return {"order_id": order_id, "payment_id": payment_id, "payable_order_id": payable}
 
 
 def endpoints(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -58,7 +60,7 @@ def endpoints(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any] | None
         (
             "POST",
             "/api/v1/payments",
-            {"order_id": ids["order_id"], "method": "upi", "vpa": "user@paytm"},
+            {"order_id": ids["payable_order_id"], "method": "upi", "vpa": "user@paytm"},
         ),
         ("GET", f"/api/v1/payments/{ids['payment_id']}", None),
         ("GET", "/api/v1/payments", None),
@@ -144,7 +146,7 @@ async def test_the_secret_is_stored_hashed(db: Database) -> None:
 
 
 async def test_public_endpoints_need_no_credentials(
-    anonymous: httpx.AsyncClient, resources: dict[str, str]
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, resources: dict[str, str]
 ) -> None:
     order_id, payment_id = resources["order_id"], resources["payment_id"]
     for path in (
@@ -159,10 +161,12 @@ async def test_public_endpoints_need_no_credentials(
         for headers in ({}, BAD_CREDENTIALS["wrong secret"]):
             response = await anonymous.get(path, headers=headers)
             assert response.status_code == 200, (path, response.text)
-    body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
     for headers in ({}, BAD_CREDENTIALS["wrong key"]):
+        # A fresh order each time: an order takes one payment at a time.
+        payable = (await client.post("/api/v1/orders", json={"amount": 500})).json()["id"]
+        body = {"order_id": payable, "method": "upi", "vpa": "user@paytm"}
         response = await anonymous.post("/api/v1/payments/public", json=body, headers=headers)
-        assert response.status_code == 201
+        assert response.status_code == 201, response.text
 
 
 async def test_a_cached_credential_still_checks_the_secret(container: Container) -> None:

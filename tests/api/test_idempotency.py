@@ -15,6 +15,7 @@ from hazina.db.database import Database
 from hazina.db.models import Event, IdempotencyKey, Job, Order, Payment
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
 from hazina.worker import Worker
+from tests.settling import mark_failed
 from tests.waiting import drain
 
 CONFLICT = {
@@ -99,7 +100,11 @@ async def test_without_a_key_every_request_creates(
     client: httpx.AsyncClient, db: Database, order_id: str
 ) -> None:
     first = await client.post("/api/v1/payments", json=upi(order_id))
+    assert first.status_code == 201
+    await mark_failed(db, first.json()["id"])  # the order takes one payment at a time
     second = await client.post("/api/v1/payments", json=upi(order_id))
+    assert second.status_code == 201
+    assert "idempotent-replayed" not in second.headers
     assert first.json()["id"] != second.json()["id"]
     assert await count(db, Payment) == 2
     assert await count(db, IdempotencyKey) == 0
@@ -185,6 +190,7 @@ async def test_an_expired_key_is_processed_anew(
 ) -> None:
     first = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
     await expire(db, "old")
+    await mark_failed(db, first.json()["id"])  # the order takes one payment at a time
     second = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
     assert second.status_code == 201
     assert "idempotent-replayed" not in second.headers
@@ -199,8 +205,9 @@ async def test_an_expired_key_is_processed_anew(
 async def test_an_expired_key_accepts_a_different_body(
     client: httpx.AsyncClient, db: Database, order_id: str
 ) -> None:
-    await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
+    first = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
     await expire(db, "old")
+    await mark_failed(db, first.json()["id"])  # the order takes one payment at a time
     response = await client.post(
         "/api/v1/payments", json=upi(order_id, "new@bank"), headers=keyed("old")
     )
@@ -307,3 +314,47 @@ async def test_public_payments_honour_the_key(
     assert second.content == first.content
     assert second.headers["idempotent-replayed"] == "true"
     assert await count(db, Payment) == 1
+
+
+async def test_public_keys_are_a_namespace_of_their_own(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database, order_id: str
+) -> None:
+    """An anonymous caller using a merchant's key neither blocks nor reads its request."""
+    other_order = (await client.post("/api/v1/orders", json={"amount": 700})).json()["id"]
+    public = await anonymous.post(
+        "/api/v1/payments/public", json=upi(order_id), headers=keyed("shared")
+    )
+    private = await client.post("/api/v1/payments", json=upi(other_order), headers=keyed("shared"))
+    assert public.status_code == private.status_code == 201, (public.text, private.text)
+    assert "idempotent-replayed" not in private.headers
+    assert public.json()["id"] != private.json()["id"]
+    assert (public.json()["order_id"], private.json()["order_id"]) == (order_id, other_order)
+    assert await count(db, Payment) == 2
+    async with db.read() as session:
+        keys = set(await session.scalars(select(IdempotencyKey.key)))
+    assert keys == {"public:shared", "shared"}
+    # Each replays its own response, and only on its own endpoint.
+    again_private = await client.post(
+        "/api/v1/payments", json=upi(other_order), headers=keyed("shared")
+    )
+    again_public = await anonymous.post(
+        "/api/v1/payments/public", json=upi(order_id), headers=keyed("shared")
+    )
+    assert again_private.content == private.content
+    assert again_public.content == public.content
+    assert again_private.headers["idempotent-replayed"] == "true"
+    assert again_public.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_public_key_cannot_block_the_merchants_request(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database, order_id: str
+) -> None:
+    """The same key and the same body, public first: the merchant's request is not a replay or a
+    conflict; it meets the order's own rule (one payment in flight) instead."""
+    public = await anonymous.post("/api/v1/payments/public", json=upi(order_id), headers=keyed("k"))
+    assert public.status_code == 201
+    await mark_failed(db, public.json()["id"])
+    private = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("k"))
+    assert private.status_code == 201, private.text
+    assert "idempotent-replayed" not in private.headers
+    assert private.json()["id"] != public.json()["id"]

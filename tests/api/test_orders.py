@@ -246,6 +246,21 @@ async def test_body_must_be_an_object(client: httpx.AsyncClient, payload: object
     assert_bad_request(await client.post("/api/v1/orders", json=payload))
 
 
+async def test_a_form_encoded_body_is_told_to_send_json(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await client.post("/api/v1/orders", data={"amount": "500"})
+    assert response.request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert_error(
+        response,
+        400,
+        "BAD_REQUEST_ERROR",
+        "Request body must be a JSON object (send Content-Type: application/json)",
+    )
+    async with db.read() as session:
+        assert list(await session.scalars(select(Order.id))) == []
+
+
 @pytest.mark.parametrize(
     "payload",
     [

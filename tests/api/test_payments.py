@@ -244,8 +244,10 @@ async def test_public_payment_create_needs_no_credentials(
     # It belongs to the order's merchant, who can read it with credentials.
     assert (await client.get(f"/api/v1/payments/{body['id']}")).json()["order_id"] == order_id
     assert sorted(await event_types(db, body["id"])) == ["payment.created", "payment.pending"]
+    # UPI too, on an order of its own (an order takes one payment at a time).
+    upi_order_id = await new_order(client, 999)
     upi = await anonymous.post(
-        "/api/v1/payments/public", json={"order_id": order_id, "method": "upi", "vpa": "a@b"}
+        "/api/v1/payments/public", json={"order_id": upi_order_id, "method": "upi", "vpa": "a@b"}
     )
     assert upi.status_code == 201
     assert set(upi.json()) == UPI_CREATED
@@ -414,8 +416,11 @@ class TestFailedPayment:
 
 
 async def test_list_payments(client: httpx.AsyncClient, worker: Worker) -> None:
-    order_id = await new_order(client, 300)
-    created = [(await pay(client, order_id, vpa=f"user{n}@bank")).json()["id"] for n in range(5)]
+    # One order per payment: an order takes one payment at a time.
+    created = [
+        (await pay(client, await new_order(client, 300), vpa=f"user{n}@bank")).json()["id"]
+        for n in range(5)
+    ]
     await drain(worker)
     newest_first = created[::-1]
     default = await client.get("/api/v1/payments")

@@ -3,19 +3,20 @@
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from hazina.api.app import create_app
-from hazina.bootstrap import Container
+from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.database import Database
 from hazina.db.models import AuditLog, Merchant, WorkerHeartbeat
-from hazina.services.merchants import seed_test_merchant
+from hazina.services.merchants import TEST_MERCHANT_ID, seed_test_merchant
 from hazina.worker import Worker
 from tests.conftest import make_settings
 from tests.waiting import drain, wait_until
@@ -31,6 +32,13 @@ TEST_MERCHANT = {
 
 @pytest.fixture
 async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
+        yield client
+
+
+@asynccontextmanager
+async def serving(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(container))
     async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
         yield client
@@ -122,6 +130,60 @@ async def test_test_merchant_absent_is_404(anonymous: httpx.AsyncClient, db: Dat
     }
 
 
+class TestProductionOnADevelopmentDatabase:
+    """A database seeded in development, then started in production: the published test
+    credentials stop working, and the deactivation is audited."""
+
+    async def test_the_test_merchant_is_deactivated(
+        self, container: Container, database_url: str
+    ) -> None:
+        credentials = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+        async with serving(container) as development:
+            seeded = await development.post(
+                "/api/v1/orders", json={"amount": 500}, headers=credentials
+            )
+            assert seeded.status_code == 201  # the development start seeded the test merchant
+        production = await start(make_settings(database_url, env="production"))
+        try:
+            async with serving(production) as client:
+                for method, path, body in (
+                    ("POST", "/api/v1/orders", {"amount": 500}),
+                    ("GET", f"/api/v1/orders/{seeded.json()['id']}", None),
+                    ("GET", "/api/v1/payments", None),
+                ):
+                    response = await client.request(method, path, json=body, headers=credentials)
+                    assert (response.status_code, response.json()) == (
+                        401,
+                        {
+                            "error": {
+                                "code": "AUTHENTICATION_ERROR",
+                                "description": "Invalid API credentials",
+                            }
+                        },
+                    ), (method, path)
+            async with production.db.read() as session:
+                merchant = await session.get_one(Merchant, TEST_MERCHANT_ID)
+                audits = (
+                    await session.scalars(
+                        select(AuditLog).where(AuditLog.action == "merchant.deactivated")
+                    )
+                ).all()
+            assert merchant.is_active is False
+            assert [audit.target for audit in audits] == [f"merchant:{TEST_MERCHANT_ID}"]
+            # A second production start finds nothing left to deactivate.
+            again = await start(make_settings(database_url, env="production"))
+            await again.db.dispose()
+            async with production.db.read() as session:
+                count = await session.scalar(
+                    select(func.count())
+                    .select_from(AuditLog)
+                    .where(AuditLog.action == "merchant.deactivated")
+                )
+            assert count == 1
+        finally:
+            await production.db.dispose()
+
+
 class TestProduction:
     """HAZINA_ENV=production: no seeded merchant, and the test endpoint never answers."""
 
@@ -151,8 +213,17 @@ class TestProduction:
         }
 
 
+async def job_counts(client: httpx.AsyncClient) -> dict[str, object]:
+    body: dict[str, object] = (await client.get("/api/v1/test/jobs/status")).json()
+    return body
+
+
 async def test_job_status_counts_real_jobs(
-    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database, worker: Worker
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    db: Database,
+    worker: Worker,
+    settings: Settings,
 ) -> None:
     empty = await anonymous.get("/api/v1/test/jobs/status")
     assert empty.status_code == 200
@@ -163,13 +234,13 @@ async def test_job_status_counts_real_jobs(
         "failed": 0,
         "worker_status": "stopped",
     }
-    order_id = (await client.post("/api/v1/orders", json={"amount": 500})).json()["id"]
-    for _ in range(3):
+    for _ in range(3):  # one order per payment: an order takes one payment at a time
+        order_id = (await client.post("/api/v1/orders", json={"amount": 500})).json()["id"]
         body = {"order_id": order_id, "method": "upi", "vpa": "user@paytm"}
         assert (await client.post("/api/v1/payments", json=body)).status_code == 201
     async with db.transaction() as session:
         await queue.enqueue(session, "no_such_kind", {}, max_attempts=1)
-    pending = (await anonymous.get("/api/v1/test/jobs/status")).json()
+    pending = await job_counts(anonymous)
     assert pending == {
         "pending": 4,
         "processing": 0,
@@ -177,8 +248,42 @@ async def test_job_status_counts_real_jobs(
         "failed": 0,
         "worker_status": "stopped",
     }
-    await drain(worker)
-    done = (await anonymous.get("/api/v1/test/jobs/status")).json()
+    # The app's worker runs the payments and leaves the kind it does not know alone.
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+
+        async def payments_done() -> bool:
+            return (await job_counts(anonymous))["completed"] == 3
+
+        await wait_until(payments_done)
+    finally:
+        stop.set()
+        await task
+    assert await job_counts(anonymous) == {
+        "pending": 1,
+        "processing": 0,
+        "completed": 3,
+        "failed": 0,
+        "worker_status": "stopped",
+    }
+
+    # A worker that knows the kind runs it; it fails for good (one attempt allowed).
+    async def broken(_: dict[str, object]) -> None:
+        raise RuntimeError("no such kind after all")
+
+    knowing = Worker(
+        db,
+        {"no_such_kind": broken},
+        concurrency=1,
+        lease=settings.job_lease,
+        poll_seconds=settings.worker_poll_seconds,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        retry_base=timedelta(seconds=settings.job_retry_base_seconds),
+        retry_cap=timedelta(seconds=settings.job_retry_cap_seconds),
+    )
+    await drain(knowing)
+    done = await job_counts(anonymous)
     assert done == {
         "pending": 0,
         "processing": 0,

@@ -266,3 +266,28 @@ async def test_heartbeats_register_refresh_go_stale_and_are_forgotten(db: Databa
     assert await queue.count_live_workers(db, fresh) == 1
     async with db.read() as session:
         assert (await session.scalars(select(WorkerHeartbeat.worker_id))).all() == ["w2"]
+
+
+async def test_claim_takes_only_the_kinds_asked_for(db: Database) -> None:
+    [payment] = await add_job(db, "process_payment")
+    [other] = await add_job(db, "newer_kind")
+    assert await queue.claim(db, "w", 10, LEASE, kinds=[]) == []
+    claimed = await queue.claim(db, "w", 10, LEASE, kinds=["process_payment"])
+    assert [job.id for job in claimed] == [payment]
+    assert (await get_job(db, other)).status == "pending"
+    assert [job.id for job in await queue.claim(db, "w2", 10, LEASE)] == [other]  # None: all
+
+
+async def test_a_worker_never_reclaims_its_own_expired_job(db: Database) -> None:
+    """It may still be running it; another worker takes it over."""
+    [job_id] = await add_job(db)
+    await queue.claim(db, "slow", 1, timedelta(milliseconds=1))
+
+    async def expired() -> bool:
+        job = await get_job(db, job_id)
+        return job.locked_until is not None and job.locked_until < utc_now()
+
+    await wait_until(expired, timeout=5)
+    assert await queue.claim(db, "slow", 1, LEASE) == []
+    [taken] = await queue.claim(db, "other", 1, LEASE)
+    assert (taken.id, taken.attempts) == (job_id, 2)

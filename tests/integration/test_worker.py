@@ -1,6 +1,7 @@
 """The Worker with test handlers, on SQLite and PostgreSQL: retries, limits, leases, shutdown."""
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -12,11 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from hazina.bootstrap import Container
+from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.database import Database
-from hazina.db.models import Event, Job
+from hazina.db.models import Event, Job, Order, Payment
+from hazina.providers.sandbox import SandboxProcessor
 from hazina.services.payments import PROCESS_PAYMENT
 from hazina.worker import Handler, Worker, handlers
+from tests.conftest import make_settings
 from tests.waiting import wait_until
 
 
@@ -107,14 +111,29 @@ async def test_a_handler_that_always_raises_fails_after_max_attempts(db: Databas
     assert (job.locked_by, job.locked_until) == (None, None)
 
 
-async def test_an_unknown_kind_fails_at_once(db: Database) -> None:
-    [job_id] = await add_job(db, "mystery", max_attempts=5)
-    async with running(make_worker(db, {})):
-        await wait_until(status_is(db, job_id, "failed"), timeout=10)
-    job = await get_job(db, job_id)
-    assert job.attempts == 1
-    assert job.last_error is not None
-    assert "mystery" in job.last_error
+async def test_an_unknown_kind_stays_pending_for_a_worker_that_knows_it(db: Database) -> None:
+    ran: list[str] = []
+
+    def record(name: str) -> Handler:
+        async def handler(_: dict[str, Any]) -> None:
+            ran.append(name)
+
+        return handler
+
+    [mystery_id] = await add_job(db, "mystery", max_attempts=5)
+    [known_id] = await add_job(db, "known", max_attempts=5)
+    async with running(make_worker(db, {"known": record("known")})):
+        await wait_until(status_is(db, known_id, "completed"), timeout=10)
+        await asyncio.sleep(0.2)  # several more polls: the unknown kind is still left alone
+    job = await get_job(db, mystery_id)
+    assert (job.status, job.attempts, job.locked_by, job.locked_until) == ("pending", 0, None, None)
+    assert job.last_error is None
+    assert ran == ["known"]
+    # A worker that knows the kind (say, the newer one of a rolling upgrade) runs it.
+    async with running(make_worker(db, {"mystery": record("mystery")})):
+        await wait_until(status_is(db, mystery_id, "completed"), timeout=10)
+    assert (await get_job(db, mystery_id)).attempts == 1
+    assert ran == ["known", "mystery"]
 
 
 async def test_a_job_whose_last_attempt_was_lost_fails_without_running(db: Database) -> None:
@@ -283,3 +302,123 @@ async def test_the_payment_job_settles_once_when_it_runs_twice_at_once(
     payment = (await client.get(f"/api/v1/payments/{payment_id}")).json()
     assert payment["status"] == "success"
     assert (await client.get(f"/api/v1/orders/{order['id']}")).json()["status"] == "paid"
+
+
+class TestGivingUpOnAPayment:
+    """A `process_payment` job out of attempts settles its payment `failed`, once."""
+
+    MAX_ATTEMPTS = 2
+
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return make_settings(database_url, job_max_attempts=self.MAX_ATTEMPTS)
+
+    async def create_payment(self, client: httpx.AsyncClient) -> tuple[str, str]:
+        order = (await client.post("/api/v1/orders", json={"amount": 50000})).json()
+        created = await client.post(
+            "/api/v1/payments",
+            json={"order_id": order["id"], "method": "upi", "vpa": "user@paytm"},
+        )
+        assert created.status_code == 201, created.text
+        payment_id: str = created.json()["id"]
+        return order["id"], payment_id
+
+    async def payment_job(self, db: Database, payment_id: str) -> Job:
+        async with db.read() as session:
+            jobs = (await session.scalars(select(Job).where(Job.kind == PROCESS_PAYMENT))).all()
+        [job] = [job for job in jobs if job.payload == {"payment_id": payment_id}]
+        return job
+
+    async def assert_failed_once(
+        self, client: httpx.AsyncClient, db: Database, order_id: str, payment_id: str
+    ) -> None:
+        payment = (await client.get(f"/api/v1/payments/{payment_id}")).json()
+        assert payment["status"] == "failed"
+        assert payment["error_code"] == "PAYMENT_FAILED"
+        assert payment["error_description"] == "Payment processing failed"
+        async with db.read() as session:
+            events = (
+                await session.scalars(select(Event.type).where(Event.resource_id == payment_id))
+            ).all()
+            order = await session.get_one(Order, order_id)
+        assert sorted(events) == ["payment.created", "payment.failed", "payment.pending"]
+        assert order.status == "attempted"  # and payable again:
+        again = await client.post(
+            "/api/v1/payments", json={"order_id": order_id, "method": "upi", "vpa": "a@b"}
+        )
+        assert again.status_code == 201, again.text
+
+    async def test_a_processor_that_always_raises_fails_the_payment(
+        self,
+        client: httpx.AsyncClient,
+        container: Container,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        calls = 0
+
+        async def unreachable(self: SandboxProcessor, method: str) -> bool:
+            nonlocal calls
+            calls += 1
+            raise ConnectionError("the card network is unreachable")
+
+        monkeypatch.setattr(SandboxProcessor, "settle", unreachable)
+        order_id, payment_id = await self.create_payment(client)
+        job = await self.payment_job(container.db, payment_id)
+        assert job.max_attempts == self.MAX_ATTEMPTS
+        worker = Worker.from_container(container)
+        async with running(worker):
+            await wait_until(status_is(container.db, job.id, "failed"), timeout=10)
+        job = await get_job(container.db, job.id)
+        assert (job.attempts, calls) == (self.MAX_ATTEMPTS, self.MAX_ATTEMPTS)
+        assert job.last_error is not None
+        assert "the card network is unreachable" in job.last_error
+        await self.assert_failed_once(client, container.db, order_id, payment_id)
+        # The give-up step is idempotent: running it again emits nothing more.
+        await worker.give_up[PROCESS_PAYMENT]({"payment_id": payment_id})
+        async with container.db.read() as session:
+            failed = (
+                await session.scalars(
+                    select(Event.id).where(
+                        Event.resource_id == payment_id, Event.type == "payment.failed"
+                    )
+                )
+            ).all()
+        assert len(failed) == 1
+
+    async def test_a_lease_lost_on_the_last_attempt_fails_the_payment(
+        self, client: httpx.AsyncClient, container: Container
+    ) -> None:
+        order_id, payment_id = await self.create_payment(client)
+        job = await self.payment_job(container.db, payment_id)
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):  # every attempt's worker died mid-run
+            crashed = functools.partial(
+                self.claimed_by, container.db, job.id, f"crashed-worker-{attempt}"
+            )
+            await wait_until(crashed, timeout=10)
+        async with running(Worker.from_container(container)):
+            await wait_until(status_is(container.db, job.id, "failed"), timeout=10)
+        job = await get_job(container.db, job.id)
+        assert job.attempts == self.MAX_ATTEMPTS + 1
+        assert job.last_error is not None
+        assert "lease expired" in job.last_error
+        await self.assert_failed_once(client, container.db, order_id, payment_id)
+
+    @staticmethod
+    async def claimed_by(db: Database, job_id: int, worker_id: str) -> bool:
+        claimed = await queue.claim(db, worker_id, 1, timedelta(milliseconds=1))
+        return [job.id for job in claimed] == [job_id]
+
+    async def test_a_worker_without_give_up_steps_leaves_the_payment_pending(
+        self, client: httpx.AsyncClient, container: Container
+    ) -> None:
+        """The contrast: the give-up step, not the job's failure itself, settles the payment."""
+        _, payment_id = await self.create_payment(client)
+        job = await self.payment_job(container.db, payment_id)
+
+        async def broken(_: dict[str, Any]) -> None:
+            raise RuntimeError("down")
+
+        async with running(make_worker(container.db, {PROCESS_PAYMENT: broken})):
+            await wait_until(status_is(container.db, job.id, "failed"), timeout=10)
+        async with container.db.read() as session:
+            assert (await session.get_one(Payment, payment_id)).status == "pending"
