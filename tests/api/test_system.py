@@ -15,7 +15,7 @@ from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.database import Database
-from hazina.db.models import AuditLog, Merchant, WorkerHeartbeat
+from hazina.db.models import AuditLog, Merchant, WebhookEndpoint, WorkerHeartbeat
 from hazina.services.merchants import TEST_MERCHANT_ID, seed_test_merchant
 from hazina.worker import Worker
 from tests.conftest import make_settings
@@ -122,6 +122,7 @@ async def test_test_merchant(anonymous: httpx.AsyncClient) -> None:
 async def test_test_merchant_absent_is_404(anonymous: httpx.AsyncClient, db: Database) -> None:
     async with db.transaction() as session:
         await session.execute(delete(AuditLog))
+        await session.execute(delete(WebhookEndpoint))
         await session.execute(delete(Merchant))
     response = await anonymous.get("/api/v1/test/merchant")
     assert response.status_code == 404
