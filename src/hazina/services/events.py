@@ -5,11 +5,10 @@ job per delivery, so an event is delivered if and only if the change it announce
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -20,19 +19,12 @@ from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import NotFound
 from hazina.domain.events import EventType, event_payload
 from hazina.domain.webhooks import DeliveryStatus, subscribes
+from hazina.services.pages import Page, fetch_page
 
 DELIVER_WEBHOOK = "deliver_webhook"
 # Job-level retries cover the handler itself failing (database unreachable); a receiver's
 # failures are the delivery's own attempts, counted on the delivery row.
 DELIVERY_JOB_MAX_ATTEMPTS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class EventPage:
-    data: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
 
 
 async def enqueue_delivery(session: AsyncSession, delivery_id: uuid.UUID, run_at: datetime) -> None:
@@ -101,21 +93,20 @@ def event_resource(event: Event) -> dict[str, Any]:
 
 async def list_events(
     db: Database, merchant_id: uuid.UUID, event_type: str | None, limit: int, offset: int
-) -> EventPage:
+) -> Page:
     filters = [Event.merchant_id == merchant_id]
     if event_type is not None:
         filters.append(Event.type == event_type)
     async with db.read() as session:
-        total = await session.scalar(select(func.count()).select_from(Event).where(*filters))
-        events = await session.scalars(
-            select(Event)
-            .where(*filters)
-            .order_by(Event.created_at.desc(), Event.id.desc())
-            .limit(limit)
-            .offset(offset)
+        return await fetch_page(
+            session,
+            Event,
+            filters,
+            [Event.created_at.desc(), Event.id.desc()],
+            event_resource,
+            limit,
+            offset,
         )
-        data = [event_resource(event) for event in events]
-    return EventPage(data=data, total=int(total or 0), limit=limit, offset=offset)
 
 
 async def get_event(db: Database, merchant_id: uuid.UUID, event_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -21,6 +21,7 @@ from hazina.domain.states import OrderStatus, PaymentStatus, order_status_after_
 from hazina.services import resources
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SimulatedProcessor
 
 SANDBOX_METHODS = ("upi", "card")
@@ -56,14 +57,6 @@ class NewPayment:
                 "holder_name": self.card.holder_name,
             }
         return {"order_id": self.order_id, "method": self.method, "vpa": self.vpa, "card": card}
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentPage:
-    data: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,21 +206,17 @@ async def get_public_payment(db: Database, payment_id: str) -> dict[str, Any]:
     return resources.payment_public(payment)
 
 
-async def list_payments(
-    db: Database, merchant_id: uuid.UUID, limit: int, offset: int
-) -> PaymentPage:
-    mine = Payment.merchant_id == merchant_id
+async def list_payments(db: Database, merchant_id: uuid.UUID, limit: int, offset: int) -> Page:
     async with db.read() as session:
-        total = await session.scalar(select(func.count()).select_from(Payment).where(mine))
-        payments = await session.scalars(
-            select(Payment)
-            .where(mine)
-            .order_by(Payment.created_at.desc(), Payment.id.desc())
-            .limit(limit)
-            .offset(offset)
+        return await fetch_page(
+            session,
+            Payment,
+            [Payment.merchant_id == merchant_id],
+            [Payment.created_at.desc(), Payment.id.desc()],
+            resources.payment_detail,
+            limit,
+            offset,
         )
-        data = [resources.payment_detail(payment) for payment in payments]
-    return PaymentPage(data=data, total=int(total or 0), limit=limit, offset=offset)
 
 
 async def process_payment(db: Database, processor: SimulatedProcessor, payment_id: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -27,6 +27,7 @@ from hazina.domain.states import PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SimulatedProcessor
 
 PROCESS_REFUND = "process_refund"
@@ -44,14 +45,6 @@ class NewRefund:
 
     def fingerprint_body(self) -> dict[str, Any]:
         return {"amount": self.amount, "reason": self.reason}
-
-
-@dataclass(frozen=True, slots=True)
-class RefundPage:
-    data: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
 
 
 def validate_refund(new: NewRefund) -> None:
@@ -146,25 +139,23 @@ async def get_refund(db: Database, merchant_id: uuid.UUID, refund_id: str) -> di
 
 async def list_refunds(
     db: Database, merchant_id: uuid.UUID, payment_id: str, limit: int, offset: int
-) -> RefundPage:
+) -> Page:
     """A payment's refunds, newest first; 404 if the payment is not this merchant's."""
-    mine = (Refund.payment_id == payment_id, Refund.merchant_id == merchant_id)
     async with db.read() as session:
         payment = await session.scalar(
             select(Payment.id).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
         )
         if payment is None:
             raise NotFound("Payment not found")
-        total = await session.scalar(select(func.count()).select_from(Refund).where(*mine))
-        refunds = await session.scalars(
-            select(Refund)
-            .where(*mine)
-            .order_by(Refund.created_at.desc(), Refund.id.desc())
-            .limit(limit)
-            .offset(offset)
+        return await fetch_page(
+            session,
+            Refund,
+            [Refund.payment_id == payment_id, Refund.merchant_id == merchant_id],
+            [Refund.created_at.desc(), Refund.id.desc()],
+            resources.refund_detail,
+            limit,
+            offset,
         )
-        data = [resources.refund_detail(refund) for refund in refunds]
-    return RefundPage(data=data, total=int(total or 0), limit=limit, offset=offset)
 
 
 async def process_refund(db: Database, processor: SimulatedProcessor, refund_id: str) -> None:

@@ -26,6 +26,7 @@ from hazina.domain.webhooks import (
 from hazina.services.audit import record_audit
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.pages import Page, fetch_page
 
 _UNSET: Any = object()
 
@@ -44,14 +45,6 @@ class EndpointChanges:
     url: str | None = _UNSET
     event_types: list[str] | None = _UNSET
     enabled: bool = _UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointPage:
-    data: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
 
 
 def endpoint_resource(endpoint: WebhookEndpoint, *, reveal_secret: bool = False) -> dict[str, Any]:
@@ -229,21 +222,17 @@ async def get_endpoint(db: Database, merchant_id: uuid.UUID, endpoint_id: str) -
         return endpoint_resource(await _owned(session, merchant_id, endpoint_id))
 
 
-async def list_endpoints(
-    db: Database, merchant_id: uuid.UUID, limit: int, offset: int
-) -> EndpointPage:
-    mine = WebhookEndpoint.merchant_id == merchant_id
+async def list_endpoints(db: Database, merchant_id: uuid.UUID, limit: int, offset: int) -> Page:
     async with db.read() as session:
-        total = await session.scalar(select(func.count()).select_from(WebhookEndpoint).where(mine))
-        endpoints = await session.scalars(
-            select(WebhookEndpoint)
-            .where(mine)
-            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-            .limit(limit)
-            .offset(offset)
+        return await fetch_page(
+            session,
+            WebhookEndpoint,
+            [WebhookEndpoint.merchant_id == merchant_id],
+            [WebhookEndpoint.created_at, WebhookEndpoint.id],
+            endpoint_resource,
+            limit,
+            offset,
         )
-        data = [endpoint_resource(endpoint) for endpoint in endpoints]
-    return EndpointPage(data=data, total=int(total or 0), limit=limit, offset=offset)
 
 
 async def update_endpoint(

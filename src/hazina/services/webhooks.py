@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -35,19 +35,12 @@ from hazina.domain.webhooks import (
 )
 from hazina.services.audit import record_audit
 from hazina.services.events import enqueue_delivery
+from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import WebhookSender
 from hazina.services.resources import render
 
 log = logging.getLogger("hazina.webhooks")
 NOT_FOUND = "Webhook not found"
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPage:
-    data: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +239,7 @@ def _attempt_resource(attempt: WebhookAttempt) -> dict[str, Any]:
 
 async def list_deliveries(
     db: Database, merchant_id: uuid.UUID, where: DeliveryFilter, limit: int, offset: int
-) -> DeliveryPage:
+) -> Page:
     filters = [WebhookLog.merchant_id == merchant_id]
     if where.status is not None:
         filters.append(WebhookLog.status == where.status)
@@ -255,16 +248,15 @@ async def list_deliveries(
     if where.endpoint_id is not None:
         filters.append(WebhookLog.endpoint_id == where.endpoint_id)
     async with db.read() as session:
-        total = await session.scalar(select(func.count()).select_from(WebhookLog).where(*filters))
-        deliveries = await session.scalars(
-            select(WebhookLog)
-            .where(*filters)
-            .order_by(WebhookLog.created_at.desc(), WebhookLog.id)
-            .limit(limit)
-            .offset(offset)
+        return await fetch_page(
+            session,
+            WebhookLog,
+            filters,
+            [WebhookLog.created_at.desc(), WebhookLog.id],
+            delivery_summary,
+            limit,
+            offset,
         )
-        data = [delivery_summary(delivery) for delivery in deliveries]
-    return DeliveryPage(data=data, total=int(total or 0), limit=limit, offset=offset)
 
 
 async def _owned(session: AsyncSession, merchant_id: uuid.UUID, delivery_id: str) -> WebhookLog:

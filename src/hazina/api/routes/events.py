@@ -19,7 +19,7 @@ async def list_events(
     type: Annotated[str | None, Query(max_length=50)] = None,
 ) -> dict[str, Any]:
     page = await events.list_events(container.db, merchant.id, type, limit, offset)
-    return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
+    return page.body()
 
 
 @router.get("/{event_id}")

@@ -67,7 +67,7 @@ async def list_payments(
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> dict[str, Any]:
     page = await payments.list_payments(container.db, merchant.id, limit, offset)
-    return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
+    return page.body()
 
 
 @router.get("/public/{payment_id}")

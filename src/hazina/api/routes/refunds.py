@@ -49,7 +49,7 @@ async def list_refunds(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     page = await refunds.list_refunds(container.db, merchant.id, payment_id, limit, offset)
-    return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
+    return page.body()
 
 
 @router.get("/refunds/{refund_id}")

@@ -68,7 +68,7 @@ async def list_endpoints(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     page = await webhook_endpoints.list_endpoints(container.db, merchant.id, limit, offset)
-    return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
+    return page.body()
 
 
 @router.get("/{endpoint_id}")

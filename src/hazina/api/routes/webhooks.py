@@ -73,7 +73,7 @@ async def list_webhooks(
 ) -> dict[str, Any]:
     where = webhooks.DeliveryFilter(status=status, event=event, endpoint_id=endpoint_id)
     page = await webhooks.list_deliveries(container.db, merchant.id, where, limit, offset)
-    return {"data": page.data, "total": page.total, "limit": page.limit, "offset": page.offset}
+    return page.body()
 
 
 @router.get("/{webhook_id}")
