@@ -5,6 +5,7 @@ on it: `db`, `container`, `client`) runs once on each.
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -84,14 +85,30 @@ def db(container: Container) -> Database:
     return container.db
 
 
-@pytest.fixture
-async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    """HTTP through the ASGI app, with the seeded test merchant's credentials."""
+@asynccontextmanager
+async def http_client(
+    container: Container, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the ASGI app of `container`."""
     transport = httpx.ASGITransport(app=create_app(container))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://hazina.test", headers=AUTH
+        transport=transport, base_url="http://hazina.test", headers=headers
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP with the seeded test merchant's credentials."""
+    async with http_client(container, AUTH) as authenticated:
+        yield authenticated
+
+
+@pytest.fixture
+async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP without credentials, as the checkout page and the public endpoints see it."""
+    async with http_client(container) as unauthenticated:
+        yield unauthenticated
 
 
 @pytest.fixture

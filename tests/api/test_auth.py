@@ -1,13 +1,11 @@
 """Authentication: X-Api-Key + X-Api-Secret on every merchant endpoint, none on public ones."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from hazina.api.app import create_app
 from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import Merchant, Order, Payment
@@ -32,13 +30,6 @@ BAD_CREDENTIALS = {
     "secret prefix": {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET[:-1]},
     "secret suffix": {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET + "0"},
 }
-
-
-@pytest.fixture
-async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Idempotency-Key: one key, one resource, the first response replayed byte for byte."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,8 +8,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from hazina.api.app import create_app
-from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import Event, IdempotencyKey, Job, Order, Payment
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
@@ -30,13 +27,6 @@ KEY_ERROR = {
         "description": "Idempotency-Key must be 1 to 255 characters",
     }
 }
-
-
-@pytest.fixture
-async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
 
 
 @pytest.fixture

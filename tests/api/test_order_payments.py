@@ -2,15 +2,12 @@
 failed, refused once the order is paid; concurrent attempts on one order serialise."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hazina.api.app import create_app
-from hazina.bootstrap import Container
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.models import Event, Job, Payment
@@ -29,13 +26,6 @@ def in_progress(payment_id: str) -> dict[str, Any]:
             "description": f"Order already has a payment in progress: {payment_id}",
         }
     }
-
-
-@pytest.fixture
-async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
 
 
 async def new_order(client: httpx.AsyncClient) -> str:

@@ -1,7 +1,6 @@
 """Orders over HTTP: create, read, the public view, validation (contract endpoints #2-#4)."""
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,8 +8,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hazina.api.app import create_app
-from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import Order
 from hazina.services.merchants import TEST_MERCHANT_ID
@@ -29,13 +26,6 @@ CREATED_KEYS = {
     "status",
     "created_at",
 }
-
-
-@pytest.fixture
-async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
 
 
 def parse_z(value: str) -> datetime:

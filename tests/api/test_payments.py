@@ -2,7 +2,6 @@
 
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +9,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hazina.api.app import create_app
-from hazina.bootstrap import Container
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.models import Base, Event, Order, Payment
@@ -41,13 +38,6 @@ def card(number: str = PAN, /, **overrides: Any) -> dict[str, Any]:
         "cvv": CVV,
         "holder_name": "John Doe",
     } | overrides
-
-
-@pytest.fixture
-async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
 
 
 async def new_order(client: httpx.AsyncClient, amount: int = 50000) -> str:

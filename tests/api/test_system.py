@@ -2,15 +2,12 @@
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from hazina.api.app import create_app
 from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.db import queue
@@ -18,7 +15,7 @@ from hazina.db.database import Database
 from hazina.db.models import AuditLog, Merchant, WebhookEndpoint, WorkerHeartbeat
 from hazina.services.merchants import TEST_MERCHANT_ID, seed_test_merchant
 from hazina.worker import Worker
-from tests.conftest import make_settings
+from tests.conftest import http_client, make_settings
 from tests.waiting import drain, wait_until
 
 ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -28,20 +25,6 @@ TEST_MERCHANT = {
     "api_key": "key_test_abc123",
     "seeded": True,
 }
-
-
-@pytest.fixture
-async def anonymous(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
-
-
-@asynccontextmanager
-async def serving(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hazina.test") as client:
-        yield client
 
 
 async def worker_field(client: httpx.AsyncClient) -> str:
@@ -139,14 +122,14 @@ class TestProductionOnADevelopmentDatabase:
         self, container: Container, database_url: str
     ) -> None:
         credentials = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
-        async with serving(container) as development:
+        async with http_client(container) as development:
             seeded = await development.post(
                 "/api/v1/orders", json={"amount": 500}, headers=credentials
             )
             assert seeded.status_code == 201  # the development start seeded the test merchant
         production = await start(make_settings(database_url, env="production"))
         try:
-            async with serving(production) as client:
+            async with http_client(production) as client:
                 for method, path, body in (
                     ("POST", "/api/v1/orders", {"amount": 500}),
                     ("GET", f"/api/v1/orders/{seeded.json()['id']}", None),

@@ -10,6 +10,7 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.db.models import Job, WorkerHeartbeat
 from hazina.domain.clock import utc_now
+from tests.jobs import add_job, get_job
 from tests.waiting import wait_until
 
 LEASE = timedelta(seconds=30)
@@ -17,27 +18,6 @@ LEASE = timedelta(seconds=30)
 
 class Boom(Exception):
     pass
-
-
-async def add_job(
-    db: Database,
-    kind: str = "test",
-    *,
-    run_at: datetime | None = None,
-    max_attempts: int = 3,
-    n: int = 1,
-) -> list[int]:
-    async with db.transaction() as session:
-        for i in range(n):
-            await queue.enqueue(session, kind, {"n": i}, max_attempts=max_attempts, run_at=run_at)
-    async with db.read() as session:
-        ids = (await session.scalars(select(Job.id).order_by(Job.id.desc()).limit(n))).all()
-    return sorted(ids)
-
-
-async def get_job(db: Database, job_id: int) -> Job:
-    async with db.read() as session:
-        return await session.get_one(Job, job_id)
 
 
 async def all_jobs(db: Database) -> list[Job]:

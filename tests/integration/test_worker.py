@@ -21,6 +21,7 @@ from hazina.providers.sandbox import SandboxProcessor
 from hazina.services.payments import PROCESS_PAYMENT
 from hazina.worker import Handler, Worker, handlers
 from tests.conftest import make_settings
+from tests.jobs import add_job, get_job
 from tests.waiting import wait_until
 
 
@@ -53,20 +54,6 @@ async def running(worker: Worker) -> AsyncIterator[asyncio.Task[None]]:
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
-
-
-async def add_job(db: Database, kind: str, *, max_attempts: int = 5, n: int = 1) -> list[int]:
-    async with db.transaction() as session:
-        for i in range(n):
-            await queue.enqueue(session, kind, {"n": i}, max_attempts=max_attempts)
-    async with db.read() as session:
-        ids = (await session.scalars(select(Job.id).order_by(Job.id.desc()).limit(n))).all()
-    return sorted(ids)
-
-
-async def get_job(db: Database, job_id: int) -> Job:
-    async with db.read() as session:
-        return await session.get_one(Job, job_id)
 
 
 def status_is(db: Database, job_id: int, *statuses: str) -> Any:
@@ -166,7 +153,7 @@ async def test_concurrency_is_honoured(db: Database) -> None:
         finally:
             active -= 1
 
-    ids = await add_job(db, "busy", n=12)
+    ids = await add_job(db, "busy", n=12, max_attempts=5)
     async with running(make_worker(db, {"busy": busy}, concurrency=3)):
         for job_id in ids:
             await wait_until(status_is(db, job_id, "completed"), timeout=15)
@@ -188,7 +175,7 @@ async def test_a_long_job_keeps_its_lease_by_renewing_it(db: Database, database_
     second = make_worker(other_db, {"slow": slow("second")}, lease=0.3)
     try:
         async with running(second):
-            [job_id] = await add_job(db, "slow")
+            [job_id] = await add_job(db, "slow", max_attempts=5)
             async with running(first):
                 await wait_until(status_is(db, job_id, "completed"), timeout=10)
     finally:
@@ -214,8 +201,8 @@ async def test_stop_lets_short_jobs_finish_and_releases_the_rest(db: Database) -
         started.add("short")
         await asyncio.sleep(0.1)
 
-    [stuck_id] = await add_job(db, "stuck")
-    [short_id] = await add_job(db, "short")
+    [stuck_id] = await add_job(db, "stuck", max_attempts=5)
+    [short_id] = await add_job(db, "short", max_attempts=5)
     worker = make_worker(db, {"stuck": stuck, "short": short}, lease=2.0)
     async with running(worker):
 
@@ -270,7 +257,7 @@ async def test_an_idle_worker_wakes_up_on_enqueue(
 
             await wait_until(idle, timeout=5)  # it claimed nothing and now waits up to 5 s
             started = time.monotonic()
-            await add_job(producer, "wake")
+            await add_job(producer, "wake", max_attempts=5)
             await asyncio.wait_for(done.wait(), timeout=8)  # past the 5 s poll
             elapsed = time.monotonic() - started
     finally:
