@@ -179,7 +179,8 @@ class Worker:
             await queue.fail(self.db, job.id, self.id, f"no handler for job kind {job.kind}", None)
             return
         try:
-            await handler(job.payload)
+            with queue.leased(job.id, self.id) as lease:
+                await handler(job.payload)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
@@ -189,6 +190,8 @@ class Worker:
             retry_at = utc_now() + job_backoff(job.attempts, self.retry_base, self.retry_cap)
             await queue.fail(self.db, job.id, self.id, error, retry_at)
         else:
+            if lease.completed:
+                return  # the handler completed it with its own transaction
             if not await queue.complete(self.db, job.id, self.id):
                 log.warning("job %d finished after its lease passed to another worker", job.id)
 

@@ -409,3 +409,49 @@ class TestGivingUpOnAPayment:
             await wait_until(status_is(container.db, job.id, "failed"), timeout=10)
         async with container.db.read() as session:
             assert (await session.get_one(Payment, payment_id)).status == "pending"
+
+
+class TestCompletingInTheHandlersTransaction:
+    """A handler may complete its job in its own final transaction: both commit, or neither."""
+
+    async def test_the_completion_commits_with_the_effect(self, db: Database) -> None:
+        calls: list[int] = []
+
+        async def atomic(_: dict[str, Any]) -> None:
+            calls.append(1)
+            async with db.transaction() as session:
+                await queue.complete_current_job(session)
+                job = await session.get_one(Job, job_id)
+                # Inside the handler's transaction the job is already completed.
+                assert job.status == "completed"
+
+        [job_id] = await add_job(db, "atomic", max_attempts=3)
+        async with running(make_worker(db, {"atomic": atomic})):
+            await wait_until(status_is(db, job_id, "completed", "failed"), timeout=10)
+        job = await get_job(db, job_id)
+        assert (job.status, job.attempts, job.locked_by, len(calls)) == ("completed", 1, None, 1)
+
+    async def test_a_rolled_back_completion_leaves_the_job_to_be_retried(
+        self, db: Database
+    ) -> None:
+        attempts: list[int] = []
+
+        async def rolls_back_once(_: dict[str, Any]) -> None:
+            attempts.append(1)
+            async with db.transaction() as session:
+                await queue.complete_current_job(session)
+                if len(attempts) == 1:
+                    raise RuntimeError("the effect failed after the completion was written")
+
+        [job_id] = await add_job(db, "rolls_back_once", max_attempts=3)
+        async with running(make_worker(db, {"rolls_back_once": rolls_back_once})):
+            await wait_until(status_is(db, job_id, "completed", "failed"), timeout=10)
+        job = await get_job(db, job_id)
+        assert (job.status, job.attempts, len(attempts)) == ("completed", 2, 2)
+        assert job.last_error == "RuntimeError: the effect failed after the completion was written"
+
+    async def test_outside_a_worker_there_is_no_job_to_complete(self, db: Database) -> None:
+        [job_id] = await add_job(db, "untouched")
+        async with db.transaction() as session:
+            await queue.complete_current_job(session)
+        assert (await get_job(db, job_id)).status == "pending"

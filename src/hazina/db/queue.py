@@ -8,13 +8,15 @@ A job whose lease has expired (its worker died) is due again; its attempt is cou
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import Table, and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import JOBS_ENQUEUED, Database
@@ -23,6 +25,8 @@ from hazina.domain.clock import utc_now
 from hazina.domain.states import JobStatus
 
 NOTIFY_CHANNEL = "hazina_jobs"
+# Statements on the table itself (Core), not through the ORM: these run for every job.
+_jobs = cast(Table, Job.__table__)
 log = logging.getLogger("hazina.queue")
 _ERROR_LIMIT = 4000
 
@@ -75,35 +79,36 @@ async def claim(
     """
     now = utc_now()
     due = or_(
-        and_(Job.status == JobStatus.PENDING, Job.run_at <= now),
+        and_(_jobs.c.status == JobStatus.PENDING, _jobs.c.run_at <= now),
         and_(
-            Job.status == JobStatus.PROCESSING,
-            Job.locked_until < now,
-            Job.locked_by != worker_id,
+            _jobs.c.status == JobStatus.PROCESSING,
+            _jobs.c.locked_until < now,
+            _jobs.c.locked_by != worker_id,
         ),
     )
     if kinds is not None:
-        due = and_(due, Job.kind.in_(kinds))
+        due = and_(due, _jobs.c.kind.in_(kinds))
     batch = (
-        select(Job.id)
+        select(_jobs.c.id)
         .where(due)
-        .order_by(Job.run_at, Job.id)
+        .order_by(_jobs.c.run_at, _jobs.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
     statement = (
-        update(Job)
-        .where(Job.id.in_(batch))
+        update(_jobs)
+        .where(_jobs.c.id.in_(batch))
         .values(
             status=JobStatus.PROCESSING,
             locked_by=worker_id,
             locked_until=now + lease,
-            attempts=Job.attempts + 1,
+            attempts=_jobs.c.attempts + 1,
             updated_at=now,
         )
-        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
-        .execution_options(synchronize_session=False)
+        .returning(
+            _jobs.c.id, _jobs.c.kind, _jobs.c.payload, _jobs.c.attempts, _jobs.c.max_attempts
+        )
     )
     async with db.transaction() as session:
         rows = (await session.execute(statement)).all()
@@ -127,17 +132,63 @@ async def fail(
 
 
 async def _finish(db: Database, job_id: int, worker_id: str, **values: Any) -> bool:
+    async with db.transaction() as session:
+        return await _finish_in(session, job_id, worker_id, **values)
+
+
+async def _finish_in(session: AsyncSession, job_id: int, worker_id: str, **values: Any) -> bool:
+    """Release a job this worker holds, with its new status; False if the lease is gone."""
     if "last_error" in values:
         values["last_error"] = values["last_error"][:_ERROR_LIMIT]
     statement = (
-        update(Job)
-        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == JobStatus.PROCESSING)
+        update(_jobs)
+        .where(
+            _jobs.c.id == job_id,
+            _jobs.c.locked_by == worker_id,
+            _jobs.c.status == JobStatus.PROCESSING,
+        )
         .values(locked_by=None, locked_until=None, updated_at=utc_now(), **values)
-        .execution_options(synchronize_session=False)
     )
-    async with db.transaction() as session:
-        result = await session.execute(statement)
+    result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class JobLease:
+    """The job a worker task is running: its handler may complete it in its own transaction."""
+
+    job_id: int
+    worker_id: str
+    completed: bool = False
+
+
+_current_lease: ContextVar[JobLease | None] = ContextVar("hazina_job_lease", default=None)
+
+
+@contextmanager
+def leased(job_id: int, worker_id: str) -> Iterator[JobLease]:
+    """Run a handler as the holder of this job (each worker task has its own context)."""
+    lease = JobLease(job_id, worker_id)
+    token = _current_lease.set(lease)
+    try:
+        yield lease
+    finally:
+        _current_lease.reset(token)
+
+
+async def complete_current_job(session: AsyncSession) -> None:
+    """Complete the job whose handler is running, inside the handler's final transaction.
+
+    The effect and the job's completion then commit together or not at all, and the worker
+    saves the transaction it would spend completing the job afterwards. Outside a worker (a
+    use case called directly) there is no job and nothing happens.
+    """
+    lease = _current_lease.get()
+    if lease is None or lease.completed:
+        return
+    lease.completed = await _finish_in(
+        session, lease.job_id, lease.worker_id, status=JobStatus.COMPLETED
+    )
 
 
 async def renew(db: Database, worker_id: str, job_ids: Iterable[int], lease: timedelta) -> None:
@@ -145,10 +196,13 @@ async def renew(db: Database, worker_id: str, job_ids: Iterable[int], lease: tim
     if not ids:
         return
     statement = (
-        update(Job)
-        .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == JobStatus.PROCESSING)
+        update(_jobs)
+        .where(
+            _jobs.c.id.in_(ids),
+            _jobs.c.locked_by == worker_id,
+            _jobs.c.status == JobStatus.PROCESSING,
+        )
         .values(locked_until=utc_now() + lease)
-        .execution_options(synchronize_session=False)
     )
     async with db.transaction() as session:
         await session.execute(statement)
@@ -160,16 +214,19 @@ async def release(db: Database, worker_id: str, job_ids: Iterable[int]) -> None:
     if not ids:
         return
     statement = (
-        update(Job)
-        .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == JobStatus.PROCESSING)
+        update(_jobs)
+        .where(
+            _jobs.c.id.in_(ids),
+            _jobs.c.locked_by == worker_id,
+            _jobs.c.status == JobStatus.PROCESSING,
+        )
         .values(
             status=JobStatus.PENDING,
-            attempts=Job.attempts - 1,
+            attempts=_jobs.c.attempts - 1,
             locked_by=None,
             locked_until=None,
             run_at=utc_now(),
         )
-        .execution_options(synchronize_session=False)
     )
     async with db.transaction() as session:
         await session.execute(statement)
@@ -177,7 +234,9 @@ async def release(db: Database, worker_id: str, job_ids: Iterable[int]) -> None:
 
 async def count_by_status(db: Database) -> dict[str, int]:
     async with db.read() as session:
-        rows = (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
+        rows = (
+            await session.execute(select(_jobs.c.status, func.count()).group_by(_jobs.c.status))
+        ).all()
     counts = {status.value: 0 for status in JobStatus}
     counts.update(dict(rows))
     return counts

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import Order, Payment
-from hazina.db.queue import enqueue
+from hazina.db.queue import complete_current_job, enqueue
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import utc_now
@@ -240,6 +240,7 @@ async def _settle(db: Database, payment_id: str, *, succeeded: bool) -> None:
         {} if succeeded else {"error_code": FAILURE_CODE, "error_description": FAILURE_DESCRIPTION}
     )
     async with db.transaction() as session:
+        await complete_current_job(session)
         settled = await session.execute(
             update(Payment)
             .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)

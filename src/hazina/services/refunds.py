@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import Payment, Refund
-from hazina.db.queue import enqueue
+from hazina.db.queue import complete_current_job, enqueue
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import utc_now
@@ -172,6 +172,7 @@ async def process_refund(db: Database, processor: SimulatedProcessor, refund_id:
     await processor.settle_refund()
 
     async with db.transaction() as session:
+        await complete_current_job(session)
         now = utc_now()
         processed = await session.execute(
             update(Refund)

@@ -16,13 +16,14 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import WebhookAttempt, WebhookEndpoint, WebhookLog
+from hazina.db.queue import complete_current_job
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import NotFound
 from hazina.domain.webhooks import (
@@ -68,43 +69,63 @@ def _parse_id(delivery_id: str) -> uuid.UUID | None:
         return None
 
 
-def _valid_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and expires > now:
-        return (endpoint.secret, endpoint.previous_secret)
-    return (endpoint.secret,)
+def _valid_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    if previous and previous_expires_at is not None and previous_expires_at > now:
+        return (secret, previous)
+    return (secret,)
+
+
+# The hot path of every delivery reads one row of each table with plain Core statements: the
+# ORM's identity map and unit of work would only add work to rows used once and thrown away.
+_deliveries = cast(Table, WebhookLog.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
+_attempts = cast(Table, WebhookAttempt.__table__)
+_DUE = select(
+    _deliveries.c.merchant_id,
+    _deliveries.c.endpoint_id,
+    _deliveries.c.status,
+    _deliveries.c.attempts,
+    _deliveries.c.next_retry_at,
+    _deliveries.c.payload,
+    _endpoints.c.url,
+    _endpoints.c.enabled,
+    _endpoints.c.secret,
+    _endpoints.c.previous_secret,
+    _endpoints.c.previous_secret_expires_at,
+).select_from(_deliveries.outerjoin(_endpoints, _endpoints.c.id == _deliveries.c.endpoint_id))
 
 
 async def _due(db: Database, delivery_id: uuid.UUID) -> _Attempt | None:
     now = utc_now()
     async with db.read() as session:
-        delivery = await session.get(WebhookLog, delivery_id)
-        if delivery is None or delivery.status != DeliveryStatus.PENDING:
-            return None
-        # The job's run_at is this very next_retry_at, read by this worker's clock after the
-        # claim: a later value means a newer schedule owns the delivery.
-        if delivery.next_retry_at is not None and delivery.next_retry_at > now:
-            return None
-        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-        message = None
-        if endpoint is not None and endpoint.enabled and endpoint.url is not None:
-            message = WebhookMessage(
-                delivery_id=str(delivery.id),
-                url=endpoint.url,
-                body=render(delivery.payload),
-                secrets=_valid_secrets(endpoint, now),
-            )
-        return _Attempt(
-            delivery.id, delivery.merchant_id, delivery.endpoint_id, delivery.attempts, message
+        row = (await session.execute(_DUE.where(_deliveries.c.id == delivery_id))).first()
+    if row is None or row.status != DeliveryStatus.PENDING:
+        return None
+    # The job's run_at is this very next_retry_at, read by this worker's clock after the
+    # claim: a later value means a newer schedule owns the delivery.
+    if row.next_retry_at is not None and row.next_retry_at > now:
+        return None
+    message = None
+    if row.enabled and row.url is not None:
+        message = WebhookMessage(
+            delivery_id=str(delivery_id),
+            url=row.url,
+            body=render(row.payload),
+            secrets=_valid_secrets(
+                row.secret, row.previous_secret, row.previous_secret_expires_at, now
+            ),
         )
+    return _Attempt(delivery_id, row.merchant_id, row.endpoint_id, row.attempts, message)
 
 
 def _unchanged(attempt: _Attempt) -> Any:
     """The delivery is still as the attempt found it (a manual retry in between wins)."""
     return (
-        (WebhookLog.id == attempt.delivery_id)
-        & (WebhookLog.status == DeliveryStatus.PENDING)
-        & (WebhookLog.attempts == attempt.attempts)
+        (_deliveries.c.id == attempt.delivery_id)
+        & (_deliveries.c.status == DeliveryStatus.PENDING)
+        & (_deliveries.c.attempts == attempt.attempts)
     )
 
 
@@ -119,11 +140,11 @@ async def deliver_webhook(
     if attempt.message is None:
         # Nothing to send to: fail it now, so recovery finds it once the endpoint is back.
         async with db.transaction() as session:
+            await complete_current_job(session)
             await session.execute(
-                update(WebhookLog)
+                update(_deliveries)
                 .where(_unchanged(attempt))
                 .values(status=DeliveryStatus.FAILED, next_retry_at=None, updated_at=utc_now())
-                .execution_options(synchronize_session=False)
             )
         return
     attempted_at = utc_now()
@@ -151,8 +172,9 @@ async def _record_attempt(
     else:
         status, next_retry_at = DeliveryStatus.PENDING, now + wait
     async with db.transaction() as session:
-        session.add(
-            WebhookAttempt(
+        await complete_current_job(session)
+        await session.execute(
+            insert(_attempts).values(
                 delivery_id=attempt.delivery_id,
                 attempt=attempts,
                 attempted_at=attempted_at,
@@ -163,7 +185,7 @@ async def _record_attempt(
             )
         )
         applied = await session.execute(
-            update(WebhookLog)
+            update(_deliveries)
             .where(_unchanged(attempt))
             .values(
                 status=status,
@@ -174,7 +196,6 @@ async def _record_attempt(
                 response_body=outcome.response_body,
                 updated_at=now,
             )
-            .execution_options(synchronize_session=False)
         )
         if not applied.rowcount:  # type: ignore[attr-defined]
             return
