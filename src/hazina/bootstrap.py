@@ -15,6 +15,7 @@ from hazina.services.merchants import (
     deactivate_published_test_merchant,
     seed_test_merchant,
 )
+from hazina.services.ports import WebhookSender
 
 log = logging.getLogger("hazina")
 
@@ -24,7 +25,7 @@ class Container:
     settings: Settings
     db: Database
     sandbox: SandboxProcessor
-    webhook_sender: HttpWebhookSender
+    webhook_sender: WebhookSender
     webhook_policy: RetryPolicy
     credentials: CredentialCache
 

@@ -59,7 +59,10 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
     async def fail_payment(payload: dict[str, Any]) -> None:
         await payments.give_up_payment(container.db, payload["payment_id"])
 
-    return {payments.PROCESS_PAYMENT: fail_payment}
+    async def fail_delivery(payload: dict[str, Any]) -> None:
+        await webhooks.give_up_delivery(container.db, payload["delivery_id"])
+
+    return {payments.PROCESS_PAYMENT: fail_payment, DELIVER_WEBHOOK: fail_delivery}
 
 
 class Worker:

@@ -1,6 +1,7 @@
 """The Worker with test handlers, on SQLite and PostgreSQL: retries, limits, leases, shutdown."""
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -16,13 +17,17 @@ from hazina.bootstrap import Container
 from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.database import Database
-from hazina.db.models import Event, Job, Order, Payment
+from hazina.db.models import Event, Job, Order, Payment, WebhookLog
+from hazina.domain.webhooks import AttemptOutcome, WebhookMessage
 from hazina.providers.sandbox import SandboxProcessor
+from hazina.services import webhook_endpoints, webhooks
+from hazina.services.events import DELIVER_WEBHOOK, DELIVERY_JOB_MAX_ATTEMPTS
+from hazina.services.merchants import TEST_MERCHANT_ID
 from hazina.services.payments import PROCESS_PAYMENT
 from hazina.worker import Handler, Worker, handlers
 from tests.conftest import make_settings
 from tests.jobs import add_job, get_job
-from tests.waiting import wait_until
+from tests.waiting import queue_is_empty, wait_until
 
 
 def make_worker(
@@ -455,3 +460,40 @@ class TestCompletingInTheHandlersTransaction:
         async with db.transaction() as session:
             await queue.complete_current_job(session)
         assert (await get_job(db, job_id)).status == "pending"
+
+
+class RaisingSender:
+    """A sender that fails outside an attempt (as a database or programming error would)."""
+
+    async def send(self, message: WebhookMessage) -> AttemptOutcome:
+        raise RuntimeError("the sender broke before any attempt was recorded")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class TestGivingUpOnADelivery:
+    """A `deliver_webhook` job out of attempts marks its delivery failed, for recovery to find."""
+
+    async def test_the_delivery_fails_and_recovery_can_resend_it(
+        self, container: Container
+    ) -> None:
+        db = container.db
+        await webhook_endpoints.set_config(
+            db, TEST_MERCHANT_ID, "http://127.0.0.1:9/hook", production=False
+        )
+        await webhook_endpoints.send_test_event(db, TEST_MERCHANT_ID)
+        broken = dataclasses.replace(container, webhook_sender=RaisingSender())
+        async with running(Worker.from_container(broken)):
+            await wait_until(lambda: queue_is_empty(db), timeout=10)
+        async with db.read() as session:
+            [delivery] = (await session.scalars(select(WebhookLog))).all()
+            jobs = (await session.scalars(select(Job).where(Job.kind == DELIVER_WEBHOOK))).all()
+        assert (delivery.status, delivery.attempts, delivery.next_retry_at) == ("failed", 0, None)
+        assert [(job.status, job.attempts) for job in jobs] == [
+            ("failed", DELIVERY_JOB_MAX_ATTEMPTS)
+        ]
+        assert "the sender broke" in (jobs[0].last_error or "")
+        since = delivery.created_at - timedelta(seconds=1)
+        recovered = await webhooks.recover_deliveries(db, TEST_MERCHANT_ID, since)
+        assert recovered["recovered"] == 1

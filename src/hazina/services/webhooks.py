@@ -152,6 +152,20 @@ async def deliver_webhook(
     await _record_attempt(db, attempt, policy, attempted_at, outcome)
 
 
+async def give_up_delivery(db: Database, delivery_id: str) -> None:
+    """A `deliver_webhook` job out of job-level attempts (say, the database was down for long):
+    the delivery is marked failed instead of staying pending with no job, so recovery finds it."""
+    parsed = _parse_id(delivery_id)
+    if parsed is None:
+        return
+    async with db.transaction() as session:
+        await session.execute(
+            update(_deliveries)
+            .where(_deliveries.c.id == parsed, _deliveries.c.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.FAILED, next_retry_at=None, updated_at=utc_now())
+        )
+
+
 async def _record_attempt(
     db: Database,
     attempt: _Attempt,
