@@ -125,6 +125,56 @@ class Settings(BaseSettings):
         "whsec_test_abc123"  # noqa: S105
     )
 
+    # Where customers and providers reach this server: hook URLs shown to merchants and the
+    # hosted checkout pages a provider redirects back to. Default: http://{host}:{port}.
+    public_url: Annotated[str | None, Field(validation_alias=_env("HAZINA_PUBLIC_URL"))] = None
+
+    # The credentials vault: `kid:base64(32 bytes)` entries, comma-separated, newest last.
+    master_keys: Annotated[str | None, Field(validation_alias=_env("HAZINA_MASTER_KEYS"))] = None
+    # Development only: where the generated key ring lives when HAZINA_MASTER_KEYS is unset.
+    master_key_file: Annotated[str, Field(validation_alias=_env("HAZINA_MASTER_KEY_FILE"))] = (
+        "hazina.keys"
+    )
+
+    # Providers. Base URLs point the adapters at the real APIs or at `hazina fake …`.
+    stripe_api_base: Annotated[str, Field(validation_alias=_env("HAZINA_STRIPE_API_BASE"))] = (
+        "https://api.stripe.com"
+    )
+    clickpesa_api_base: Annotated[
+        str, Field(validation_alias=_env("HAZINA_CLICKPESA_API_BASE", "CLICKPESA_API_URL"))
+    ] = "https://api.clickpesa.com/third-parties"
+    provider_timeout_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_PROVIDER_TIMEOUT_SECONDS"), gt=0)
+    ] = 15.0
+    # Seconds after a provider payment starts at which reconciliation asks for its status.
+    reconcile_schedule: Annotated[
+        list[float], Field(validation_alias=_env("HAZINA_RECONCILE_SCHEDULE"))
+    ] = [300.0, 1800.0, 7200.0, 43200.0, 86400.0]
+
+    # A single-tenant deployment's default accounts, used by merchants without their own.
+    stripe_secret_key: Annotated[
+        str | None, Field(validation_alias=_env("STRIPE_SECRET_KEY"), repr=False)
+    ] = None
+    stripe_webhook_secret: Annotated[
+        str | None, Field(validation_alias=_env("STRIPE_WEBHOOK_SECRET"), repr=False)
+    ] = None
+    stripe_publishable_key: Annotated[
+        str | None, Field(validation_alias=_env("STRIPE_PUBLISHABLE_KEY"))
+    ] = None
+    clickpesa_client_id: Annotated[
+        str | None, Field(validation_alias=_env("CLICKPESA_CLIENT_ID"))
+    ] = None
+    clickpesa_api_key: Annotated[
+        str | None, Field(validation_alias=_env("CLICKPESA_API_KEY"), repr=False)
+    ] = None
+    clickpesa_checksum_key: Annotated[
+        str | None,
+        Field(
+            validation_alias=_env("CLICKPESA_WEBHOOK_SIGNING_KEY", "CLICKPESA_CHECKSUM_KEY"),
+            repr=False,
+        ),
+    ] = None
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -137,6 +187,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def job_lease(self) -> timedelta:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -72,6 +73,8 @@ class Payment(Base):
         Index("idx_payments_order_id", "order_id"),
         Index("idx_payments_status", "status"),
         Index("idx_payments_merchant_created", "merchant_id", "created_at"),
+        Index("idx_payments_provider_reference", "provider", "provider_reference"),
+        Index("idx_payments_provider_payment_reference", "provider", "provider_payment_reference"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -90,6 +93,21 @@ class Payment(Base):
     # Sum of the payment's pending and processed refunds. Reserved by one conditional UPDATE
     # (`amount_refunded + x <= amount`), so concurrent refunds can never exceed the payment.
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Which provider collects it ("sandbox" for `upi`/`card`) and through which account; NULL
+    # account: the deployment-wide default account configured by environment.
+    provider: Mapped[str] = mapped_column(String(20), default="sandbox", server_default="sandbox")
+    provider_account_id: Mapped[str | None] = mapped_column(String(64))
+    # The provider's id of what Hazina started (Stripe Checkout Session, ClickPesa order
+    # reference), and of the money movement once it happened (PaymentIntent, transaction id).
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    provider_payment_reference: Mapped[str | None] = mapped_column(String(255))
+    next_action: Mapped[dict[str, Any] | None]
+    # What the provider reported collecting, in minor units of `received_currency`.
+    amount_received: Mapped[int | None] = mapped_column(BigInteger)
+    received_currency: Mapped[str | None] = mapped_column(String(3))
+    # Set when a provider's report needs a human: amount or currency mismatch, late success,
+    # a second successful payment for one order.
+    review_reason: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -107,6 +125,8 @@ class Refund(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")
+    # The provider's refund id once it accepted the refund (Stripe `re_…`).
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     processed_at: Mapped[datetime | None]
@@ -252,4 +272,64 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(100))
     target: Mapped[str] = mapped_column(String(255))
     details: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ProviderAccount(Base):
+    """A merchant's credentials for one provider. `secrets` maps each field to a vault token
+    (AES-256-GCM, key id inside, bound to merchant + provider + field); `hints` holds the last
+    four characters shown on read."""
+
+    __tablename__ = "provider_accounts"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "provider", name="uq_provider_accounts_merchant_provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    provider: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(10))
+    secrets: Mapped[dict[str, Any]]
+    hints: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class InboundEvent(Base):
+    """A provider notification exactly as received, stored whether or not it verified.
+
+    `events` holds what the adapter normalised it into once verified, so a replay re-applies
+    those without needing the (time-limited) signature again.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        Index("idx_inbound_events_merchant_received", "merchant_id", "received_at"),
+        Index("idx_inbound_events_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_account_id: Mapped[str | None] = mapped_column(String(64))
+    merchant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("merchants.id"))
+    # received | processed | duplicate | ignored | rejected | failed
+    status: Mapped[str] = mapped_column(String(20))
+    event_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    payment_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    received_at: Mapped[datetime] = mapped_column(default=utc_now)
+    processed_at: Mapped[datetime | None]
+
+
+class ProviderEventReceipt(Base):
+    """One row per provider fact applied: the primary key is what de-duplicates notifications."""
+
+    __tablename__ = "provider_event_receipts"
+
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    inbound_event_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

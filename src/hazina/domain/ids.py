@@ -11,6 +11,8 @@ PAYMENT = "pay_"
 REFUND = "rfnd_"
 EVENT = "evt_"
 WEBHOOK_ENDPOINT = "we_"
+PROVIDER_ACCOUNT = "pa_"
+INBOUND_EVENT = "ie_"
 
 
 def new_id(prefix: str) -> str:
@@ -25,3 +27,17 @@ def is_valid_id(value: str, prefix: str) -> bool:
         and len(rest) == RANDOM_PART_LENGTH
         and all(c in ALPHABET for c in rest)
     )
+
+
+def alphanumeric_reference(value: str) -> str:
+    """The id without its underscore, for providers that take only [A-Za-z0-9] (ClickPesa)."""
+    return value.replace("_", "")
+
+
+def from_alphanumeric_reference(reference: str, prefix: str) -> str | None:
+    """Undo `alphanumeric_reference` for ids of `prefix`; None if `reference` is not one."""
+    bare = prefix.removesuffix("_")
+    if not reference.startswith(bare):
+        return None
+    candidate = prefix + reference.removeprefix(bare)
+    return candidate if is_valid_id(candidate, prefix) else None

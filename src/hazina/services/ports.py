@@ -1,7 +1,17 @@
 """What the services need from the outside world, as Protocols the adapters implement."""
 
+from collections.abc import Mapping
 from typing import Protocol
 
+from hazina.domain.providers import (
+    Capability,
+    PaymentStart,
+    ProviderAccess,
+    ProviderEvent,
+    RefundStart,
+    StartedPayment,
+    StartedRefund,
+)
 from hazina.domain.webhooks import AttemptOutcome, WebhookMessage
 
 
@@ -23,3 +33,54 @@ class WebhookSender(Protocol):
     async def send(self, message: WebhookMessage) -> AttemptOutcome: ...
 
     async def aclose(self) -> None: ...
+
+
+class PaymentProvider(Protocol):
+    """One payment provider (DESIGN.md section 6). Calls a provider cannot do raise
+    `ProviderFailure`; the registry reads `capabilities` first so that seldom happens."""
+
+    name: str
+    # The payment `method` values this provider serves.
+    methods: tuple[str, ...]
+    capabilities: frozenset[Capability]
+    # Credential fields: all required ones must be set; optional ones may be.
+    required_secrets: tuple[str, ...]
+    optional_secrets: tuple[str, ...]
+
+    async def start_payment(
+        self, access: ProviderAccess, start: PaymentStart
+    ) -> StartedPayment: ...
+
+    def parse_webhook(
+        self, access: ProviderAccess, body: bytes, headers: Mapping[str, str]
+    ) -> list[ProviderEvent]:
+        """Verify on the raw bytes (raise `InvalidSignature`), then normalise. Unknown types
+        come back as an `IGNORED` event so they are stored and acknowledged."""
+        ...
+
+    async def fetch_payment(
+        self, access: ProviderAccess, payment_id: str, provider_reference: str | None
+    ) -> ProviderEvent | None:
+        """The payment's state at the provider now, for reconciliation; None when unknown."""
+        ...
+
+    async def refund(self, access: ProviderAccess, refund: RefundStart) -> StartedRefund: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SecretBox(Protocol):
+    """The credentials vault: authenticated encryption bound to where a secret belongs.
+
+    `context` (merchant, provider, field) is authenticated with the ciphertext, so a token
+    copied into another row does not decrypt."""
+
+    def encrypt(self, plaintext: str, context: str) -> str: ...
+
+    def decrypt(self, token: str, context: str) -> str:
+        """Raise `ValueError` for an unknown key id, a tampered token or the wrong context."""
+        ...
+
+    def is_current(self, token: str) -> bool:
+        """Whether the token was sealed with the newest key (rotation skips those)."""
+        ...

@@ -1,0 +1,128 @@
+"""What every payment provider's notifications and status answers are normalised into."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Capability(StrEnum):
+    REDIRECT = "redirect"  # a hosted page the customer is sent to
+    USSD_PUSH = "ussd_push"  # a prompt pushed to the customer's phone
+    SIMULATED = "simulated"  # settled by Hazina's own worker (the sandbox)
+    STATUS_QUERY = "status_query"  # reconciliation can ask for a payment's state
+    REFUND = "refund"
+    CAPTURE = "capture"
+
+
+class ProviderEventKind(StrEnum):
+    PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_EXPIRED = "payment_expired"
+    PAYMENT_PENDING = "payment_pending"
+    REFUND_SUCCEEDED = "refund_succeeded"
+    REFUND_FAILED = "refund_failed"
+    # Understood and stored, but nothing for Hazina to change (e.g. an unpaid completed session).
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """One fact a provider reported, in Hazina's words.
+
+    `dedup_key` is unique per fact at its provider (Stripe's event id; for providers without
+    event ids, the reference and status), so a repeated notification is recognised.
+    `payment_id` is Hazina's id when the provider echoes it back; otherwise `provider_reference`
+    (the reference Hazina stored when it started the payment) finds the payment.
+    """
+
+    kind: ProviderEventKind
+    dedup_key: str
+    raw_type: str
+    raw_status: str
+    payment_id: str | None = None
+    provider_reference: str | None = None
+    # The provider's own id of the money movement, learned once the customer paid (Stripe's
+    # PaymentIntent, ClickPesa's transaction id); refunds need it.
+    provider_payment_reference: str | None = None
+    # As reported, in minor units; None when the provider did not say.
+    amount: int | None = None
+    currency: str | None = None
+    occurred_at: datetime | None = None
+    refund_id: str | None = None
+    provider_refund_reference: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStart:
+    """What an adapter needs to start collecting one payment."""
+
+    payment_id: str
+    order_id: str
+    amount: int
+    currency: str
+    description: str
+    # Where a redirect flow sends the customer back to (the hosted checkout's pages).
+    success_url: str
+    cancel_url: str
+    customer_phone: str | None = None
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedPayment:
+    provider_reference: str
+    # What the customer must do next: {"type": "redirect", "url": …},
+    # {"type": "ussd_push", "phone": …, "message": …}.
+    next_action: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundStart:
+    refund_id: str
+    payment_id: str
+    provider_reference: str | None
+    provider_payment_reference: str | None
+    amount: int
+    currency: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRefund:
+    provider_refund_reference: str
+    # True when the provider confirmed the money went back; otherwise a webhook will say so.
+    succeeded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAccess:
+    """One account's decrypted credentials, handed to an adapter for one call and not kept.
+
+    `account_id` is None for the deployment-wide default account configured by environment.
+    """
+
+    provider: str
+    account_id: str | None
+    mode: str
+    secrets: dict[str, str]
+
+    def secret(self, name: str) -> str | None:
+        return self.secrets.get(name) or None
+
+    def __repr__(self) -> str:  # never let a secret reach a log line through a repr
+        return f"ProviderAccess({self.provider!r}, {self.account_id!r}, mode={self.mode!r})"
+
+
+class InvalidSignature(Exception):
+    """The notification's signature (or checksum) did not verify: it is stored and never applied."""
+
+
+class ProviderFailure(Exception):
+    """The provider refused or could not be reached; `description` is safe to show a merchant."""
+
+    def __init__(self, description: str, *, retryable: bool = False) -> None:
+        super().__init__(description)
+        self.description = description
+        self.retryable = retryable
