@@ -8,6 +8,7 @@ from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
 from hazina.delivery.sender import HttpWebhookSender
+from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.services.merchants import (
@@ -15,7 +16,9 @@ from hazina.services.merchants import (
     deactivate_published_test_merchant,
     seed_test_merchant,
 )
-from hazina.services.ports import WebhookSender
+from hazina.services.ports import SecretBox, WebhookSender
+from hazina.services.provider_payments import ProviderContext
+from hazina.services.registry import ProviderRegistry
 
 log = logging.getLogger("hazina")
 
@@ -28,8 +31,10 @@ class Container:
     webhook_sender: WebhookSender
     webhook_policy: RetryPolicy
     credentials: CredentialCache
+    providers: ProviderContext
 
     async def close(self) -> None:
+        await self.providers.registry.aclose()
         await self.webhook_sender.aclose()
         await self.db.dispose()
 
@@ -54,7 +59,35 @@ def build(settings: Settings) -> Container:
             max_connections=max(settings.worker_concurrency, 10),
         ),
         webhook_policy=webhook_policy(settings),
+        providers=ProviderContext(
+            registry=ProviderRegistry(adapters={}, defaults=default_accounts(settings)),
+            vault=build_vault(settings),
+            base_url=settings.base_url,
+            reconcile_schedule=tuple(settings.reconcile_schedule),
+        ),
     )
+
+
+def default_accounts(settings: Settings) -> dict[str, ProviderAccess]:
+    """A single-tenant deployment's accounts, from the environment (the onboarding server's
+    variables): used by every merchant without an account of its own for that provider."""
+    accounts: dict[str, ProviderAccess] = {}
+    if settings.stripe_secret_key and settings.stripe_webhook_secret:
+        secrets = {
+            "secret_key": settings.stripe_secret_key,
+            "webhook_secret": settings.stripe_webhook_secret,
+        }
+        if settings.stripe_publishable_key:
+            secrets["publishable_key"] = settings.stripe_publishable_key
+        mode = "live" if settings.stripe_secret_key.startswith("sk_live_") else "test"
+        accounts["stripe"] = ProviderAccess("stripe", None, mode, secrets)
+    if settings.clickpesa_client_id and settings.clickpesa_api_key:
+        secrets = {"client_id": settings.clickpesa_client_id, "api_key": settings.clickpesa_api_key}
+        if settings.clickpesa_checksum_key:
+            secrets["checksum_key"] = settings.clickpesa_checksum_key
+        mode = "live" if settings.is_production else "test"
+        accounts["clickpesa"] = ProviderAccess("clickpesa", None, mode, secrets)
+    return accounts
 
 
 def webhook_policy(settings: Settings) -> RetryPolicy:
@@ -91,3 +124,20 @@ async def start(settings: Settings) -> Container:
         if seeded:
             log.info("seeded the test merchant %s (development only)", settings.test_merchant_email)
     return container
+
+
+class _NoVault:
+    """Stand-in until the key ring lands (replaced in the vault merge)."""
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        raise ValueError("no vault")
+
+    def decrypt(self, token: str, context: str) -> str:
+        raise ValueError("no vault")
+
+    def is_current(self, token: str) -> bool:
+        return False
+
+
+def build_vault(settings: Settings) -> SecretBox:
+    return _NoVault()

@@ -21,7 +21,7 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import utc_now
 from hazina.domain.retry import job_backoff
-from hazina.services import payments, refunds, webhooks
+from hazina.services import payments, provider_payments, refunds, webhooks
 from hazina.services.events import DELIVER_WEBHOOK
 
 log = logging.getLogger("hazina.worker")
@@ -36,7 +36,14 @@ def handlers(container: Container) -> dict[str, Handler]:
         await payments.process_payment(container.db, container.sandbox, payload["payment_id"])
 
     async def process_refund(payload: dict[str, Any]) -> None:
-        await refunds.process_refund(container.db, container.sandbox, payload["refund_id"])
+        await refunds.process_refund(
+            container.db, container.sandbox, container.providers, payload["refund_id"]
+        )
+
+    async def reconcile_payment(payload: dict[str, Any]) -> None:
+        await provider_payments.reconcile_payment(
+            container.db, container.providers, payload["payment_id"]
+        )
 
     async def deliver_webhook(payload: dict[str, Any]) -> None:
         await webhooks.deliver_webhook(
@@ -49,6 +56,7 @@ def handlers(container: Container) -> dict[str, Handler]:
     return {
         payments.PROCESS_PAYMENT: process_payment,
         refunds.PROCESS_REFUND: process_refund,
+        provider_payments.RECONCILE_PAYMENT: reconcile_payment,
         DELIVER_WEBHOOK: deliver_webhook,
     }
 

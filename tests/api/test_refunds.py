@@ -330,7 +330,9 @@ async def test_the_worker_processes_a_refund_once(
         k: v for k, v in created.items() if k != "status"
     }
     # The job may run again (a lapsed lease): it must neither fail nor announce twice.
-    await refunds.process_refund(container.db, container.sandbox, created["id"])
+    await refunds.process_refund(
+        container.db, container.sandbox, container.providers, created["id"]
+    )
     processed = await event_payloads(container.db, created["id"], "refund.processed")
     assert len(processed) == 1
     assert processed[0]["data"] == {"refund": detail}

@@ -6,6 +6,8 @@ from hazina import __version__
 from hazina.api.errors import install_error_handlers
 from hazina.api.routes import (
     events,
+    hooks,
+    inbound_events,
     orders,
     payments,
     refunds,
@@ -23,5 +25,7 @@ def create_app(container: Container) -> FastAPI:
     for router in (system.router, orders.router, payments.router, refunds.router):
         app.include_router(router)
     for router in (webhooks.router, webhook_endpoints.router, events.router):
+        app.include_router(router)
+    for router in (hooks.router, inbound_events.router):
         app.include_router(router)
     return app

@@ -48,6 +48,9 @@ class PaymentCreate(BaseModel):
     method: Annotated[Text, Field(max_length=20)]
     vpa: Annotated[Text | None, Field(max_length=255)] = None
     card: CardIn | None = None
+    # Provider methods: with a phone number ClickPesa pushes a USSD prompt to it.
+    phone: Annotated[Text | None, Field(max_length=20)] = None
+    email: Annotated[Text | None, Field(max_length=255)] = None
 
     def to_new_payment(self) -> NewPayment:
         card = None
@@ -58,7 +61,14 @@ class PaymentCreate(BaseModel):
                 expiry_year=self.card.expiry_year,
                 holder_name=self.card.holder_name,
             )
-        return NewPayment(order_id=self.order_id, method=self.method, vpa=self.vpa, card=card)
+        return NewPayment(
+            order_id=self.order_id,
+            method=self.method,
+            vpa=self.vpa,
+            card=card,
+            phone=self.phone,
+            email=self.email,
+        )
 
 
 class CaptureRequest(BaseModel):

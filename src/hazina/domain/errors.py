@@ -44,3 +44,10 @@ class NotFound(HazinaError):
 class Conflict(HazinaError):
     code = "CONFLICT_ERROR"
     status = 409
+
+
+class ProviderError(HazinaError):
+    """The payment provider refused the request or could not be reached."""
+
+    code = "PROVIDER_ERROR"
+    status = 502

@@ -10,8 +10,11 @@ class EventType(StrEnum):
     PAYMENT_PENDING = "payment.pending"
     PAYMENT_SUCCESS = "payment.success"
     PAYMENT_FAILED = "payment.failed"
+    # A provider reported money that must not be fulfilled automatically (domain.settlement).
+    PAYMENT_REVIEW_REQUIRED = "payment.review_required"
     REFUND_CREATED = "refund.created"
     REFUND_PROCESSED = "refund.processed"
+    REFUND_FAILED = "refund.failed"
     WEBHOOK_TEST = "webhook.test"
 
 

@@ -1,6 +1,6 @@
 """What every payment provider's notifications and status answers are normalised into."""
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -52,6 +52,24 @@ class ProviderEvent:
     refund_id: str | None = None
     provider_refund_reference: str | None = None
     message: str | None = None
+
+
+def event_to_json(event: ProviderEvent) -> dict[str, Any]:
+    """Stored with the inbound event, so a replay needs neither the body's signature nor time."""
+    data = asdict(event)
+    data["occurred_at"] = None if event.occurred_at is None else event.occurred_at.isoformat()
+    return data
+
+
+def event_from_json(data: dict[str, Any]) -> ProviderEvent:
+    occurred_at = data.get("occurred_at")
+    return ProviderEvent(
+        **{
+            **data,
+            "kind": ProviderEventKind(data["kind"]),
+            "occurred_at": None if occurred_at is None else datetime.fromisoformat(occurred_at),
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)

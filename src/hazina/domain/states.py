@@ -16,10 +16,13 @@ class PaymentStatus(StrEnum):
 
 
 class RefundStatus(StrEnum):
-    """Both statuses count against the payment: money promised back is no longer refundable."""
+    """Pending and processed refunds count against the payment: money promised back is no longer
+    refundable."""
 
     PENDING = "pending"
     PROCESSED = "processed"
+    # The provider refused it; its amount is refundable again. Not counted against the payment.
+    FAILED = "failed"
 
 
 class JobStatus(StrEnum):

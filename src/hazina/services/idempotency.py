@@ -27,6 +27,11 @@ from hazina.services.resources import render
 MAX_KEY_LENGTH = 255
 
 Create = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
+# Stores the final response inside the caller's transaction.
+StoreResponse = Callable[[AsyncSession, int, dict[str, Any]], Awaitable[None]]
+# Runs after `create` committed (e.g. a provider call), then writes its own transaction, in
+# which it calls the StoreResponse it was given.
+Finish = Callable[[dict[str, Any], StoreResponse], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,27 @@ async def respond_once(
     request: IdempotencyRequest | None,
     ttl: timedelta,
     create: Create,
+    finish: Finish | None = None,
 ) -> StoredResponse:
+    """Run `create` once per key. With `finish`, the key stays claimed (concurrent duplicates
+    get 409 "in progress", as Stripe answers) until `finish` stores the response; if `finish`
+    raises, the claim is released so a retry is processed anew."""
+    if finish is not None:
+        return await _respond_in_two_steps(db, merchant_id, request, ttl, create, finish)
+    return await _claim(db, merchant_id, request, ttl, create, store_response=True)
+
+
+async def _claim(
+    db: Database,
+    merchant_id: uuid.UUID,
+    request: IdempotencyRequest | None,
+    ttl: timedelta,
+    create: Create,
+    *,
+    store_response: bool,
+) -> StoredResponse:
+    """Replay a stored response, or claim the key and create in one transaction. Without
+    `store_response` the claim keeps its placeholder for the second step to fill."""
     if request is not None:
         # Replays are answered from a read transaction: on SQLite they never queue for the writer.
         async with db.read() as session:
@@ -110,13 +135,62 @@ async def respond_once(
 
         status_code, body = await create(session)
         rendered = render(body)
-        await session.execute(
-            update(IdempotencyKey)
-            .where(*scope)
-            .values(status_code=status_code, response_body=rendered.decode())
-            .execution_options(synchronize_session=False)
-        )
+        if store_response:
+            await _store(session, merchant_id, request, status_code, rendered)
         return StoredResponse(status_code, rendered)
+
+
+async def _respond_in_two_steps(
+    db: Database,
+    merchant_id: uuid.UUID,
+    request: IdempotencyRequest | None,
+    ttl: timedelta,
+    create: Create,
+    finish: Finish,
+) -> StoredResponse:
+    claimed: list[bool] = []
+
+    async def claim_and_create(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        claimed.append(True)
+        return await create(session)
+
+    first = await _claim(db, merchant_id, request, ttl, claim_and_create, store_response=False)
+    if not claimed:
+        return first  # a replay
+
+    async def store(session: AsyncSession, status_code: int, body: dict[str, Any]) -> None:
+        if request is not None:
+            await _store(session, merchant_id, request, status_code, render(body))
+
+    try:
+        status_code, body = await finish(json.loads(first.body), store)
+    except BaseException:
+        if request is not None:
+            async with db.transaction() as session:
+                await session.execute(
+                    delete(IdempotencyKey).where(
+                        IdempotencyKey.merchant_id == merchant_id,
+                        IdempotencyKey.key == request.key,
+                        IdempotencyKey.status_code == 0,
+                    )
+                )
+        raise
+    return StoredResponse(status_code, render(body))
+
+
+async def _store(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    request: IdempotencyRequest,
+    status_code: int,
+    rendered: bytes,
+) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
+        .values(status_code=status_code, response_body=rendered.decode())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _replay(

@@ -17,12 +17,18 @@ from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.events import EventType
 from hazina.domain.instruments import validate_card, validate_vpa
-from hazina.domain.states import OrderStatus, PaymentStatus, order_status_after_payment_created
+from hazina.domain.states import OrderStatus, PaymentStatus
 from hazina.services import resources
+from hazina.services.attempts import open_attempt
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SimulatedProcessor
+from hazina.services.provider_payments import (
+    ProviderContext,
+    ProviderPaymentRequest,
+    start_provider_payment,
+)
 
 SANDBOX_METHODS = ("upi", "card")
 PROCESS_PAYMENT = "process_payment"
@@ -46,6 +52,9 @@ class NewPayment:
     method: str
     vpa: str | None = None
     card: CardDetails | None = None
+    # Provider methods: a phone number asks for a USSD push instead of a checkout page.
+    phone: str | None = None
+    email: str | None = None
 
     def fingerprint_body(self) -> dict[str, Any]:
         """The request as idempotency compares it: no card number or CVV, even hashed."""
@@ -56,7 +65,14 @@ class NewPayment:
                 "expiry": [str(self.card.expiry_month), str(self.card.expiry_year)],
                 "holder_name": self.card.holder_name,
             }
-        return {"order_id": self.order_id, "method": self.method, "vpa": self.vpa, "card": card}
+        return {
+            "order_id": self.order_id,
+            "method": self.method,
+            "vpa": self.vpa,
+            "card": card,
+            "phone": self.phone,
+            "email": self.email,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,47 +92,30 @@ def _validate_instrument(new: NewPayment, today: date) -> _Instrument:
             raise BadRequest("card is required for method card")
         card = validate_card(new.card.number, new.card.expiry_month, new.card.expiry_year, today)
         return _Instrument(card_network=card.network, card_last4=card.last4)
-    raise _unknown_method()
-
-
-def _unknown_method() -> BadRequest:
-    return BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
+    raise BadRequest(f"method must be one of: {', '.join(SANDBOX_METHODS)}")
 
 
 async def create_payment(
     db: Database,
+    providers: ProviderContext,
     merchant_id: uuid.UUID,
     new: NewPayment,
     idempotency: IdempotencyRequest | None,
     ttl: timedelta,
     max_attempts: int,
 ) -> StoredResponse:
-    """Write the payment `pending` with its events and its processing job, in one transaction.
+    """Start a payment: the sandbox's methods here, every other method at its provider.
 
     An order has at most one payment in flight: while one is pending (or once one succeeded) a
     second is refused, so one order is never charged twice. The order row is locked first, so
     concurrent attempts on PostgreSQL queue behind each other and see each other's payment.
     """
-    if new.method not in SANDBOX_METHODS:
-        raise _unknown_method()
+    if not providers.registry.is_sandbox(new.method):
+        request = ProviderPaymentRequest(new.order_id, new.method, new.phone, new.email)
+        return await start_provider_payment(db, providers, merchant_id, request, idempotency, ttl)
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        order = await session.scalar(
-            select(Order)
-            .where(Order.id == new.order_id, Order.merchant_id == merchant_id)
-            .with_for_update()
-        )
-        if order is None:
-            raise NotFound("Order not found")
-        if order.status == OrderStatus.PAID:
-            raise BadRequest("Order is already paid")
-        in_flight = await session.scalar(
-            select(Payment.id)
-            .where(Payment.order_id == order.id, Payment.status == PaymentStatus.PENDING)
-            .limit(1)
-        )
-        if in_flight is not None:
-            raise BadRequest(f"Order already has a payment in progress: {in_flight}")
+        order = await open_attempt(session, merchant_id, new.order_id)
         instrument = _validate_instrument(new, utc_now().date())
         payment = Payment(
             id=await fresh_id(session, Payment, ids.PAYMENT),
@@ -132,8 +131,6 @@ async def create_payment(
             captured=False,
         )
         session.add(payment)
-        order.status = order_status_after_payment_created(OrderStatus(order.status))
-        order.updated_at = utc_now()
         await session.flush()
         data = resources.payment_event_data(payment)
         await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)

@@ -7,6 +7,7 @@ reservation's row lock, and SQLite runs one writer at a time, so concurrent refu
 promise more than the payment took — without a read-then-write race.
 """
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,12 +24,19 @@ from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
 from hazina.domain.events import EventType
+from hazina.domain.providers import Capability, ProviderAccess, ProviderFailure, RefundStart
 from hazina.domain.states import PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.pages import Page, fetch_page
-from hazina.services.ports import SimulatedProcessor
+from hazina.services.ports import PaymentProvider, SimulatedProcessor
+from hazina.services.provider_access import access_for_payment
+from hazina.services.provider_payments import ProviderContext
+from hazina.services.registry import SANDBOX, ProviderRegistry
+from hazina.services.settlement import settle_refund
+
+log = logging.getLogger("hazina.refunds")
 
 PROCESS_REFUND = "process_refund"
 EXCEEDS_AVAILABLE = "Refund amount exceeds available amount"
@@ -88,6 +96,7 @@ async def _refusal(session: AsyncSession, merchant_id: uuid.UUID, payment_id: st
 
 async def create_refund(
     db: Database,
+    registry: ProviderRegistry,
     merchant_id: uuid.UUID,
     payment_id: str,
     new: NewRefund,
@@ -101,6 +110,15 @@ async def create_refund(
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         if not await _reserve(session, merchant_id, payment_id, new.amount):
             raise await _refusal(session, merchant_id, payment_id)
+        provider = await session.scalar(select(Payment.provider).where(Payment.id == payment_id))
+        if (
+            provider != SANDBOX
+            and Capability.REFUND not in registry.get(str(provider)).capabilities
+        ):
+            raise BadRequest(
+                f"{provider} has no refund API: refund this payment from the {provider} "
+                "dashboard, then record it with the customer"
+            )
         now = utc_now()
         refund = Refund(
             id=await fresh_id(session, Refund, ids.REFUND),
@@ -158,7 +176,9 @@ async def list_refunds(
         )
 
 
-async def process_refund(db: Database, processor: SimulatedProcessor, refund_id: str) -> None:
+async def process_refund(
+    db: Database, processor: SimulatedProcessor, providers: ProviderContext, refund_id: str
+) -> None:
     """The `process_refund` job. Safe to run twice: only a `pending` refund is processed.
 
     The contract's job first checks that the payment is `success` and not over-refunded; here
@@ -166,8 +186,14 @@ async def process_refund(db: Database, processor: SimulatedProcessor, refund_id:
     state again, so there is nothing left to re-check.
     """
     async with db.read() as session:
-        status = await session.scalar(select(Refund.status).where(Refund.id == refund_id))
-    if status != RefundStatus.PENDING:
+        refund = await session.get(Refund, refund_id)
+        if refund is None or refund.status != RefundStatus.PENDING:
+            return
+        payment = await session.get_one(Payment, refund.payment_id)
+        if payment.provider != SANDBOX:
+            access = await access_for_payment(session, providers.vault, providers.registry, payment)
+    if payment.provider != SANDBOX:
+        await _refund_at_provider(db, providers.registry.get(payment.provider), access, refund)
         return
     await processor.settle_refund()
 
@@ -190,3 +216,44 @@ async def process_refund(db: Database, processor: SimulatedProcessor, refund_id:
             refund.id,
             resources.refund_event_data(refund),
         )
+
+
+async def _refund_at_provider(
+    db: Database, adapter: PaymentProvider, access: ProviderAccess, refund: Refund
+) -> None:
+    """Ask the provider (with the refund id as its idempotency key, so a rerun asks once).
+    A confirmed refund is processed now; an accepted one waits for the provider's webhook; a
+    refused one fails and its amount becomes refundable again. Unreachable: the job retries."""
+    async with db.read() as session:
+        payment = await session.get_one(Payment, refund.payment_id)
+    start = RefundStart(
+        refund_id=refund.id,
+        payment_id=payment.id,
+        provider_reference=payment.provider_reference,
+        provider_payment_reference=payment.provider_payment_reference,
+        amount=refund.amount,
+        currency=payment.currency,
+        reason=refund.reason,
+    )
+    try:
+        started = await adapter.refund(access, start)
+    except ProviderFailure as exc:
+        if exc.retryable:
+            raise
+        log.warning("refund %s refused by %s: %s", refund.id, adapter.name, exc.description)
+        started = None
+    async with db.transaction() as session:
+        await complete_current_job(session)
+        current = await session.get_one(
+            Refund, refund.id, with_for_update=True, populate_existing=True
+        )
+        if current.status != RefundStatus.PENDING:
+            return
+        locked_payment = await session.get_one(Payment, refund.payment_id)
+        if started is None:
+            await settle_refund(session, current, locked_payment, succeeded=False)
+            return
+        current.provider_reference = started.provider_refund_reference
+        current.updated_at = utc_now()
+        if started.succeeded:
+            await settle_refund(session, current, locked_payment, succeeded=True)

@@ -39,11 +39,25 @@ def order_public(order: Order) -> dict[str, Any]:
 
 
 def _instrument(payment: Payment) -> dict[str, Any]:
+    """The contract's fields for its two methods; provider payments say where they are."""
     if payment.method == "upi":
         return {"vpa": payment.vpa}
     if payment.method == "card":
         return {"card_network": payment.card_network, "card_last4": payment.card_last4}
-    return {}
+    return {
+        "provider": payment.provider,
+        "provider_reference": payment.provider_reference,
+        "next_action": payment.next_action,
+        "amount_received": payment.amount_received,
+        "review_reason": payment.review_reason,
+    }
+
+
+def _next_action(payment: Payment) -> dict[str, Any]:
+    """What the checkout must do for a provider payment (follow a redirect, show USSD help)."""
+    if payment.method in ("upi", "card"):
+        return {}
+    return {"next_action": payment.next_action}
 
 
 def _failure(payment: Payment) -> dict[str, Any]:
@@ -91,6 +105,7 @@ def payment_public(payment: Payment) -> dict[str, Any]:
         "currency": payment.currency,
         "method": payment.method,
         "status": payment.status,
+        **_next_action(payment),
         **_failure(payment),
         "created_at": iso_z(payment.created_at),
     }

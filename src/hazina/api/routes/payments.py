@@ -29,6 +29,7 @@ async def _create(
     settings = container.settings
     stored = await payments.create_payment(
         container.db,
+        container.providers,
         merchant_id,
         new,
         request,

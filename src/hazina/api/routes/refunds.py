@@ -30,6 +30,7 @@ async def create_refund(
     settings = container.settings
     stored = await refunds.create_refund(
         container.db,
+        container.providers.registry,
         merchant.id,
         payment_id,
         new,

@@ -1,0 +1,29 @@
+"""Provider notifications as received: list them and replay one whose handling failed."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from hazina.api.dependencies import ContainerDep, MerchantDep
+from hazina.api.schemas import Text
+from hazina.services import inbound
+
+router = APIRouter(prefix="/api/v1/inbound-events")
+
+
+@router.get("")
+async def list_inbound_events(
+    container: ContainerDep,
+    merchant: MerchantDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+) -> dict[str, Any]:
+    page = await inbound.list_inbound_events(container.db, merchant.id, limit, offset)
+    return page.body()
+
+
+@router.post("/{inbound_event_id}/replay")
+async def replay_inbound_event(
+    inbound_event_id: Text, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await inbound.replay(container.db, inbound_event_id, merchant.id)

@@ -1,0 +1,100 @@
+"""How a provider's report moves a payment: the rules shared by every provider.
+
+A payment never moves backwards: a failure reported after a success is recorded and ignored.
+Money that arrived is never ignored: a success reported after a failure or an expiry is applied
+and flagged. A success whose amount or currency differs from the payment's, or that pays an
+order another payment already paid, is applied but sent for review instead of fulfilment.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hazina.domain.events import EventType
+from hazina.domain.providers import ProviderEventKind
+from hazina.domain.states import PaymentStatus
+
+
+class ReviewReason(StrEnum):
+    AMOUNT_MISMATCH = "amount_mismatch"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    LATE_SUCCESS = "late_success"
+    ORDER_ALREADY_PAID = "order_already_paid"
+
+
+FAILURE_CODES = {
+    ProviderEventKind.PAYMENT_FAILED: ("PAYMENT_FAILED", "Payment processing failed"),
+    ProviderEventKind.PAYMENT_EXPIRED: (
+        "PAYMENT_EXPIRED",
+        "The payment expired before it was paid",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What the provider said about one payment, next to what Hazina knows of it."""
+
+    kind: ProviderEventKind
+    status: PaymentStatus
+    amount: int
+    currency: str
+    reported_amount: int | None
+    reported_currency: str | None
+    # Another payment of the same order already succeeded.
+    order_paid_by_other: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """`status` None: nothing changes (the report is recorded and ignored)."""
+
+    status: PaymentStatus | None = None
+    event: EventType | None = None
+    review: ReviewReason | None = None
+    # Counts toward the order being paid.
+    pays_order: bool = False
+    error_code: str | None = None
+    error_description: str | None = None
+
+
+def decide(report: Report) -> Decision:
+    if report.kind == ProviderEventKind.PAYMENT_SUCCEEDED:
+        return _decide_success(report)
+    if report.kind in FAILURE_CODES:
+        if report.status != PaymentStatus.PENDING:
+            return Decision()  # never backwards; a repeated failure changes nothing
+        code, description = FAILURE_CODES[report.kind]
+        return Decision(
+            status=PaymentStatus.FAILED,
+            event=EventType.PAYMENT_FAILED,
+            error_code=code,
+            error_description=description,
+        )
+    return Decision()
+
+
+def _decide_success(report: Report) -> Decision:
+    if report.status == PaymentStatus.SUCCESS:
+        return Decision()
+    review = _mismatch(report)
+    if review is None and report.order_paid_by_other:
+        review = ReviewReason.ORDER_ALREADY_PAID
+    if review is not None:
+        return Decision(
+            status=PaymentStatus.SUCCESS, event=EventType.PAYMENT_REVIEW_REQUIRED, review=review
+        )
+    late = report.status == PaymentStatus.FAILED
+    return Decision(
+        status=PaymentStatus.SUCCESS,
+        event=EventType.PAYMENT_SUCCESS,
+        review=ReviewReason.LATE_SUCCESS if late else None,
+        pays_order=True,
+    )
+
+
+def _mismatch(report: Report) -> ReviewReason | None:
+    if report.reported_currency is not None and report.reported_currency != report.currency:
+        return ReviewReason.CURRENCY_MISMATCH
+    if report.reported_amount is not None and report.reported_amount != report.amount:
+        return ReviewReason.AMOUNT_MISMATCH
+    return None

@@ -1,0 +1,204 @@
+"""Provider notifications in: store, verify, de-duplicate, apply (DESIGN.md section 7).
+
+The happy path is one transaction: the raw body, its normalised reports, the receipts that
+de-duplicate them and every state change they cause commit together. When verification fails
+the body is still stored (as `rejected`) and nothing is applied; when applying fails the
+transaction rolls back and the body is stored as `failed` with its error, for replay.
+"""
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import InboundEvent
+from hazina.domain import ids
+from hazina.domain.clock import iso_z, utc_now
+from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.providers import (
+    InvalidSignature,
+    ProviderEvent,
+    event_from_json,
+    event_to_json,
+)
+from hazina.services.pages import Page, fetch_page
+from hazina.services.ports import SecretBox
+from hazina.services.provider_access import access_for_hook
+from hazina.services.registry import ProviderRegistry
+from hazina.services.settlement import Applied, Outcome, Scope, UnknownPayment, apply_report
+
+log = logging.getLogger("hazina.inbound")
+
+
+class InboundStatus:
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the provider is answered: 2xx once stored and applied (or known duplicate/ignored),
+    400 for a bad signature or body, 5xx when applying failed so the provider sends it again."""
+
+    status_code: int
+    inbound_event_id: str
+    status: str
+
+
+async def receive(
+    db: Database,
+    vault: SecretBox,
+    registry: ProviderRegistry,
+    provider: str,
+    account_id: str | None,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> Receipt:
+    adapter = registry.get(provider)
+    async with db.read() as session:
+        account = await access_for_hook(session, vault, registry, provider, account_id)
+    # Plain values, not an ORM object: they must survive a rolled-back transaction.
+    row: dict[str, Any] = {
+        "id": ids.new_id(ids.INBOUND_EVENT),
+        "provider": provider,
+        "provider_account_id": account_id,
+        "merchant_id": account.merchant_id,
+        "body": body,
+        "received_at": utc_now(),
+    }
+    try:
+        reports = adapter.parse_webhook(account.access, body, headers)
+    except InvalidSignature as exc:
+        await _store_unapplied(db, row, InboundStatus.REJECTED, f"signature: {exc}")
+        return Receipt(400, row["id"], InboundStatus.REJECTED)
+    except ValueError as exc:
+        await _store_unapplied(db, row, InboundStatus.REJECTED, f"malformed: {exc}")
+        return Receipt(400, row["id"], InboundStatus.REJECTED)
+
+    row["events"] = [event_to_json(report) for report in reports]
+    row["event_type"] = ",".join(sorted({r.raw_type for r in reports}))[:100] or None
+    scope = Scope(provider, account.merchant_id, account_id)
+    try:
+        async with db.transaction() as session:
+            inbound = InboundEvent(**row, status=InboundStatus.FAILED)
+            session.add(inbound)
+            await session.flush()
+            status = await _apply_all(session, scope, inbound, reports)
+    except Exception as exc:
+        if not isinstance(exc, UnknownPayment):
+            log.exception("inbound event %s from %s failed to apply", row["id"], provider)
+        await _store_unapplied(db, row, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        return Receipt(500, row["id"], InboundStatus.FAILED)
+    return Receipt(200, row["id"], status)
+
+
+async def _apply_all(
+    session: AsyncSession, scope: Scope, inbound: InboundEvent, reports: list[ProviderEvent]
+) -> str:
+    results = [await apply_report(session, scope, report, inbound.id) for report in reports]
+    status = _status_of(results)
+    touched = next((r for r in results if r.payment_id is not None), None)
+    await session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == inbound.id)
+        .values(
+            status=status,
+            error=None,
+            processed_at=utc_now(),
+            payment_id=None if touched is None else touched.payment_id,
+            merchant_id=inbound.merchant_id if touched is None else touched.merchant_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return status
+
+
+def _status_of(results: list[Applied]) -> str:
+    outcomes = {result.outcome for result in results}
+    if outcomes & {Outcome.APPLIED, Outcome.RECORDED}:
+        return InboundStatus.PROCESSED
+    if Outcome.DUPLICATE in outcomes:
+        return InboundStatus.DUPLICATE
+    return InboundStatus.IGNORED
+
+
+async def _store_unapplied(db: Database, row: dict[str, Any], status: str, error: str) -> None:
+    """Keep the body of a notification that was not applied. If this fails too, the error
+    reaches the provider as a 5xx and it sends the notification again."""
+    async with db.transaction() as session:
+        session.add(InboundEvent(**row, status=status, error=error[:2000]))
+
+
+async def replay(
+    db: Database, inbound_event_id: str, merchant_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Apply a stored notification's reports again (`merchant_id` None: an operator, any
+    merchant). Receipts make this safe: what was applied before is a duplicate now."""
+    async with db.transaction() as session:
+        query = select(InboundEvent).where(InboundEvent.id == inbound_event_id)
+        if merchant_id is not None:
+            query = query.where(InboundEvent.merchant_id == merchant_id)
+        inbound = await session.scalar(query.with_for_update())
+        if inbound is None:
+            raise NotFound("Inbound event not found")
+        if inbound.events is None:
+            raise BadRequest(f"Inbound event was {inbound.status}: it has nothing to apply")
+        reports = [event_from_json(data) for data in inbound.events]
+        scope = Scope(inbound.provider, inbound.merchant_id, inbound.provider_account_id)
+        inbound.attempts += 1
+        await session.flush()
+        try:
+            async with session.begin_nested():
+                await _apply_all(session, scope, inbound, reports)
+        except Exception as exc:
+            inbound.error = f"{type(exc).__name__}: {exc}"[:2000]
+        await session.refresh(inbound)
+        return inbound_event_resource(inbound)
+
+
+async def list_inbound_events(
+    db: Database, merchant_id: uuid.UUID, limit: int, offset: int
+) -> Page:
+    async with db.read() as session:
+        return await fetch_page(
+            session,
+            InboundEvent,
+            [InboundEvent.merchant_id == merchant_id],
+            [InboundEvent.received_at.desc(), InboundEvent.id.desc()],
+            inbound_event_resource,
+            limit,
+            offset,
+        )
+
+
+async def failed_inbound_event_ids(db: Database) -> list[str]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(InboundEvent.id)
+            .where(InboundEvent.status == InboundStatus.FAILED, InboundEvent.events.is_not(None))
+            .order_by(InboundEvent.received_at)
+        )
+        return list(rows)
+
+
+def inbound_event_resource(inbound: InboundEvent) -> dict[str, Any]:
+    return {
+        "id": inbound.id,
+        "provider": inbound.provider,
+        "provider_account_id": inbound.provider_account_id,
+        "status": inbound.status,
+        "event_type": inbound.event_type,
+        "payment_id": inbound.payment_id,
+        "error": inbound.error,
+        "attempts": inbound.attempts,
+        "received_at": iso_z(inbound.received_at),
+        "processed_at": None if inbound.processed_at is None else iso_z(inbound.processed_at),
+    }

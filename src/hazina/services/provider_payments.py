@@ -1,0 +1,208 @@
+"""Payments collected by a provider: starting them, and reconciling them when a webhook is late.
+
+Starting is two steps around the provider call, which never runs inside a transaction (on
+SQLite it would hold the only writer for a network round trip). First the payment is written
+`pending` with its events and its reconciliation jobs, so whatever the provider later reports
+has a payment to land on, even if Hazina crashes mid-call. Then the provider is asked, and
+its reference and the customer's next action are stored with the idempotent response.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import Payment
+from hazina.db.queue import complete_current_job, enqueue
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
+from hazina.domain.clock import utc_now
+from hazina.domain.errors import ProviderError
+from hazina.domain.events import EventType
+from hazina.domain.providers import (
+    PaymentStart,
+    ProviderEvent,
+    ProviderEventKind,
+    ProviderFailure,
+)
+from hazina.domain.states import PaymentStatus
+from hazina.services import resources
+from hazina.services.attempts import open_attempt
+from hazina.services.events import record_event
+from hazina.services.idempotency import (
+    IdempotencyRequest,
+    StoredResponse,
+    StoreResponse,
+    respond_once,
+)
+from hazina.services.ports import SecretBox
+from hazina.services.provider_access import access_for_merchant, access_for_payment
+from hazina.services.registry import ProviderRegistry
+from hazina.services.settlement import Scope, apply_report
+
+RECONCILE_PAYMENT = "reconcile_payment"
+RECONCILE_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What provider payments need beyond the database."""
+
+    registry: ProviderRegistry
+    vault: SecretBox
+    # Where the customer returns to after a redirect flow (the hosted checkout).
+    base_url: str
+    # Seconds after the start at which reconciliation asks the provider.
+    reconcile_schedule: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPaymentRequest:
+    order_id: str
+    method: str
+    phone: str | None
+    email: str | None
+
+
+async def start_provider_payment(
+    db: Database,
+    context: ProviderContext,
+    merchant_id: uuid.UUID,
+    new: ProviderPaymentRequest,
+    idempotency: IdempotencyRequest | None,
+    ttl: timedelta,
+) -> StoredResponse:
+    adapter = context.registry.for_method(new.method)
+    async with db.read() as session:
+        access = await access_for_merchant(
+            session, context.vault, context.registry, merchant_id, adapter.name
+        )
+    payment_ids: list[str] = []
+
+    async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        order = await open_attempt(session, merchant_id, new.order_id)
+        payment = Payment(
+            id=await fresh_id(session, Payment, ids.PAYMENT),
+            order_id=order.id,
+            merchant_id=merchant_id,
+            amount=order.amount,
+            currency=order.currency,
+            method=new.method,
+            status=PaymentStatus.PENDING,
+            captured=False,
+            provider=adapter.name,
+            provider_account_id=access.account_id,
+        )
+        session.add(payment)
+        await session.flush()
+        data = resources.payment_event_data(payment)
+        await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
+        await record_event(session, merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
+        now = utc_now()
+        for seconds in context.reconcile_schedule:
+            await enqueue(
+                session,
+                RECONCILE_PAYMENT,
+                {"payment_id": payment.id},
+                max_attempts=RECONCILE_MAX_ATTEMPTS,
+                run_at=now + timedelta(seconds=seconds),
+            )
+        payment_ids.append(payment.id)
+        return 201, resources.payment_created(payment)
+
+    async def finish(body: dict[str, Any], store: StoreResponse) -> tuple[int, dict[str, Any]]:
+        payment_id = payment_ids[0]
+        start = PaymentStart(
+            payment_id=payment_id,
+            order_id=new.order_id,
+            amount=body["amount"],
+            currency=body["currency"],
+            description=f"Order {new.order_id}",
+            success_url=f"{context.base_url}/success?payment_id={payment_id}",
+            cancel_url=f"{context.base_url}/checkout?order_id={new.order_id}",
+            customer_phone=new.phone,
+            customer_email=new.email,
+        )
+        try:
+            started = await adapter.start_payment(access, start)
+        except ProviderFailure as exc:
+            await _fail_start(db, payment_id, exc.description)
+            raise ProviderError(exc.description) from exc
+        async with db.transaction() as session:
+            payment = await session.get_one(Payment, payment_id)
+            payment.provider_reference = started.provider_reference
+            payment.next_action = started.next_action
+            payment.updated_at = utc_now()
+            await session.flush()
+            response = resources.payment_created(payment)
+            await store(session, 201, response)
+        return 201, response
+
+    return await respond_once(db, merchant_id, idempotency, ttl, insert, finish)
+
+
+async def _fail_start(db: Database, payment_id: str, description: str) -> None:
+    """The provider refused the start: the payment fails now, with its event."""
+    failure = ProviderEvent(
+        kind=ProviderEventKind.PAYMENT_FAILED,
+        dedup_key=f"start-failed:{payment_id}",
+        raw_type="start",
+        raw_status="refused",
+        payment_id=payment_id,
+        message=description,
+    )
+    async with db.transaction() as session:
+        payment = await session.get_one(Payment, payment_id)
+        scope = Scope(payment.provider, payment.merchant_id, payment.provider_account_id)
+        await apply_report(session, scope, failure, None)
+
+
+async def reconcile_payment(db: Database, context: ProviderContext, payment_id: str) -> str:
+    """Ask the provider for a pending payment's state and apply the answer like a webhook.
+
+    A payment the provider never heard of, and for which Hazina holds no provider reference,
+    was never started (Hazina stopped between writing it and calling the provider): it fails.
+    Returns what happened, for `hazina reconcile`.
+    """
+    async with db.read() as session:
+        payment = await session.get(Payment, payment_id)
+        if payment is None or payment.status != PaymentStatus.PENDING:
+            return "settled"
+        adapter = context.registry.get(payment.provider)
+        access = await access_for_payment(session, context.vault, context.registry, payment)
+    report = await adapter.fetch_payment(access, payment.id, payment.provider_reference)
+    if report is None and payment.provider_reference is not None:
+        return "unknown"
+    if report is None:
+        report = ProviderEvent(
+            kind=ProviderEventKind.PAYMENT_FAILED,
+            dedup_key=f"never-started:{payment.id}",
+            raw_type="reconcile",
+            raw_status="not_found",
+            payment_id=payment.id,
+            message="The payment never reached the provider",
+        )
+    async with db.transaction() as session:
+        await complete_current_job(session)
+        scope = Scope(payment.provider, payment.merchant_id, payment.provider_account_id)
+        applied = await apply_report(session, scope, report, None)
+    return applied.outcome.value
+
+
+async def pending_provider_payments(db: Database, since: timedelta) -> list[str]:
+    """Ids of provider payments still pending that started within `since`, oldest first."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Payment.id)
+            .where(
+                Payment.status == PaymentStatus.PENDING,
+                Payment.provider != "sandbox",
+                Payment.created_at >= utc_now() - since,
+            )
+            .order_by(Payment.created_at)
+        )
+        return list(rows)

@@ -1,0 +1,48 @@
+"""Which provider serves which payment method, and the deployment's default accounts."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.providers import ProviderAccess
+from hazina.services.ports import PaymentProvider
+
+SANDBOX = "sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRegistry:
+    """The sandbox's methods are settled by Hazina's own worker (a simulated network); every
+    other method belongs to an HTTP provider adapter."""
+
+    adapters: Mapping[str, PaymentProvider]
+    sandbox_methods: tuple[str, ...] = ("upi", "card")
+    # Single-tenant deployments: accounts configured by environment, used by merchants that
+    # have none of their own for that provider.
+    defaults: Mapping[str, ProviderAccess] = field(default_factory=dict)
+
+    def methods(self) -> tuple[str, ...]:
+        provided = tuple(m for adapter in self.adapters.values() for m in adapter.methods)
+        return self.sandbox_methods + provided
+
+    def is_sandbox(self, method: str) -> bool:
+        return method in self.sandbox_methods
+
+    def for_method(self, method: str) -> PaymentProvider:
+        for adapter in self.adapters.values():
+            if method in adapter.methods:
+                return adapter
+        raise BadRequest(f"method must be one of: {', '.join(self.methods())}")
+
+    def get(self, name: str) -> PaymentProvider:
+        adapter = self.adapters.get(name)
+        if adapter is None:
+            raise NotFound(f"Unknown provider: {name}")
+        return adapter
+
+    def default_access(self, provider: str) -> ProviderAccess | None:
+        return self.defaults.get(provider)
+
+    async def aclose(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.aclose()

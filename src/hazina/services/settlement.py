@@ -1,0 +1,214 @@
+"""Applying what a provider reported, inside the caller's transaction: the one path every
+webhook, replay and reconciliation answer takes (DESIGN.md section 7).
+
+De-duplication is a row per provider fact (`provider_event_receipts`): inserting it is the
+first write, so a concurrent copy of the same fact waits for it and then sees a duplicate.
+The order row, then the payment row, are locked before deciding, so two reports about one
+payment are decided one after the other, on the state the first one left.
+"""
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.models import Order, Payment, ProviderEventReceipt, Refund
+from hazina.db.statements import insert_unless_exists
+from hazina.domain.clock import utc_now
+from hazina.domain.events import EventType
+from hazina.domain.providers import ProviderEvent, ProviderEventKind
+from hazina.domain.settlement import Report, ReviewReason, decide
+from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
+from hazina.services import resources
+from hazina.services.events import record_event
+
+PAYMENT_KINDS = frozenset(
+    {
+        ProviderEventKind.PAYMENT_SUCCEEDED,
+        ProviderEventKind.PAYMENT_FAILED,
+        ProviderEventKind.PAYMENT_EXPIRED,
+        ProviderEventKind.PAYMENT_PENDING,
+    }
+)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # the payment or a refund changed
+    RECORDED = "recorded"  # understood, nothing to change (e.g. a failure after a success)
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+class UnknownPayment(LookupError):
+    """No payment of this account matches: kept as a failed inbound event for replay."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The account a report came through: it may only move that account's payments.
+    `account_id` None is the deployment's default account (any merchant without its own)."""
+
+    provider: str
+    merchant_id: uuid.UUID | None
+    account_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    outcome: Outcome
+    payment_id: str | None = None
+    merchant_id: uuid.UUID | None = None
+
+
+async def apply_report(
+    session: AsyncSession, scope: Scope, event: ProviderEvent, inbound_event_id: str | None
+) -> Applied:
+    if event.kind == ProviderEventKind.IGNORED:
+        return Applied(Outcome.IGNORED)
+    fresh = await insert_unless_exists(
+        session,
+        ProviderEventReceipt,
+        {
+            "provider": scope.provider,
+            "dedup_key": event.dedup_key,
+            "inbound_event_id": inbound_event_id,
+            "created_at": utc_now(),
+        },
+    )
+    if not fresh:
+        return Applied(Outcome.DUPLICATE)
+    payment = await _find_payment(session, scope, event)
+    if payment is None:
+        raise UnknownPayment(f"no {scope.provider} payment of this account matches the report")
+    if event.kind in PAYMENT_KINDS:
+        changed = await _apply_to_payment(session, payment.id, event)
+    else:
+        changed = await _apply_to_refunds(session, payment, event)
+    outcome = Outcome.APPLIED if changed else Outcome.RECORDED
+    return Applied(outcome, payment.id, payment.merchant_id)
+
+
+async def _find_payment(
+    session: AsyncSession, scope: Scope, event: ProviderEvent
+) -> Payment | None:
+    matches = []
+    if event.payment_id is not None:
+        matches.append(Payment.id == event.payment_id)
+    if event.provider_reference is not None:
+        matches.append(Payment.provider_reference == event.provider_reference)
+    if event.provider_payment_reference is not None:
+        matches.append(Payment.provider_payment_reference == event.provider_payment_reference)
+    if not matches:
+        return None
+    query = select(Payment).where(
+        or_(*matches),
+        Payment.provider == scope.provider,
+        Payment.provider_account_id.is_(None)
+        if scope.account_id is None
+        else Payment.provider_account_id == scope.account_id,
+    )
+    if scope.merchant_id is not None:
+        query = query.where(Payment.merchant_id == scope.merchant_id)
+    return await session.scalar(query.limit(1))
+
+
+async def _apply_to_payment(session: AsyncSession, payment_id: str, event: ProviderEvent) -> bool:
+    order_id = await session.scalar(select(Payment.order_id).where(Payment.id == payment_id))
+    order = await session.get_one(Order, order_id, with_for_update=True, populate_existing=True)
+    payment = await session.get_one(
+        Payment, payment_id, with_for_update=True, populate_existing=True
+    )
+    now = utc_now()
+    if event.provider_payment_reference and not payment.provider_payment_reference:
+        payment.provider_payment_reference = event.provider_payment_reference
+        payment.updated_at = now
+    decision = decide(
+        Report(
+            kind=event.kind,
+            status=PaymentStatus(payment.status),
+            amount=payment.amount,
+            currency=payment.currency,
+            reported_amount=event.amount,
+            reported_currency=event.currency,
+            order_paid_by_other=order.status == OrderStatus.PAID,
+        )
+    )
+    if decision.status is None or decision.event is None:
+        return False
+    payment.status = decision.status
+    payment.updated_at = now
+    payment.review_reason = None if decision.review is None else decision.review.value
+    if decision.status == PaymentStatus.SUCCESS:
+        payment.amount_received = payment.amount if event.amount is None else event.amount
+        payment.received_currency = event.currency or payment.currency
+        payment.error_code = payment.error_description = None
+    else:
+        payment.error_code = decision.error_code
+        payment.error_description = event.message or decision.error_description
+    await session.flush()
+    if decision.pays_order and await _covers(session, order):
+        order.status = OrderStatus.PAID
+        order.updated_at = now
+    await record_event(
+        session,
+        payment.merchant_id,
+        decision.event,
+        payment.id,
+        resources.payment_event_data(payment),
+    )
+    return True
+
+
+async def _covers(session: AsyncSession, order: Order) -> bool:
+    """Whether the order's successful, unflagged-for-review payments add up to its amount."""
+    received = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_received), 0)).where(
+            Payment.order_id == order.id,
+            Payment.status == PaymentStatus.SUCCESS,
+            Payment.received_currency == order.currency,
+            or_(
+                Payment.review_reason.is_(None), Payment.review_reason == ReviewReason.LATE_SUCCESS
+            ),
+        )
+    )
+    return int(received or 0) >= order.amount
+
+
+async def _apply_to_refunds(session: AsyncSession, payment: Payment, event: ProviderEvent) -> bool:
+    """Settle the refunds the report is about. Stripe's `charge.refunded` names no refund: it
+    confirms every refund of the payment the provider has accepted."""
+    query = select(Refund).where(
+        Refund.payment_id == payment.id, Refund.status == RefundStatus.PENDING
+    )
+    if event.refund_id is not None:
+        query = query.where(Refund.id == event.refund_id)
+    elif event.provider_refund_reference is not None:
+        query = query.where(Refund.provider_reference == event.provider_refund_reference)
+    else:
+        query = query.where(Refund.provider_reference.is_not(None))
+    refunds = list(await session.scalars(query.with_for_update()))
+    succeeded = event.kind == ProviderEventKind.REFUND_SUCCEEDED
+    for refund in refunds:
+        await settle_refund(session, refund, payment, succeeded=succeeded)
+    return bool(refunds)
+
+
+async def settle_refund(
+    session: AsyncSession, refund: Refund, payment: Payment, *, succeeded: bool
+) -> None:
+    """A pending refund is processed, or failed with its amount refundable again."""
+    now = utc_now()
+    refund.updated_at = now
+    if succeeded:
+        refund.status = RefundStatus.PROCESSED
+        refund.processed_at = now
+    else:
+        refund.status = RefundStatus.FAILED
+        payment.amount_refunded = Payment.amount_refunded - refund.amount
+    await session.flush()
+    event = EventType.REFUND_PROCESSED if succeeded else EventType.REFUND_FAILED
+    await record_event(
+        session, refund.merchant_id, event, refund.id, resources.refund_event_data(refund)
+    )
