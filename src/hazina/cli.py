@@ -1,21 +1,25 @@
-"""`hazina serve | worker | migrate | merchant create | merchant list`."""
+"""`hazina serve | worker | migrate | merchant … | inbound replay | reconcile | fake …`."""
 
 import asyncio
 import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from datetime import timedelta
 
 import click
 import uvicorn
+from tqdm import tqdm
 from uvicorn.loops.auto import auto_loop_factory
 
 from hazina.api.app import create_app
 from hazina.bootstrap import Container, SchemaOutdated, build, start
 from hazina.config import Settings
 from hazina.db.schema import migrate as migrate_schema
-from hazina.domain.errors import Conflict
-from hazina.services import merchants
+from hazina.domain.errors import Conflict, HazinaError
+from hazina.domain.providers import ProviderFailure
+from hazina.services import inbound as inbound_events
+from hazina.services import merchants, provider_payments
 from hazina.worker import Worker
 
 log = logging.getLogger("hazina")
@@ -179,3 +183,72 @@ def merchant_list() -> None:
 
     for item in asyncio.run(run()):
         click.echo(f"{item.id}  {item.api_key}  {item.email}  {item.name}")
+
+
+@main.group()
+def inbound() -> None:
+    """Provider notifications as received."""
+
+
+@inbound.command("replay")
+@click.argument("inbound_event_ids", nargs=-1)
+@click.option("--failed", is_flag=True, help="Replay every notification whose handling failed.")
+def inbound_replay(inbound_event_ids: tuple[str, ...], failed: bool) -> None:
+    """Apply stored notifications again; what was applied before is a duplicate now."""
+    if not inbound_event_ids and not failed:
+        raise click.UsageError("name inbound event ids, or pass --failed")
+
+    async def run() -> None:
+        container = await _started(_settings())
+        try:
+            targets = list(inbound_event_ids)
+            if failed:
+                targets += await inbound_events.failed_inbound_event_ids(container.db)
+            for inbound_event_id in targets:
+                try:
+                    result = await inbound_events.replay(container.db, inbound_event_id, None)
+                except HazinaError as exc:
+                    click.echo(f"{inbound_event_id}  {exc.description}", err=True)
+                    continue
+                error = f"  {result['error']}" if result["status"] == "failed" else ""
+                click.echo(f"{inbound_event_id}  {result['status']}{error}")
+        finally:
+            await container.close()
+
+    asyncio.run(run())
+
+
+def _duration(value: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
+        raise click.BadParameter("use a number and a unit: 90s, 30m, 2h, 7d")
+    return timedelta(seconds=int(value[:-1]) * units[value[-1]])
+
+
+@main.command()
+@click.option("--since", default="24h", show_default=True, help="How far back: 30m, 2h, 7d.")
+def reconcile(since: str) -> None:
+    """Ask providers about every payment still pending that started within --since."""
+    window = _duration(since)
+
+    async def run() -> dict[str, int]:
+        container = await _started(_settings())
+        counts: dict[str, int] = {}
+        try:
+            payment_ids = await provider_payments.pending_provider_payments(container.db, window)
+            for payment_id in tqdm(payment_ids, desc="reconciling", unit="payment"):
+                try:
+                    outcome = await provider_payments.reconcile_payment(
+                        container.db, container.providers, payment_id
+                    )
+                except (HazinaError, ProviderFailure) as exc:
+                    outcome = "error"
+                    tqdm.write(f"{payment_id}: {getattr(exc, 'description', exc)}")
+                counts[outcome] = counts.get(outcome, 0) + 1
+        finally:
+            await container.close()
+        return counts
+
+    counts = asyncio.run(run())
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+    click.echo(f"reconciled: {summary or 'nothing pending'}")

@@ -59,3 +59,15 @@ def test_is_valid_id_rejects_other_shapes(value: str, prefix: str) -> None:
 def test_is_valid_id_accepts_a_well_formed_id() -> None:
     assert ids.is_valid_id("order_ABCDEFGHabcdef12", ids.ORDER)
     assert ids.is_valid_id("rfnd_0000000000000000", ids.REFUND)
+
+
+def test_an_alphanumeric_reference_maps_back_to_its_payment_id():
+    payment_id = ids.new_id(ids.PAYMENT)
+    reference = ids.alphanumeric_reference(payment_id)
+    assert reference.isalnum()
+    assert ids.from_alphanumeric_reference(reference, ids.PAYMENT) == payment_id
+
+
+@pytest.mark.parametrize("reference", ["ORD123", "pay123", "order" + "a" * 16, ""])
+def test_a_foreign_reference_maps_to_no_payment(reference):
+    assert ids.from_alphanumeric_reference(reference, ids.PAYMENT) is None
