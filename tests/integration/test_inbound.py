@@ -1,0 +1,317 @@
+"""Provider notifications, identical for every provider (DESIGN.md section 7), through a
+minimal provider of the tests' own (tests.acme), over HTTP on SQLite and PostgreSQL."""
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hazina.bootstrap import Container
+from hazina.db.database import Database
+from hazina.db.models import Event, InboundEvent, Job, Payment, Refund, WebhookLog
+from hazina.services import inbound, provider_payments
+from hazina.services.registry import ProviderRegistry
+from hazina.worker import Worker
+from tests.acme import DEFAULT_ACCESS, AcmeProvider, reference_of, sign, webhook
+from tests.conftest import AUTH, http_client
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def acme() -> AcmeProvider:
+    return AcmeProvider()
+
+
+@pytest.fixture
+def hub(container: Container, acme: AcmeProvider) -> Container:
+    registry = ProviderRegistry(adapters={"acme": acme}, defaults={"acme": DEFAULT_ACCESS})
+    providers = dataclasses.replace(container.providers, registry=registry)
+    return dataclasses.replace(container, providers=providers)
+
+
+@pytest.fixture
+async def api(hub: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(hub, AUTH) as client:
+        yield client
+
+
+async def acme_payment(api: httpx.AsyncClient, amount: int = 5000) -> dict[str, Any]:
+    order = await api.post("/api/v1/orders", json={"amount": amount, "currency": "USD"})
+    assert order.status_code == 201, order.text
+    payment = await api.post(
+        "/api/v1/payments", json={"order_id": order.json()["id"], "method": "acme"}
+    )
+    assert payment.status_code == 201, payment.text
+    body: dict[str, Any] = payment.json()
+    return body
+
+
+async def notify(api: httpx.AsyncClient, body: bytes, **headers: str) -> httpx.Response:
+    return await api.post("/hooks/acme", content=body, headers=sign(body) | headers)
+
+
+async def events_of(db: Database, resource_id: str) -> list[str]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Event.type).where(Event.resource_id == resource_id).order_by(Event.created_at)
+        )
+        return list(rows)
+
+
+async def inbound_statuses(db: Database) -> list[str]:
+    async with db.read() as session:
+        return list(await session.scalars(select(InboundEvent.status)))
+
+
+async def test_a_provider_payment_starts_with_a_redirect_and_pending(api, acme):
+    payment = await acme_payment(api)
+    assert payment["status"] == "pending"
+    assert payment["provider"] == "acme"
+    assert payment["provider_reference"] == reference_of(payment["id"])
+    assert payment["next_action"] == {
+        "type": "redirect",
+        "url": f"https://acme.test/pay/{reference_of(payment['id'])}",
+    }
+    assert acme.started[0].success_url.endswith(f"/success?payment_id={payment['id']}")
+    public = await api.get(f"/api/v1/payments/{payment['id']}/public")
+    assert public.json()["next_action"] == payment["next_action"]
+
+
+async def test_a_verified_success_pays_the_order_once(api, hub):
+    payment = await acme_payment(api)
+    body = webhook(payment["id"], "paid", amount=5000, currency="USD")
+    first = await notify(api, body)
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "processed"
+    again = await notify(api, body)
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+
+    detail = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert detail["status"] == "success"
+    assert detail["amount_received"] == 5000
+    order = (await api.get(f"/api/v1/orders/{payment['order_id']}")).json()
+    assert order["status"] == "paid"
+    assert await events_of(hub.db, payment["id"]) == [
+        "payment.created",
+        "payment.pending",
+        "payment.success",
+    ]
+    assert sorted(await inbound_statuses(hub.db)) == ["duplicate", "processed"]
+
+
+async def test_a_bad_signature_is_stored_rejected_and_changes_nothing(api, hub):
+    payment = await acme_payment(api)
+    body = webhook(payment["id"], "paid")
+    response = await api.post("/hooks/acme", content=body, headers={"acme-signature": "0" * 64})
+    assert response.status_code == 400
+    tampered = await api.post(
+        "/hooks/acme", content=body.replace(b"paid", b"PAID"), headers=sign(body)
+    )
+    assert tampered.status_code == 400
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
+    async with hub.db.read() as session:
+        stored = list(await session.scalars(select(InboundEvent)))
+    assert [row.status for row in stored] == ["rejected", "rejected"]
+    assert {row.body for row in stored} == {body, body.replace(b"paid", b"PAID")}
+    assert all(row.events is None for row in stored)
+
+
+async def test_an_unknown_type_is_acknowledged_and_stored(api, hub):
+    payment = await acme_payment(api)
+    response = await notify(api, webhook(payment["id"], "customer.updated"))
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored"
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
+
+
+async def test_a_failure_after_success_is_recorded_and_ignored(api, hub):
+    payment = await acme_payment(api)
+    assert (await notify(api, webhook(payment["id"], "paid"))).status_code == 200
+    late_failure = await notify(api, webhook(payment["id"], "failed"))
+    assert late_failure.status_code == 200
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "success"
+    assert (await events_of(hub.db, payment["id"])).count("payment.failed") == 0
+
+
+async def test_a_late_success_after_expiry_is_applied_and_flagged(api, hub):
+    payment = await acme_payment(api)
+    assert (await notify(api, webhook(payment["id"], "expired"))).status_code == 200
+    expired = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert expired["status"] == "failed"
+    assert expired["error_code"] == "PAYMENT_EXPIRED"
+    assert (await notify(api, webhook(payment["id"], "paid", amount=5000))).status_code == 200
+    late = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert late["status"] == "success"
+    assert late["review_reason"] == "late_success"
+    assert "error_code" not in late
+    assert (await api.get(f"/api/v1/orders/{payment['order_id']}")).json()["status"] == "paid"
+    assert (await events_of(hub.db, payment["id"]))[-2:] == ["payment.failed", "payment.success"]
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(4999, "USD"), (5000, "EUR")])
+async def test_a_mismatched_amount_leaves_the_order_unpaid_for_review(api, hub, amount, currency):
+    payment = await acme_payment(api)
+    body = webhook(payment["id"], "paid", amount=amount, currency=currency)
+    assert (await notify(api, body)).status_code == 200
+    detail = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert detail["review_reason"] in {"amount_mismatch", "currency_mismatch"}
+    assert (await api.get(f"/api/v1/orders/{payment['order_id']}")).json()["status"] != "paid"
+    events = await events_of(hub.db, payment["id"])
+    assert events[-1] == "payment.review_required"
+    assert "payment.success" not in events
+
+
+async def test_a_notification_before_the_reference_is_stored_fails_then_replays(api, hub, acme):
+    """A provider may notify before Hazina stored the reference it returned: the webhook is
+    kept as failed (the provider is told to retry), and a replay applies it."""
+    acme.hold = asyncio.Event()
+    order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
+    creating = asyncio.create_task(
+        api.post("/api/v1/payments", json={"order_id": order.json()["id"], "method": "acme"})
+    )
+    await acme.reached.wait()
+    payment_id = acme.started[0].payment_id
+    early = await notify(api, webhook(None, "paid", reference=reference_of(payment_id)))
+    assert early.status_code == 500
+    assert early.json()["status"] == "failed"
+    acme.hold.set()
+    assert (await creating).status_code == 201
+
+    listed = (await api.get("/api/v1/inbound-events")).json()
+    # Unmatched, it belongs to no merchant yet: only an operator (the CLI) can see it.
+    assert listed["total"] == 0
+    replayed = await inbound.replay(hub.db, early.json()["id"], None)
+    assert replayed["status"] == "processed"
+    assert replayed["payment_id"] == payment_id
+    assert replayed["attempts"] == 2
+    assert (await api.get(f"/api/v1/payments/{payment_id}")).json()["status"] == "success"
+    listed = (await api.get("/api/v1/inbound-events")).json()
+    assert [item["id"] for item in listed["data"]] == [early.json()["id"]]
+    again = await api.post(f"/api/v1/inbound-events/{early.json()['id']}/replay")
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+    assert (await events_of(hub.db, payment_id)).count("payment.success") == 1
+
+
+async def test_a_storm_of_one_success_and_a_failure_makes_one_transition(api, hub):
+    """50 copies of one success event, sent concurrently with a failure for the same payment:
+    one transition, one payment.success, one delivery per endpoint."""
+    configured = await api.put(
+        "/api/v1/webhooks/config", json={"webhook_url": "https://merchant.test/hooks"}
+    )
+    assert configured.status_code == 200, configured.text
+    payment = await acme_payment(api)
+    success = webhook(payment["id"], "paid", amount=5000, currency="USD", event_id="evt_storm")
+    failure = webhook(payment["id"], "failed", event_id="evt_storm_failure")
+    bodies = [success] * 25 + [failure] + [success] * 25
+    responses = await asyncio.gather(*(notify(api, body) for body in bodies))
+    assert {r.status_code for r in responses} == {200}
+    statuses = [r.json()["status"] for r in responses]
+    assert statuses.count("processed") == 2  # the success, and the failure (applied or recorded)
+    assert statuses.count("duplicate") == 49
+
+    detail = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert detail["status"] == "success"
+    events = await events_of(hub.db, payment["id"])
+    assert events.count("payment.success") == 1
+    async with hub.db.read() as session:
+        deliveries = await session.scalar(
+            select(func.count())
+            .select_from(WebhookLog)
+            .where(WebhookLog.event == "payment.success")
+        )
+    assert deliveries == 1
+
+
+async def test_reconciliation_settles_a_payment_whose_webhook_was_lost(api, hub, acme):
+    payment = await acme_payment(api)
+    async with hub.db.read() as session:
+        scheduled = list(
+            await session.scalars(select(Job.run_at).where(Job.kind == "reconcile_payment"))
+        )
+    assert len(scheduled) == len(hub.settings.reconcile_schedule)
+    assert await provider_payments.reconcile_payment(hub.db, hub.providers, payment["id"]) == (
+        "unknown"
+    )
+    acme.states[payment["id"]] = "open"
+    await provider_payments.reconcile_payment(hub.db, hub.providers, payment["id"])
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
+    acme.states[payment["id"]] = "paid"
+    outcome = await provider_payments.reconcile_payment(hub.db, hub.providers, payment["id"])
+    assert outcome == "applied"
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "success"
+    assert (await api.get(f"/api/v1/orders/{payment['order_id']}")).json()["status"] == "paid"
+    # The webhook arriving late changes nothing more.
+    assert (await notify(api, webhook(payment["id"], "paid", amount=5000))).status_code == 200
+    assert (await events_of(hub.db, payment["id"])).count("payment.success") == 1
+
+
+async def test_a_refused_start_fails_the_payment_and_frees_the_key(api, hub, acme):
+    acme.refuse_starts = True
+    order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
+    request = {"order_id": order.json()["id"], "method": "acme"}
+    refused = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k1"})
+    assert refused.status_code == 502
+    assert refused.json() == {
+        "error": {"code": "PROVIDER_ERROR", "description": "Acme is refusing payments today"}
+    }
+    async with hub.db.read() as session:
+        failed = await session.scalar(
+            select(Payment).where(Payment.order_id == request["order_id"])
+        )
+    assert failed is not None
+    assert failed.status == "failed"
+    acme.refuse_starts = False
+    retried = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k1"})
+    assert retried.status_code == 201
+    replayed = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k1"})
+    assert replayed.content == retried.content
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
+    assert replayed.json()["next_action"]["type"] == "redirect"
+
+
+async def test_a_duplicate_during_the_provider_call_is_told_it_is_in_progress(api, acme):
+    acme.hold = asyncio.Event()
+    order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
+    request = {"order_id": order.json()["id"], "method": "acme"}
+    headers = {"Idempotency-Key": "k2"}
+    first = asyncio.create_task(api.post("/api/v1/payments", json=request, headers=headers))
+    await acme.reached.wait()
+    duplicate = await api.post("/api/v1/payments", json=request, headers=headers)
+    assert duplicate.status_code == 409
+    acme.hold.set()
+    assert (await first).status_code == 201
+    assert len(acme.started) == 1
+
+
+async def test_a_provider_refund_waits_for_the_provider_confirmation(api, hub, acme):
+    payment = await acme_payment(api)
+    await notify(api, webhook(payment["id"], "paid", amount=5000))
+    refund = await api.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 2000})
+    assert refund.status_code == 201, refund.text
+    stop = asyncio.Event()
+    running = asyncio.create_task(Worker.from_container(hub).run(stop))
+
+    async def accepted_by_acme() -> bool:
+        async with hub.db.read() as session:
+            row = await session.get_one(Refund, refund.json()["id"], populate_existing=True)
+        return row.provider_reference is not None
+
+    try:
+        await wait_until(accepted_by_acme)
+    finally:
+        stop.set()
+        await running
+    assert acme.refunds[0].amount == 2000
+    pending = (await api.get(f"/api/v1/refunds/{refund.json()['id']}")).json()
+    assert pending["status"] == "pending"
+    confirmed = await notify(api, webhook(payment["id"], "refunded"))
+    assert confirmed.status_code == 200
+    processed = (await api.get(f"/api/v1/refunds/{refund.json()['id']}")).json()
+    assert processed["status"] == "processed"
+    assert "refund.processed" in await events_of(hub.db, refund.json()["id"])
