@@ -91,7 +91,7 @@ class AcmeProvider:
         if self.hold is not None:
             await self.hold.wait()
         if self.refuse_starts:
-            raise ProviderFailure("Acme is refusing payments today")
+            raise ProviderFailure("Acme is refusing payments today", retryable=True)
         url = f"https://acme.test/pay/{reference_of(start.payment_id)}"
         return StartedPayment(reference_of(start.payment_id), {"type": "redirect", "url": url})
 

@@ -10,13 +10,14 @@ from hazina.db.schema import is_current, migrate
 from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
+from hazina.providers.clickpesa import ClickPesaProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.services.merchants import (
     CredentialCache,
     deactivate_published_test_merchant,
     seed_test_merchant,
 )
-from hazina.services.ports import SecretBox, WebhookSender
+from hazina.services.ports import PaymentProvider, SecretBox, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
 
@@ -60,12 +61,22 @@ def build(settings: Settings) -> Container:
         ),
         webhook_policy=webhook_policy(settings),
         providers=ProviderContext(
-            registry=ProviderRegistry(adapters={}, defaults=default_accounts(settings)),
+            registry=ProviderRegistry(
+                adapters=provider_adapters(settings), defaults=default_accounts(settings)
+            ),
             vault=build_vault(settings),
             base_url=settings.base_url,
             reconcile_schedule=tuple(settings.reconcile_schedule),
         ),
     )
+
+
+def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
+    timeout = settings.provider_timeout_seconds
+    adapters: list[PaymentProvider] = [
+        ClickPesaProvider(settings.clickpesa_api_base, timeout),
+    ]
+    return {adapter.name: adapter for adapter in adapters}
 
 
 def default_accounts(settings: Settings) -> dict[str, ProviderAccess]:

@@ -20,6 +20,7 @@ from hazina.domain.errors import Conflict, HazinaError
 from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
 from hazina.services import merchants, provider_payments
+from hazina.testing.clickpesa_fake import serve_clickpesa_fake
 from hazina.worker import Worker
 
 log = logging.getLogger("hazina")
@@ -252,3 +253,17 @@ def reconcile(since: str) -> None:
     counts = asyncio.run(run())
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
     click.echo(f"reconciled: {summary or 'nothing pending'}")
+
+
+@main.group()
+def fake() -> None:
+    """Run a fake provider API (the real wire format, in memory) for demos and benchmarks."""
+
+
+@fake.command("clickpesa")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--token-lifetime", type=float, default=3600.0, show_default=True)
+def fake_clickpesa(host: str, port: int, token_lifetime: float) -> None:
+    """Serve a fake ClickPesa: set HAZINA_CLICKPESA_API_BASE=http://HOST:PORT for Hazina."""
+    serve_clickpesa_fake(host, port, token_lifetime)

@@ -21,7 +21,7 @@ from hazina.db.queue import complete_current_job, enqueue
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import utc_now
-from hazina.domain.errors import ProviderError
+from hazina.domain.errors import BadRequest, ProviderError
 from hazina.domain.events import EventType
 from hazina.domain.providers import (
     PaymentStart,
@@ -131,7 +131,11 @@ async def start_provider_payment(
             started = await adapter.start_payment(access, start)
         except ProviderFailure as exc:
             await _fail_start(db, payment_id, exc.description)
-            raise ProviderError(exc.description) from exc
+            # Retryable: the provider is down or slow. Otherwise it refused what it was sent
+            # (a phone number it cannot push to, say): the client's to fix.
+            if exc.retryable:
+                raise ProviderError(exc.description) from exc
+            raise BadRequest(exc.description) from exc
         async with db.transaction() as session:
             payment = await session.get_one(Payment, payment_id)
             payment.provider_reference = started.provider_reference
