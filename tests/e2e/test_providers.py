@@ -65,7 +65,7 @@ async def wait_for_status(
     hub: Hub, client: httpx.AsyncClient, payment_id: str, status: str
 ) -> None:
     async def reached() -> bool:
-        return (await payment_of(client, payment_id))["status"] == status
+        return bool((await payment_of(client, payment_id))["status"] == status)
 
     await hub.eventually(reached, within=30, what=f"payment {payment_id} {status}")
 
