@@ -19,7 +19,7 @@ from hazina.domain.providers import (
     RefundStart,
 )
 from hazina.providers.clickpesa import ClickPesaProvider, normalise_phone
-from tests.providers.conftest import (
+from tests.providers.clickpesa_provider.conftest import (
     API_KEY,
     BASE,
     CHECKSUM_KEY,

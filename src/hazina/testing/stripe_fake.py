@@ -1,0 +1,335 @@
+"""A stateful fake of the Stripe API as an ASGI app (providers.md section 1).
+
+Stripe's side, as the `stripe` package calls it: Bearer auth with `sk_test_…`/`sk_live_…` keys,
+form-encoded bodies (`a[b][c]=v`), `POST/GET /v1/checkout/sessions`, `POST
+/v1/checkout/sessions/{id}/expire`, `GET /v1/payment_intents/{id}`, `POST /v1/refunds`, Stripe's
+error body, and `Idempotency-Key` replays. Every object belongs to the secret key that made it.
+
+The customer's and the network's side are control calls under `/_control/` (not Stripe's):
+
+- `POST /_control/webhook_endpoints` `{"api_key", "url", "secret"}`: where that account's events go
+  and the `whsec_…` secret they are signed with (`url` may be null: sign, never send).
+- `POST /_control/checkout/sessions/{id}/complete` `{"payment_status": "paid"|"unpaid"}`,
+  `…/fail` `{"message"}`, `…/expire`, `POST /_control/refunds/{id}/fail`.
+- `POST /_control/events/{id}/deliver`: send a recorded event again (Stripe's retries, duplicates).
+- `GET /_control/events?type=…`: the event log; `POST /_control/deliveries/flush` waits for the
+  events sent in the background (refunds and API expiries, which Stripe sends after answering).
+- `POST /_control/failures` `{"status", "count"}`: the next `count` API requests fail that way.
+
+Control calls that make events take `"deliver": false` to only sign them; either way the answer
+lists each event's exact body and `Stripe-Signature` header, so a test can deliver, drop or repeat.
+"""
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hazina.testing.stripe_params import StripeApiError, decode_form
+from hazina.testing.stripe_state import Endpoint, SignedEvent, StripeState, new_id
+
+_KEY = re.compile(r"(sk|rk)_(test|live)_[A-Za-z0-9_]+")
+_NO_KEY = (
+    "You did not provide an API key. You need to provide your API key in the Authorization"
+    " header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
+)
+DELIVERY_TIMEOUT_SECONDS = 10.0
+
+Handler = Callable[[Request, str, dict[str, Any]], Awaitable[Any]]
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(content, indent=2).encode(),
+        status,
+        media_type="application/json",
+        headers={"Request-Id": new_id("req_", 14)},
+    )
+
+
+def _authenticate(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            credential = base64.b64decode(credential).decode().split(":", 1)[0]
+        except ValueError:
+            credential = ""
+    elif scheme.lower() != "bearer":
+        credential = ""
+    if not credential:
+        raise StripeApiError(401, _NO_KEY)
+    if not _KEY.fullmatch(credential):
+        # Stripe masks the key it refuses; so does the fake, so it never echoes a secret.
+        raise StripeApiError(
+            401, f"Invalid API Key provided: {credential[:8]}****{credential[-4:]}"
+        )
+    return credential
+
+
+class StripeFake:
+    """The app's state and handlers; `create_stripe_fake` wires them to routes."""
+
+    def __init__(self, webhook_transport: httpx.AsyncBaseTransport | None) -> None:
+        self.state = StripeState()
+        self._transport = webhook_transport
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- Stripe's API -------------------------------------------------------------------------
+
+    def api(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                owner = _authenticate(request)
+                if self.state.failures:
+                    status = self.state.failures.pop(0)
+                    raise StripeApiError(
+                        status,
+                        "An unknown error occurred (injected by the fake).",
+                        kind="api_error",
+                    )
+                body = (await request.body()).decode()
+                params = decode_form(parse_qsl(request.url.query) + parse_qsl(body))
+                key = request.headers.get("idempotency-key")
+                if request.method != "POST" or not key:
+                    return _json(await handler(request, owner, params))
+                return await self._idempotent(request, owner, key, params, handler)
+            except StripeApiError as exc:
+                return _json(exc.body(), exc.status)
+
+        return endpoint
+
+    async def _idempotent(
+        self, request: Request, owner: str, key: str, params: dict[str, Any], handler: Handler
+    ) -> Response:
+        """Same key and same request: the first answer again. Same key, other request: 400."""
+        stored = self.state.replies.get((owner, key))
+        path = request.url.path
+        if stored is not None:
+            method, first_path, first_params, status, content = stored
+            if (method, first_path, first_params) != (request.method, path, params):
+                raise StripeApiError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters they"
+                    f" were first used with. Try using a key other than '{key}' if you meant to"
+                    " execute a different request.",
+                    kind="idempotency_error",
+                )
+            response = Response(content, status, media_type="application/json")
+            response.headers["Idempotent-Replayed"] = "true"
+            response.headers["Request-Id"] = new_id("req_", 14)
+            return response
+        try:
+            response = _json(await handler(request, owner, params))
+        except StripeApiError as exc:
+            # Stripe keeps the outcome of a request that ran, errors included.
+            response = _json(exc.body(), exc.status)
+        self.state.replies[(owner, key)] = (
+            request.method,
+            path,
+            params,
+            response.status_code,
+            bytes(response.body),
+        )
+        return response
+
+    async def create_session(self, _: Request, owner: str, params: dict[str, Any]) -> Any:
+        return self.state.create_session(owner, params)
+
+    async def retrieve_session(self, request: Request, owner: str, _: dict[str, Any]) -> Any:
+        return self.state.get(owner, request.path_params["id"], "checkout.session")
+
+    async def expire_session(self, request: Request, owner: str, _: dict[str, Any]) -> Any:
+        session, event = self.state.expire_session(owner, request.path_params["id"])
+        self._send_later([event])
+        return session
+
+    async def retrieve_intent(self, request: Request, owner: str, _: dict[str, Any]) -> Any:
+        return self.state.get(owner, request.path_params["id"], "payment_intent")
+
+    async def create_refund(self, _: Request, owner: str, params: dict[str, Any]) -> Any:
+        refund, events = self.state.create_refund(owner, params)
+        self._send_later(events)
+        return refund
+
+    # --- Delivery ----------------------------------------------------------------------------
+
+    async def deliver(self, signed: SignedEvent) -> None:
+        if signed.url is None or signed.signature is None:
+            signed.delivery_error = "no webhook endpoint registered for this account"
+            return
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": signed.signature,
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        }
+        try:
+            async with httpx.AsyncClient(
+                transport=self._transport, timeout=DELIVERY_TIMEOUT_SECONDS, trust_env=False
+            ) as client:
+                response = await client.post(signed.url, content=signed.body, headers=headers)
+            signed.delivery_status, signed.delivery_error = response.status_code, None
+        except httpx.HTTPError as exc:
+            signed.delivery_status, signed.delivery_error = None, type(exc).__name__
+
+    def _send_later(self, events: list[SignedEvent]) -> None:
+        """Stripe sends after it answered; waiting here could deadlock a caller that is itself
+        the receiver."""
+
+        async def send() -> None:
+            for signed in events:
+                await self.deliver(signed)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def flush(self) -> None:
+        while self._background:
+            await asyncio.gather(*list(self._background))
+
+    # --- Control -----------------------------------------------------------------------------
+
+    def control(
+        self, handler: Callable[[Request, dict[str, Any]], Awaitable[Any]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                raw = await request.body()
+                payload = json.loads(raw) if raw.strip() else {}
+                if not isinstance(payload, dict):
+                    raise StripeApiError(400, "The control body must be a JSON object.")
+                return _json(await handler(request, payload))
+            except json.JSONDecodeError:
+                return _json(StripeApiError(400, "The control body is not JSON.").body(), 400)
+            except StripeApiError as exc:
+                return _json(exc.body(), exc.status)
+
+        return endpoint
+
+    async def _answer(
+        self, found: dict[str, Any], events: list[SignedEvent], payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        if payload.get("deliver", True):
+            for signed in events:
+                await self.deliver(signed)
+        return {"object": found, "events": [signed.public() for signed in events]}
+
+    async def register_endpoint(self, _: Request, payload: dict[str, Any]) -> Any:
+        api_key, secret, url = payload.get("api_key"), payload.get("secret"), payload.get("url")
+        if not isinstance(api_key, str) or not _KEY.fullmatch(api_key):
+            raise StripeApiError(400, "api_key must be a secret key", param="api_key")
+        if not isinstance(secret, str) or not secret:
+            raise StripeApiError(400, "secret is required", param="secret")
+        if url is not None and not isinstance(url, str):
+            raise StripeApiError(400, "url must be a string or null", param="url")
+        self.state.endpoints[api_key] = Endpoint(url, secret)
+        return {"object": "webhook_endpoint", "url": url, "status": "enabled"}
+
+    async def complete_session(self, request: Request, payload: dict[str, Any]) -> Any:
+        session_id = request.path_params["id"]
+        paid = payload.get("payment_status", "paid")
+        if paid not in ("paid", "unpaid"):
+            raise StripeApiError(400, "payment_status is paid or unpaid", param="payment_status")
+        owner = self.state.owner_of(session_id)
+        session, events = self.state.complete_session(owner, session_id, paid == "paid")
+        return await self._answer(session, events, payload)
+
+    async def fail_session(self, request: Request, payload: dict[str, Any]) -> Any:
+        session_id = request.path_params["id"]
+        message = str(payload.get("message", "Your card was declined."))
+        owner = self.state.owner_of(session_id)
+        session, events = self.state.fail_session(owner, session_id, message)
+        return await self._answer(session, events, payload)
+
+    async def expire_session_control(self, request: Request, payload: dict[str, Any]) -> Any:
+        session_id = request.path_params["id"]
+        session, event = self.state.expire_session(self.state.owner_of(session_id), session_id)
+        return await self._answer(session, [event], payload)
+
+    async def fail_refund(self, request: Request, payload: dict[str, Any]) -> Any:
+        refund_id = request.path_params["id"]
+        refund, event = self.state.fail_refund(self.state.owner_of(refund_id), refund_id)
+        return await self._answer(refund, [event], payload)
+
+    async def redeliver(self, request: Request, _: dict[str, Any]) -> Any:
+        event_id = request.path_params["id"]
+        signed = next((e for e in self.state.events if e.event["id"] == event_id), None)
+        if signed is None:
+            raise StripeApiError(404, f"No such event: '{event_id}'", code="resource_missing")
+        await self.deliver(signed)
+        return signed.public()
+
+    async def list_events(self, request: Request, _: dict[str, Any]) -> Any:
+        wanted = request.query_params.get("type")
+        events = [e.public() for e in self.state.events if wanted in (None, e.event["type"])]
+        return {"object": "list", "data": events}
+
+    async def flush_deliveries(self, _: Request, __: dict[str, Any]) -> Any:
+        await self.flush()
+        return {"pending": 0}
+
+    async def inject_failures(self, _: Request, payload: dict[str, Any]) -> Any:
+        status, count = payload.get("status", 500), payload.get("count", 1)
+        if not isinstance(status, int) or not isinstance(count, int) or count < 0:
+            raise StripeApiError(400, "status and count are integers")
+        self.state.failures.extend([status] * count)
+        return {"pending": len(self.state.failures)}
+
+
+def create_stripe_fake(
+    *,
+    checkout_base: str = "https://checkout.stripe.com",
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """A new fake with empty state (`app.state.fake` holds it).
+
+    `webhook_transport` lets tests deliver events to an in-process ASGI app."""
+    fake = StripeFake(webhook_transport)
+    fake.state.checkout_base = checkout_base.rstrip("/")
+    api, control = fake.api, fake.control
+    routes = [
+        Route("/v1/checkout/sessions", api(fake.create_session), methods=["POST"]),
+        Route("/v1/checkout/sessions/{id}", api(fake.retrieve_session), methods=["GET"]),
+        Route("/v1/checkout/sessions/{id}/expire", api(fake.expire_session), methods=["POST"]),
+        Route("/v1/payment_intents/{id}", api(fake.retrieve_intent), methods=["GET"]),
+        Route("/v1/refunds", api(fake.create_refund), methods=["POST"]),
+        Route("/_control/webhook_endpoints", control(fake.register_endpoint), methods=["POST"]),
+        Route(
+            "/_control/checkout/sessions/{id}/complete",
+            control(fake.complete_session),
+            methods=["POST"],
+        ),
+        Route(
+            "/_control/checkout/sessions/{id}/fail", control(fake.fail_session), methods=["POST"]
+        ),
+        Route(
+            "/_control/checkout/sessions/{id}/expire",
+            control(fake.expire_session_control),
+            methods=["POST"],
+        ),
+        Route("/_control/refunds/{id}/fail", control(fake.fail_refund), methods=["POST"]),
+        Route("/_control/events", control(fake.list_events), methods=["GET"]),
+        Route("/_control/events/{id}/deliver", control(fake.redeliver), methods=["POST"]),
+        Route("/_control/deliveries/flush", control(fake.flush_deliveries), methods=["POST"]),
+        Route("/_control/failures", control(fake.inject_failures), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.fake = fake
+    return app
+
+
+def run_stripe_fake(host: str = "127.0.0.1", port: int = 12111) -> None:
+    """Serve a fake on its own (`hazina fake stripe --port …`) until interrupted."""
+    base = f"http://{host}:{port}"
+    uvicorn.run(create_stripe_fake(checkout_base=base), host=host, port=port, log_level="info")
