@@ -11,6 +11,7 @@ from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
+from hazina.providers.stripe import StripeProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.services.merchants import (
     CredentialCache,
@@ -74,6 +75,7 @@ def build(settings: Settings) -> Container:
 def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
     timeout = settings.provider_timeout_seconds
     adapters: list[PaymentProvider] = [
+        StripeProvider(settings.stripe_api_base, timeout),
         ClickPesaProvider(settings.clickpesa_api_base, timeout),
     ]
     return {adapter.name: adapter for adapter in adapters}

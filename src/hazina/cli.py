@@ -21,6 +21,7 @@ from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
 from hazina.services import merchants, provider_payments
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
+from hazina.testing.stripe_fake import run_stripe_fake
 from hazina.worker import Worker
 
 log = logging.getLogger("hazina")
@@ -258,6 +259,14 @@ def reconcile(since: str) -> None:
 @main.group()
 def fake() -> None:
     """Run a fake provider API (the real wire format, in memory) for demos and benchmarks."""
+
+
+@fake.command("stripe")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=12111, show_default=True)
+def fake_stripe(host: str, port: int) -> None:
+    """Serve a fake Stripe: set HAZINA_STRIPE_API_BASE=http://HOST:PORT for Hazina."""
+    run_stripe_fake(host, port)
 
 
 @fake.command("clickpesa")

@@ -5,6 +5,7 @@ A single-tenant deployment: the provider account comes from the environment, and
 posts its webhooks to `/hooks/{provider}`. On SQLite and PostgreSQL.
 """
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from hazina.db.models import WebhookLog
 from hazina.domain import ids
 from hazina.testing.sink import WebhookSink
 from tests.e2e.servers import HazinaProcess, Hub, api, free_port, open_hub
@@ -184,3 +187,161 @@ async def test_a_lost_clickpesa_webhook_is_resolved_by_reconciliation(hub: Hub, 
         await wait_for_delivery(hub, sink, "payment.success", payment["id"])
         order = (await client.get(f"/api/v1/orders/{payment['order_id']}")).json()
         assert order["status"] == "paid"
+
+
+STRIPE_KEY = "sk_test_hazinae2e"
+STRIPE_WEBHOOK_SECRET = "whsec_hazinae2e"
+
+
+class Stripe:
+    def __init__(self, hub: Hub, fake_url: str) -> None:
+        self.hub = hub
+        self.fake_url = fake_url
+
+    async def serve(self, **env: str) -> HazinaProcess:
+        server = await self.hub.serve(
+            worker=True,
+            HAZINA_STRIPE_API_BASE=self.fake_url,
+            STRIPE_SECRET_KEY=STRIPE_KEY,
+            STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
+            **env,
+        )
+        registered = await self.control(
+            "webhook_endpoints",
+            api_key=STRIPE_KEY,
+            url=f"{server.url}/hooks/stripe",
+            secret=STRIPE_WEBHOOK_SECRET,
+        )
+        assert registered["status"] == "enabled"
+        return server
+
+    async def control(self, path: str, **payload: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.fake_url, timeout=30) as control:
+            response = await control.post(f"/_control/{path}", json=payload)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+async def stripe_payment(client: httpx.AsyncClient) -> dict[str, Any]:
+    order = await client.post("/api/v1/orders", json={"amount": 2500, "currency": "USD"})
+    assert order.status_code == 201, order.text
+    body = {"order_id": order.json()["id"], "method": "stripe", "email": "buyer@example.com"}
+    created = await client.post("/api/v1/payments", json=body)
+    assert created.status_code == 201, created.text
+    payment: dict[str, Any] = created.json()
+    assert payment["provider_reference"].startswith("cs_test_")
+    assert payment["next_action"]["type"] == "redirect"
+    return payment
+
+
+async def test_stripe_checkout_pays_the_order_and_refunds(hub: Hub, sink: WebhookSink):
+    stripe = Stripe(hub, await start_fake(hub, "stripe"))
+    server = await stripe.serve()
+    async with api(server) as client:
+        await configure_receiver(client, sink)
+        payment = await stripe_payment(client)
+        completed = await stripe.control(
+            f"checkout/sessions/{payment['provider_reference']}/complete", payment_status="paid"
+        )
+        assert {e["delivery"]["status"] for e in completed["events"]} == {200}
+        await wait_for_status(hub, client, payment["id"], "success")
+        order = (await client.get(f"/api/v1/orders/{payment['order_id']}")).json()
+        assert order["status"] == "paid"
+        await wait_for_delivery(hub, sink, "payment.success", payment["id"])
+
+        refund = await client.post(
+            f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 1000}
+        )
+        assert refund.status_code == 201, refund.text
+        refund_id = refund.json()["id"]
+
+        async def processed() -> bool:
+            body = (await client.get(f"/api/v1/refunds/{refund_id}")).json()
+            return bool(body["status"] == "processed")
+
+        await hub.eventually(processed, within=30, what="Stripe refund processed")
+        refunds = await stripe.control("deliveries/flush")
+        assert refunds is not None
+        events = (await client.get("/api/v1/events", params={"limit": 100})).json()["data"]
+        assert [e["type"] for e in events].count("refund.processed") == 1
+
+
+async def test_a_lost_stripe_webhook_is_resolved_by_reconciliation(hub: Hub, sink: WebhookSink):
+    stripe = Stripe(hub, await start_fake(hub, "stripe"))
+    server = await stripe.serve(HAZINA_RECONCILE_SCHEDULE="[1]")
+    async with api(server) as client:
+        await configure_receiver(client, sink)
+        payment = await stripe_payment(client)
+        await stripe.control(
+            f"checkout/sessions/{payment['provider_reference']}/complete",
+            payment_status="paid",
+            deliver=False,
+        )
+        await wait_for_status(hub, client, payment["id"], "success")
+        await wait_for_delivery(hub, sink, "payment.success", payment["id"])
+
+
+async def test_a_storm_of_signed_stripe_events_makes_one_transition(hub: Hub, sink: WebhookSink):
+    """One `checkout.session.completed`, signed by Stripe's scheme, sent 50 times at once with
+    a `payment_intent.payment_failed` for the same payment among them."""
+    stripe = Stripe(hub, await start_fake(hub, "stripe"))
+    server = await stripe.serve()
+    async with api(server) as client:
+        await configure_receiver(client, sink)
+        payment = await stripe_payment(client)
+        session = payment["provider_reference"]
+        failed = await stripe.control(f"checkout/sessions/{session}/fail", deliver=False)
+        completed = await stripe.control(
+            f"checkout/sessions/{session}/complete", payment_status="paid", deliver=False
+        )
+        success = next(e for e in completed["events"] if e["type"] == "checkout.session.completed")
+        failure = failed["events"][0]
+        assert failure["type"] == "payment_intent.payment_failed"
+
+        async def send(event: dict[str, Any]) -> httpx.Response:
+            return await client.post(
+                "/hooks/stripe",
+                content=event["body"].encode(),
+                headers={"Stripe-Signature": event["signature"]},
+            )
+
+        storm = [success] * 25 + [failure] + [success] * 25
+        responses = await asyncio.gather(*(send(event) for event in storm))
+        assert {r.status_code for r in responses} == {200}
+        assert [r.json()["status"] for r in responses].count("duplicate") == 49
+
+        assert (await payment_of(client, payment["id"]))["status"] == "success"
+        await wait_for_delivery(hub, sink, "payment.success", payment["id"])
+        events = (await client.get("/api/v1/events", params={"limit": 100})).json()["data"]
+        mine = [e["type"] for e in events if e["resource_id"] == payment["id"]]
+        assert mine.count("payment.success") == 1
+        async with hub.database() as db, db.read() as session_:
+            deliveries = await session_.scalar(
+                select(func.count())
+                .select_from(WebhookLog)
+                .where(WebhookLog.event == "payment.success")
+            )
+        assert deliveries == 1
+
+
+async def test_stripe_signatures_are_checked_on_the_raw_body(hub: Hub):
+    stripe = Stripe(hub, await start_fake(hub, "stripe"))
+    server = await stripe.serve()
+    async with api(server) as client:
+        payment = await stripe_payment(client)
+        completed = await stripe.control(
+            f"checkout/sessions/{payment['provider_reference']}/complete",
+            payment_status="paid",
+            deliver=False,
+        )
+        event = completed["events"][0]
+        reserialised = json.dumps(json.loads(event["body"]), separators=(",", ":")).encode()
+        assert reserialised != event["body"].encode()  # same JSON, other bytes
+        forged = await client.post(
+            "/hooks/stripe", content=reserialised, headers={"Stripe-Signature": event["signature"]}
+        )
+        assert forged.status_code == 400
+        unsigned = await client.post("/hooks/stripe", content=event["body"].encode())
+        assert unsigned.status_code == 400
+        assert (await payment_of(client, payment["id"]))["status"] == "pending"

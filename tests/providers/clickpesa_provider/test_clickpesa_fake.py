@@ -8,7 +8,13 @@ from clickpesa import WebhookValidator
 
 from hazina.domain.checksums import compute_checksum
 from hazina.testing.sink import WebhookSink
-from tests.providers.clickpesa_provider.conftest import API_KEY, CHECKSUM_KEY, CLIENT_ID, Clock, register
+from tests.providers.clickpesa_provider.conftest import (
+    API_KEY,
+    CHECKSUM_KEY,
+    CLIENT_ID,
+    Clock,
+    register,
+)
 
 BAD_REFERENCE = (
     "Invalid Order Reference, should only contain alphanumeric characters and cannot be blank"
