@@ -15,7 +15,9 @@ from hazina.services.merchants import (
     deactivate_published_test_merchant,
     seed_test_merchant,
 )
-from hazina.services.ports import WebhookSender
+from hazina.services.ports import SecretBox, WebhookSender
+from hazina.vault.keyfile import load_or_create_key_file
+from hazina.vault.keyring import KeyRing, KeyRingError
 
 log = logging.getLogger("hazina")
 
@@ -28,6 +30,7 @@ class Container:
     webhook_sender: WebhookSender
     webhook_policy: RetryPolicy
     credentials: CredentialCache
+    vault: SecretBox
 
     async def close(self) -> None:
         await self.webhook_sender.aclose()
@@ -35,6 +38,8 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
+    # First: a refused key ring must not leave a connection pool or HTTP client behind.
+    key_ring = vault(settings)
     simulation = SandboxSimulation(
         test_mode=settings.test_mode,
         test_delay_ms=settings.test_processing_delay_ms,
@@ -54,6 +59,7 @@ def build(settings: Settings) -> Container:
             max_connections=max(settings.worker_concurrency, 10),
         ),
         webhook_policy=webhook_policy(settings),
+        vault=key_ring,
     )
 
 
@@ -62,6 +68,35 @@ def webhook_policy(settings: Settings) -> RetryPolicy:
         schedule=settings.webhook_retry_schedule,
         retry_after_cap=timedelta(seconds=settings.webhook_retry_after_max_seconds),
     )
+
+
+class VaultUnavailable(RuntimeError):
+    """No usable key ring: the master keys are malformed, or missing in production."""
+
+
+def vault(settings: Settings) -> KeyRing:
+    """HAZINA_MASTER_KEYS; outside production, without it, a key file made on first run.
+
+    Production never invents a key: credentials sealed with one nobody backed up are lost.
+    """
+    if settings.is_production and not settings.master_keys:
+        raise VaultUnavailable(
+            "HAZINA_MASTER_KEYS is required in production: create one with `hazina keys generate`"
+        )
+    try:
+        if settings.master_keys:
+            return KeyRing.parse(settings.master_keys)
+        ring, created = load_or_create_key_file(settings.master_key_file)
+    except KeyRingError as exc:
+        source = "HAZINA_MASTER_KEYS" if settings.master_keys else settings.master_key_file
+        raise VaultUnavailable(f"{source}: {exc}") from None
+    if created:
+        log.warning(
+            "created a development key ring at %s: back it up, or provider credentials "
+            "saved with it cannot be read again",
+            settings.master_key_file,
+        )
+    return ring
 
 
 class SchemaOutdated(RuntimeError):

@@ -5,9 +5,11 @@ from fastapi import FastAPI
 from hazina import __version__
 from hazina.api.errors import install_error_handlers
 from hazina.api.routes import (
+    audit_logs,
     events,
     orders,
     payments,
+    provider_accounts,
     refunds,
     system,
     webhook_endpoints,
@@ -23,5 +25,7 @@ def create_app(container: Container) -> FastAPI:
     for router in (system.router, orders.router, payments.router, refunds.router):
         app.include_router(router)
     for router in (webhooks.router, webhook_endpoints.router, events.router):
+        app.include_router(router)
+    for router in (provider_accounts.router, audit_logs.router):
         app.include_router(router)
     return app
