@@ -29,6 +29,8 @@ from tests.databases import (
 TEST_KEY = "key_test_abc123"
 TEST_SECRET = "secret_test_xyz789"
 AUTH = {"X-Api-Key": TEST_KEY, "X-Api-Secret": TEST_SECRET}
+# A fixed key ring, so tests never write a development key file into the working directory.
+TEST_MASTER_KEYS = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -62,6 +64,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "job_retry_cap_seconds": 0.2,
         # Tests change merchants behind the API's back; the cache has tests of its own.
         "auth_cache_seconds": 0,
+        "master_keys": TEST_MASTER_KEYS,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -11,16 +11,18 @@ from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
-from hazina.providers.stripe import StripeProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
+from hazina.providers.stripe import StripeProvider
 from hazina.services.merchants import (
     CredentialCache,
     deactivate_published_test_merchant,
     seed_test_merchant,
 )
-from hazina.services.ports import PaymentProvider, SecretBox, WebhookSender
+from hazina.services.ports import PaymentProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
+from hazina.vault.keyfile import load_or_create_key_file
+from hazina.vault.keyring import KeyRing, KeyRingError
 
 log = logging.getLogger("hazina")
 
@@ -42,6 +44,8 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
+    # First: a refused key ring must not leave a connection pool or HTTP client behind.
+    key_ring = vault(settings)
     simulation = SandboxSimulation(
         test_mode=settings.test_mode,
         test_delay_ms=settings.test_processing_delay_ms,
@@ -65,7 +69,7 @@ def build(settings: Settings) -> Container:
             registry=ProviderRegistry(
                 adapters=provider_adapters(settings), defaults=default_accounts(settings)
             ),
-            vault=build_vault(settings),
+            vault=key_ring,
             base_url=settings.base_url,
             reconcile_schedule=tuple(settings.reconcile_schedule),
         ),
@@ -110,6 +114,35 @@ def webhook_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+class VaultUnavailable(RuntimeError):
+    """No usable key ring: the master keys are malformed, or missing in production."""
+
+
+def vault(settings: Settings) -> KeyRing:
+    """HAZINA_MASTER_KEYS; outside production, without it, a key file made on first run.
+
+    Production never invents a key: credentials sealed with one nobody backed up are lost.
+    """
+    if settings.is_production and not settings.master_keys:
+        raise VaultUnavailable(
+            "HAZINA_MASTER_KEYS is required in production: create one with `hazina keys generate`"
+        )
+    try:
+        if settings.master_keys:
+            return KeyRing.parse(settings.master_keys)
+        ring, created = load_or_create_key_file(settings.master_key_file)
+    except KeyRingError as exc:
+        source = "HAZINA_MASTER_KEYS" if settings.master_keys else settings.master_key_file
+        raise VaultUnavailable(f"{source}: {exc}") from None
+    if created:
+        log.warning(
+            "created a development key ring at %s: back it up, or provider credentials "
+            "saved with it cannot be read again",
+            settings.master_key_file,
+        )
+    return ring
+
+
 class SchemaOutdated(RuntimeError):
     """PostgreSQL is migrated explicitly, so N processes never race to alter a shared schema."""
 
@@ -137,20 +170,3 @@ async def start(settings: Settings) -> Container:
         if seeded:
             log.info("seeded the test merchant %s (development only)", settings.test_merchant_email)
     return container
-
-
-class _NoVault:
-    """Stand-in until the key ring lands (replaced in the vault merge)."""
-
-    def encrypt(self, plaintext: str, context: str) -> str:
-        raise ValueError("no vault")
-
-    def decrypt(self, token: str, context: str) -> str:
-        raise ValueError("no vault")
-
-    def is_current(self, token: str) -> bool:
-        return False
-
-
-def build_vault(settings: Settings) -> SecretBox:
-    return _NoVault()

@@ -1,4 +1,4 @@
-"""`hazina serve | worker | migrate | merchant … | inbound replay | reconcile | fake …`."""
+"""`hazina serve | worker | migrate | merchant … | keys … | inbound replay | reconcile | fake …`."""
 
 import asyncio
 import contextlib
@@ -13,15 +13,18 @@ from tqdm import tqdm
 from uvicorn.loops.auto import auto_loop_factory
 
 from hazina.api.app import create_app
-from hazina.bootstrap import Container, SchemaOutdated, build, start
+from hazina.bootstrap import Container, SchemaOutdated, VaultUnavailable, start
 from hazina.config import Settings
+from hazina.db.database import Database
 from hazina.db.schema import migrate as migrate_schema
 from hazina.domain.errors import Conflict, HazinaError
 from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
-from hazina.services import merchants, provider_payments
+from hazina.services import key_rotation, merchants, provider_payments
+from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
 from hazina.testing.stripe_fake import run_stripe_fake
+from hazina.vault.keyring import KeyRingError, generate_key_entry
 from hazina.worker import Worker
 
 log = logging.getLogger("hazina")
@@ -44,7 +47,7 @@ def _on_stop_signals(stop: asyncio.Event) -> None:
 async def _started(settings: Settings) -> Container:
     try:
         return await start(settings)
-    except SchemaOutdated as exc:
+    except (SchemaOutdated, VaultUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -132,11 +135,12 @@ def migrate() -> None:
     """Apply database migrations up to the newest."""
 
     async def run() -> None:
-        container = build(_settings())
+        # Only the database: migrating needs no key ring, sender or sandbox.
+        db = Database(_settings().database_url)
         try:
-            await migrate_schema(container.db)
+            await migrate_schema(db)
         finally:
-            await container.db.dispose()
+            await db.dispose()
 
     asyncio.run(run())
     click.echo("database migrated")
@@ -276,3 +280,53 @@ def fake_stripe(host: str, port: int) -> None:
 def fake_clickpesa(host: str, port: int, token_lifetime: float) -> None:
     """Serve a fake ClickPesa: set HAZINA_CLICKPESA_API_BASE=http://HOST:PORT for Hazina."""
     serve_clickpesa_fake(host, port, token_lifetime)
+
+
+@main.group()
+def keys() -> None:
+    """Manage the master keys that encrypt provider credentials."""
+
+
+@keys.command("generate")
+@click.option("--kid", default=None, help="Key id (default: k + today's date + 4 hex digits).")
+def keys_generate(kid: str | None) -> None:
+    """Print a new master key entry (kid:base64) to append to HAZINA_MASTER_KEYS."""
+    try:
+        entry = generate_key_entry(kid)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(entry)
+    click.echo(
+        "Append it to HAZINA_MASTER_KEYS, newest last (HAZINA_MASTER_KEYS=<old entries>,<this>),"
+        " restart every process, then run `hazina keys rotate`. Keep old keys until it finishes.",
+        err=True,
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every provider secret under the newest key; resumable, safe to repeat."""
+
+    async def run() -> key_rotation.RotationResult:
+        container = await _started(_settings())
+        try:
+            with tqdm(desc="accounts", unit="account") as bar:
+
+                def advance(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                return await key_rotation.rotate_secrets(
+                    container.db, container.providers.vault, advance
+                )
+        finally:
+            await container.close()
+
+    try:
+        result = asyncio.run(run())
+    except CredentialsUnreadable as exc:
+        raise click.ClickException(f"rotation stopped: {exc}") from None
+    click.echo(
+        f"{result.accounts} accounts examined, {result.accounts_rotated} re-encrypted "
+        f"({result.secrets_rotated} secrets)"
+    )

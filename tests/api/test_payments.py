@@ -301,9 +301,9 @@ async def test_expired_card(client: httpx.AsyncClient, month: str, year: str) ->
 @pytest.mark.parametrize(
     ("body", "description"),
     [
-        ({"method": "netbanking"}, "method must be one of: upi, card"),
-        ({"method": "UPI"}, "method must be one of: upi, card"),
-        ({"method": ""}, "method must be one of: upi, card"),
+        ({"method": "netbanking"}, "method must be one of: upi, card, stripe, clickpesa"),
+        ({"method": "UPI"}, "method must be one of: upi, card, stripe, clickpesa"),
+        ({"method": ""}, "method must be one of: upi, card, stripe, clickpesa"),
         ({"method": "upi", "vpa": None}, "vpa is required for method upi"),
         ({"method": "card", "vpa": None}, "card is required for method card"),
     ],

@@ -5,11 +5,13 @@ from fastapi import FastAPI
 from hazina import __version__
 from hazina.api.errors import install_error_handlers
 from hazina.api.routes import (
+    audit_logs,
     events,
     hooks,
     inbound_events,
     orders,
     payments,
+    provider_accounts,
     refunds,
     system,
     webhook_endpoints,
@@ -27,5 +29,7 @@ def create_app(container: Container) -> FastAPI:
     for router in (webhooks.router, webhook_endpoints.router, events.router):
         app.include_router(router)
     for router in (hooks.router, inbound_events.router):
+        app.include_router(router)
+    for router in (provider_accounts.router, audit_logs.router):
         app.include_router(router)
     return app

@@ -5,7 +5,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hazina.db.database import Database
 from hazina.db.models import AuditLog
+from hazina.domain.clock import iso_z
+from hazina.services.pages import Page, fetch_page
 
 
 def record_audit(
@@ -23,3 +26,28 @@ def record_audit(
             merchant_id=merchant_id, actor=actor, action=action, target=target, details=details
         )
     )
+
+
+def audit_resource(entry: AuditLog) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "details": entry.details,
+        "created_at": iso_z(entry.created_at),
+    }
+
+
+async def list_audit_logs(db: Database, merchant_id: uuid.UUID, limit: int, offset: int) -> Page:
+    """The merchant's own rows, newest first; deployment-wide rows (key rotation) stay out."""
+    async with db.read() as session:
+        return await fetch_page(
+            session,
+            AuditLog,
+            [AuditLog.merchant_id == merchant_id],
+            [AuditLog.created_at.desc(), AuditLog.id.desc()],
+            audit_resource,
+            limit,
+            offset,
+        )

@@ -1,5 +1,5 @@
-"""Decrypted credentials for one call to a provider: the merchant's own account, or the
-deployment's default account for that provider."""
+"""Which account speaks for a call to a provider: the merchant's own, or the deployment's
+default account for that provider (a single-tenant deployment configured by environment)."""
 
 import uuid
 from dataclasses import dataclass
@@ -11,20 +11,8 @@ from hazina.db.models import Payment, ProviderAccount
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.providers import ProviderAccess
 from hazina.services.ports import SecretBox
+from hazina.services.provider_accounts import open_account, read_access
 from hazina.services.registry import ProviderRegistry
-
-
-def secret_context(merchant_id: uuid.UUID, provider: str, field: str) -> str:
-    """What each ciphertext is bound to: a token copied to another row does not decrypt."""
-    return f"{merchant_id}:{provider}:{field}"
-
-
-def decrypt_account(vault: SecretBox, account: ProviderAccount) -> ProviderAccess:
-    secrets = {
-        name: vault.decrypt(token, secret_context(account.merchant_id, account.provider, name))
-        for name, token in account.secrets.items()
-    }
-    return ProviderAccess(account.provider, account.id, account.mode, secrets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +24,13 @@ class HookAccount:
     merchant_id: uuid.UUID | None
 
 
+def _default(registry: ProviderRegistry, provider: str) -> ProviderAccess:
+    default = registry.default_access(provider)
+    if default is None:
+        raise NotFound(f"No default {provider} account is configured")
+    return default
+
+
 async def access_for_merchant(
     session: AsyncSession,
     vault: SecretBox,
@@ -43,17 +38,14 @@ async def access_for_merchant(
     merchant_id: uuid.UUID,
     provider: str,
 ) -> ProviderAccess:
-    account = await session.scalar(
-        select(ProviderAccount).where(
-            ProviderAccount.merchant_id == merchant_id, ProviderAccount.provider == provider
-        )
-    )
-    if account is not None:
-        return decrypt_account(vault, account)
-    default = registry.default_access(provider)
-    if default is None:
-        raise BadRequest(f"No {provider} account is configured for this merchant")
-    return default
+    """For starting a payment."""
+    try:
+        return await read_access(session, vault, provider, merchant_id=merchant_id)
+    except NotFound:
+        default = registry.default_access(provider)
+        if default is None:
+            raise BadRequest(f"No {provider} account is configured for this merchant") from None
+        return default
 
 
 async def access_for_hook(
@@ -63,11 +55,9 @@ async def access_for_hook(
     provider: str,
     account_id: str | None,
 ) -> HookAccount:
+    """For verifying a notification sent to `/hooks/{provider}[/{account_id}]`."""
     if account_id is None:
-        default = registry.default_access(provider)
-        if default is None:
-            raise NotFound(f"No default {provider} account is configured")
-        return HookAccount(default, None)
+        return HookAccount(_default(registry, provider), None)
     account = await session.scalar(
         select(ProviderAccount).where(
             ProviderAccount.id == account_id, ProviderAccount.provider == provider
@@ -75,7 +65,7 @@ async def access_for_hook(
     )
     if account is None:
         raise NotFound("Provider account not found")
-    return HookAccount(decrypt_account(vault, account), account.merchant_id)
+    return HookAccount(open_account(vault, account), account.merchant_id)
 
 
 async def access_for_payment(
@@ -83,16 +73,11 @@ async def access_for_payment(
 ) -> ProviderAccess:
     """The account a payment was started through, which alone can speak about it."""
     if payment.provider_account_id is None:
-        default = registry.default_access(payment.provider)
-        if default is None:
-            raise NotFound(f"No default {payment.provider} account is configured")
-        return default
-    account = await session.scalar(
-        select(ProviderAccount).where(
-            ProviderAccount.id == payment.provider_account_id,
-            ProviderAccount.merchant_id == payment.merchant_id,
-        )
+        return _default(registry, payment.provider)
+    return await read_access(
+        session,
+        vault,
+        payment.provider,
+        merchant_id=payment.merchant_id,
+        account_id=payment.provider_account_id,
     )
-    if account is None:
-        raise NotFound("The payment's provider account was deleted")
-    return decrypt_account(vault, account)

@@ -1,0 +1,56 @@
+"""`/api/v1/provider-accounts`: a merchant's own credentials per provider, write-only.
+
+PUT replaces the account's credentials as a whole (an optional field left out is removed) and
+answers 200 with the masked account; DELETE answers 204.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from hazina.api.dependencies import ContainerDep, MerchantDep
+from hazina.services import provider_accounts
+
+router = APIRouter(prefix="/api/v1/provider-accounts")
+
+# Who changed a credential, as the audit log names it.
+ACTOR = "api"
+
+Secret = Annotated[str, Field(max_length=provider_accounts.MAX_SECRET_LENGTH)]
+
+
+class AccountPut(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    mode: Annotated[str, Field(max_length=10)]
+    credentials: Annotated[dict[Annotated[str, Field(max_length=64)], Secret], Field(max_length=20)]
+
+
+@router.put("/{provider}")
+async def put_account(
+    provider: str, body: AccountPut, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await provider_accounts.put_account(
+        container.db,
+        container.providers.vault,
+        merchant.id,
+        provider,
+        body.mode,
+        body.credentials,
+        ACTOR,
+        base_url=container.settings.base_url,
+    )
+
+
+@router.get("")
+async def list_accounts(container: ContainerDep, merchant: MerchantDep) -> dict[str, Any]:
+    accounts = await provider_accounts.list_accounts(
+        container.db, merchant.id, container.settings.base_url
+    )
+    return {"data": accounts}
+
+
+@router.delete("/{provider}", status_code=204)
+async def delete_account(provider: str, container: ContainerDep, merchant: MerchantDep) -> None:
+    await provider_accounts.delete_account(container.db, merchant.id, provider, ACTOR)

@@ -1,0 +1,88 @@
+"""Key rotation: re-seal every provider secret under the vault's newest key.
+
+One transaction per account, so an interrupted run keeps what it finished and the next run
+skips those (their tokens are current): rotation is resumable and safe to repeat.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from hazina.db.database import Database
+from hazina.db.models import ProviderAccount
+from hazina.services.audit import record_audit
+from hazina.services.ports import SecretBox
+from hazina.services.provider_accounts import CredentialsUnreadable, secret_context
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    accounts: int  # examined
+    accounts_rotated: int
+    secrets_rotated: int
+
+
+async def _rotate_account(db: Database, vault: SecretBox, account_id: str) -> int:
+    """Re-seal the account's stale tokens; the number re-sealed. A token that does not open
+    stops the rotation (CredentialsUnreadable) rather than leave it behind unnoticed."""
+    async with db.transaction() as session:
+        # Locked, so a credential change racing the rotation is not overwritten.
+        account = await session.scalar(
+            select(ProviderAccount).where(ProviderAccount.id == account_id).with_for_update()
+        )
+        if account is None:  # deleted since the run listed it
+            return 0
+        stale = {name for name, token in account.secrets.items() if not vault.is_current(token)}
+        if not stale:
+            return 0
+        resealed = dict(account.secrets)
+        for name in stale:
+            context = secret_context(account.merchant_id, account.provider, name)
+            try:
+                plaintext = vault.decrypt(resealed[name], context)
+            except ValueError as exc:
+                raise CredentialsUnreadable(
+                    f"{name} of provider account {account.id} does not decrypt: {exc}"
+                ) from None
+            resealed[name] = vault.encrypt(plaintext, context)
+        # A new dict, not an in-place edit: JSON columns only notice a replaced value.
+        account.secrets = resealed
+        return len(stale)
+
+
+async def rotate_secrets(
+    db: Database,
+    vault: SecretBox,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    actor: str = "cli",
+) -> RotationResult:
+    """Re-seal every secret not under the newest key; `on_progress(done, total)` after each
+    account. The run is audited once, with its counts."""
+    async with db.read() as session:
+        account_ids = list(
+            await session.scalars(select(ProviderAccount.id).order_by(ProviderAccount.id))
+        )
+    accounts_rotated = secrets_rotated = 0
+    for done, account_id in enumerate(account_ids, start=1):
+        rotated = await _rotate_account(db, vault, account_id)
+        accounts_rotated += rotated > 0
+        secrets_rotated += rotated
+        if on_progress is not None:
+            on_progress(done, len(account_ids))
+    result = RotationResult(len(account_ids), accounts_rotated, secrets_rotated)
+    async with db.transaction() as session:
+        record_audit(
+            session,
+            actor=actor,
+            action="vault.keys_rotated",
+            target="vault",
+            merchant_id=None,
+            details={
+                "accounts": result.accounts,
+                "accounts_rotated": result.accounts_rotated,
+                "secrets_rotated": result.secrets_rotated,
+            },
+        )
+    return result

@@ -1,0 +1,320 @@
+"""Provider accounts: a merchant's own Stripe or ClickPesa credentials, sealed in the vault.
+
+Credentials are write-only. A PUT replaces the account's credentials as a whole: every
+required field must be given, and an optional field left out is removed. Reads show masks only.
+Each secret is sealed with a context naming its merchant, provider and field, so a token
+copied into another row or field does not decrypt.
+"""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.database import Database
+from hazina.db.models import ProviderAccount
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
+from hazina.domain.clock import iso_z, utc_now
+from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.providers import ProviderAccess
+from hazina.services.audit import record_audit
+from hazina.services.ports import SecretBox
+
+MODES = ("test", "live")
+MAX_SECRET_LENGTH = 4096
+# Shorter secrets show no last four: four characters of a short secret give too much away.
+_MIN_LENGTH_FOR_HINT = 12
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFields:
+    """What one provider's credentials consist of (an adapter's `required_secrets` and
+    `optional_secrets`) and the prefixes each value must start with; `{mode}` in a prefix
+    becomes the account's mode, so a live key is refused on a test account."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+PROVIDER_FIELDS: Mapping[str, CredentialFields] = {
+    "stripe": CredentialFields(
+        required=("secret_key", "webhook_secret"),
+        optional=("publishable_key",),
+        prefixes={
+            # Restricted keys (rk_) work wherever a secret key does.
+            "secret_key": ("sk_{mode}_", "rk_{mode}_"),
+            "publishable_key": ("pk_{mode}_",),
+            "webhook_secret": ("whsec_",),
+        },
+    ),
+    "clickpesa": CredentialFields(required=("client_id", "api_key"), optional=("checksum_key",)),
+}
+
+
+class CredentialsUnreadable(ValueError):
+    """A stored secret does not decrypt: its key left the ring, or the row was tampered with."""
+
+
+def secret_context(merchant_id: uuid.UUID, provider: str, field_name: str) -> str:
+    """The associated data binding a sealed secret to where it belongs."""
+    return f"{merchant_id}:{provider}:{field_name}"
+
+
+def _hint(secret: str) -> str | None:
+    return secret[-4:] if len(secret) >= _MIN_LENGTH_FOR_HINT else None
+
+
+def _validated(
+    provider: str, mode: str, secrets: Mapping[str, str], fields: CredentialFields
+) -> dict[str, str]:
+    """The credentials to store, or BadRequest naming the first problem (never a value)."""
+    if mode not in MODES:
+        raise BadRequest("mode must be one of: test, live")
+    unknown = sorted(set(secrets) - set(fields.names))
+    if unknown:
+        raise BadRequest(
+            f"Unknown credential fields for {provider}: {', '.join(unknown)} "
+            f"(accepted: {', '.join(fields.names)})"
+        )
+    given = {name: value.strip() for name, value in secrets.items() if value.strip()}
+    missing = [name for name in fields.required if name not in given]
+    if missing:
+        raise BadRequest(f"Missing credential fields for {provider}: {', '.join(missing)}")
+    for name, value in given.items():
+        if len(value) > MAX_SECRET_LENGTH or any(ch.isspace() or ch == "\x00" for ch in value):
+            raise BadRequest(
+                f"{name} must be at most {MAX_SECRET_LENGTH} characters without spaces"
+            )
+        prefixes = tuple(prefix.format(mode=mode) for prefix in fields.prefixes.get(name, ()))
+        if prefixes and not value.startswith(prefixes):
+            raise BadRequest(f"{name} must start with {' or '.join(prefixes)} in {mode} mode")
+    return given
+
+
+def account_resource(
+    account: ProviderAccount, base_url: str, fields: CredentialFields | None = None
+) -> dict[str, Any]:
+    """The read shape: which fields are configured and their last four characters only."""
+    names = list(fields.names) if fields else []
+    names += [name for name in account.secrets if name not in names]
+    return {
+        "id": account.id,
+        "provider": account.provider,
+        "mode": account.mode,
+        "webhook_url": f"{base_url}/hooks/{account.provider}/{account.id}",
+        "credentials": {
+            name: {
+                "configured": name in account.secrets,
+                "last4": f"…{account.hints[name]}" if account.hints.get(name) else None,
+            }
+            for name in names
+        },
+        "created_at": iso_z(account.created_at),
+        "updated_at": iso_z(account.updated_at),
+    }
+
+
+def _fields_for(provider: str, catalogue: Mapping[str, CredentialFields]) -> CredentialFields:
+    fields = catalogue.get(provider)
+    if fields is None:
+        raise BadRequest(
+            f"Unsupported provider {provider!r}: use one of {', '.join(sorted(catalogue))}"
+        )
+    return fields
+
+
+async def _account(
+    session: AsyncSession, merchant_id: uuid.UUID, provider: str, *, lock: bool = False
+) -> ProviderAccount | None:
+    statement = select(ProviderAccount).where(
+        ProviderAccount.merchant_id == merchant_id, ProviderAccount.provider == provider
+    )
+    return await session.scalar(statement.with_for_update() if lock else statement)
+
+
+def _opens_to(vault: SecretBox, token: Any, context: str, plaintext: str) -> bool:
+    try:
+        return isinstance(token, str) and vault.decrypt(token, context) == plaintext
+    except ValueError:
+        return False
+
+
+async def _save(
+    db: Database,
+    vault: SecretBox,
+    merchant_id: uuid.UUID,
+    provider: str,
+    mode: str,
+    given: dict[str, str],
+    actor: str,
+    base_url: str,
+    fields: CredentialFields,
+) -> dict[str, Any]:
+    async with db.transaction() as session:
+        account = await _account(session, merchant_id, provider, lock=True)
+        created = account is None
+        if account is None:
+            account = ProviderAccount(
+                id=await fresh_id(session, ProviderAccount, ids.PROVIDER_ACCOUNT),
+                merchant_id=merchant_id,
+                provider=provider,
+                mode=mode,
+                secrets={},
+                hints={},
+            )
+            session.add(account)
+        old = dict(account.secrets)
+        sealed = {
+            name: vault.encrypt(value, secret_context(merchant_id, provider, name))
+            for name, value in given.items()
+        }
+        changed = sorted(
+            name
+            for name, value in given.items()
+            if not _opens_to(
+                vault, old.get(name), secret_context(merchant_id, provider, name), value
+            )
+        )
+        # New dicts, not in-place edits: JSON columns only notice a replaced value.
+        account.secrets = sealed
+        account.hints = {name: _hint(value) for name, value in given.items()}
+        previous_mode, account.mode = account.mode, mode
+        account.updated_at = utc_now()
+        await session.flush()
+        record_audit(
+            session,
+            actor=actor,
+            action="provider_account.created" if created else "provider_account.updated",
+            target=f"provider_account:{account.id}",
+            merchant_id=merchant_id,
+            details={
+                "provider": provider,
+                "mode": mode,
+                "previous_mode": None if created else previous_mode,
+                "changed": changed,
+                "removed": sorted(set(old) - set(given)),
+            },
+        )
+        return account_resource(account, base_url, fields)
+
+
+async def put_account(
+    db: Database,
+    vault: SecretBox,
+    merchant_id: uuid.UUID,
+    provider: str,
+    mode: str,
+    secrets: Mapping[str, str],
+    actor: str,
+    *,
+    base_url: str,
+    catalogue: Mapping[str, CredentialFields] = PROVIDER_FIELDS,
+) -> dict[str, Any]:
+    """Create or replace the merchant's account at `provider`; bad input changes nothing.
+
+    The account keeps its id across replacements, so the webhook URL pasted into the
+    provider's dashboard stays valid. `catalogue` maps provider names to their fields.
+    """
+    fields = _fields_for(provider, catalogue)
+    given = _validated(provider, mode, secrets, fields)
+    try:
+        return await _save(db, vault, merchant_id, provider, mode, given, actor, base_url, fields)
+    except IntegrityError:
+        # A concurrent first PUT inserted the row between our read and insert: replace it.
+        return await _save(db, vault, merchant_id, provider, mode, given, actor, base_url, fields)
+
+
+async def list_accounts(
+    db: Database,
+    merchant_id: uuid.UUID,
+    base_url: str,
+    catalogue: Mapping[str, CredentialFields] = PROVIDER_FIELDS,
+) -> list[dict[str, Any]]:
+    async with db.read() as session:
+        accounts = await session.scalars(
+            select(ProviderAccount)
+            .where(ProviderAccount.merchant_id == merchant_id)
+            .order_by(ProviderAccount.provider)
+        )
+        return [
+            account_resource(account, base_url, catalogue.get(account.provider))
+            for account in accounts
+        ]
+
+
+async def delete_account(db: Database, merchant_id: uuid.UUID, provider: str, actor: str) -> None:
+    async with db.transaction() as session:
+        account = await _account(session, merchant_id, provider, lock=True)
+        if account is None:
+            raise NotFound("Provider account not found")
+        await session.delete(account)
+        record_audit(
+            session,
+            actor=actor,
+            action="provider_account.deleted",
+            target=f"provider_account:{account.id}",
+            merchant_id=merchant_id,
+            details={"provider": provider, "removed": sorted(account.secrets)},
+        )
+
+
+def open_account(vault: SecretBox, account: ProviderAccount) -> ProviderAccess:
+    """Decrypt every credential of the account, for one call to its provider."""
+    secrets: dict[str, str] = {}
+    for name, token in account.secrets.items():
+        context = secret_context(account.merchant_id, account.provider, name)
+        try:
+            secrets[name] = vault.decrypt(str(token), context)
+        except ValueError as exc:
+            raise CredentialsUnreadable(
+                f"{name} of provider account {account.id} does not decrypt: {exc}"
+            ) from None
+    return ProviderAccess(account.provider, account.id, account.mode, secrets)
+
+
+async def read_access(
+    session: AsyncSession,
+    vault: SecretBox,
+    provider: str,
+    *,
+    merchant_id: uuid.UUID | None = None,
+    account_id: str | None = None,
+) -> ProviderAccess:
+    """An account's decrypted credentials, by id (inbound hooks), by merchant (outbound
+    calls) or by both; NotFound if none matches, CredentialsUnreadable if they do not open."""
+    if merchant_id is None and account_id is None:
+        raise ValueError("give merchant_id, account_id or both")
+    filters = [ProviderAccount.provider == provider]
+    if merchant_id is not None:
+        filters.append(ProviderAccount.merchant_id == merchant_id)
+    if account_id is not None:
+        filters.append(ProviderAccount.id == account_id)
+    account = await session.scalar(select(ProviderAccount).where(*filters))
+    if account is None:
+        raise NotFound("Provider account not found")
+    return open_account(vault, account)
+
+
+async def load_access(
+    db: Database,
+    vault: SecretBox,
+    provider: str,
+    *,
+    merchant_id: uuid.UUID | None = None,
+    account_id: str | None = None,
+) -> ProviderAccess:
+    """`read_access` in a read transaction of its own."""
+    async with db.read() as session:
+        return await read_access(
+            session, vault, provider, merchant_id=merchant_id, account_id=account_id
+        )
