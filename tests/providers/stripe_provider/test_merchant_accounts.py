@@ -1,0 +1,153 @@
+"""A merchant's own Stripe account, end to end through the API: credentials saved in the
+vault, a payment started with them, the signed notification received at the account's hook
+URL. Another merchant's account can never move this merchant's payment, and no secret reaches
+a log line along the way. On SQLite and PostgreSQL, against the Stripe fake over HTTP."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from hazina.bootstrap import Container
+from hazina.config import Settings
+from hazina.worker import Worker
+from tests.conftest import AUTH, http_client, make_settings
+from tests.factories import other_merchant_headers
+from tests.providers.stripe_provider.conftest import SECRET_KEY, WEBHOOK_SECRET, StripeServer
+from tests.waiting import wait_until
+
+OTHER_SECRET_KEY = "sk_test_othermerchant77"
+OTHER_WEBHOOK_SECRET = "whsec_othermerchant77"
+
+
+@pytest.fixture
+def settings(database_url: str, stripe_server: StripeServer) -> Settings:
+    return make_settings(database_url, stripe_api_base=stripe_server.url)
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(container, AUTH) as authenticated:
+        yield authenticated
+
+
+async def connect(
+    client: httpx.AsyncClient, secret_key: str, webhook_secret: str, **headers: str
+) -> str:
+    """Save a Stripe account; returns the path of its hook URL."""
+    response = await client.put(
+        "/api/v1/provider-accounts/stripe",
+        json={
+            "mode": "test",
+            "credentials": {"secret_key": secret_key, "webhook_secret": webhook_secret},
+        },
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    url: str = response.json()["webhook_url"]
+    assert url.endswith(f"/hooks/stripe/{response.json()['id']}")
+    return "/hooks/" + url.split("/hooks/", 1)[1]
+
+
+async def pay_by_stripe(client: httpx.AsyncClient, **headers: str) -> dict[str, Any]:
+    order = await client.post(
+        "/api/v1/orders", json={"amount": 2500, "currency": "USD"}, headers=headers
+    )
+    assert order.status_code == 201, order.text
+    payment = await client.post(
+        "/api/v1/payments",
+        json={"order_id": order.json()["id"], "method": "stripe"},
+        headers=headers,
+    )
+    assert payment.status_code == 201, payment.text
+    body: dict[str, Any] = payment.json()
+    return body
+
+
+def resign(body: str, secret: str) -> str:
+    """What an attacker holding only their own account's webhook secret could send."""
+    timestamp = int(time.time())
+    signed = f"{timestamp}.{body}".encode()
+    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+
+
+async def test_a_merchant_account_collects_and_only_its_hook_can_settle_it(
+    container: Container,
+    client: httpx.AsyncClient,
+    stripe_server: StripeServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    hook = await connect(client, SECRET_KEY, WEBHOOK_SECRET)
+    other = await other_merchant_headers(container)
+    await stripe_server.control(
+        "webhook_endpoints", api_key=OTHER_SECRET_KEY, url=None, secret=OTHER_WEBHOOK_SECRET
+    )
+    other_hook = await connect(client, OTHER_SECRET_KEY, OTHER_WEBHOOK_SECRET, **other)
+
+    payment = await pay_by_stripe(client)
+    assert payment["next_action"]["type"] == "redirect"
+    session = payment["provider_reference"]
+    completed = await stripe_server.control(
+        f"checkout/sessions/{session}/complete", payment_status="paid", deliver=False
+    )
+    event = next(e for e in completed["events"] if e["type"] == "checkout.session.completed")
+    assert (
+        json.loads(event["body"])["data"]["object"]["metadata"]["hazina_payment_id"]
+        == (payment["id"])
+    )
+
+    # The other merchant's account, with a valid signature of its own, claims this payment.
+    hijack = await client.post(
+        other_hook,
+        content=event["body"].encode(),
+        headers={"Stripe-Signature": resign(event["body"], OTHER_WEBHOOK_SECRET)},
+    )
+    assert hijack.status_code == 500
+    assert hijack.json()["status"] == "failed"
+    # The deployment has no default Stripe account: /hooks/stripe does not exist.
+    no_default = await client.post(
+        "/hooks/stripe",
+        content=event["body"].encode(),
+        headers={"Stripe-Signature": event["signature"]},
+    )
+    assert no_default.status_code == 404
+    assert (await client.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
+
+    received = await client.post(
+        hook, content=event["body"].encode(), headers={"Stripe-Signature": event["signature"]}
+    )
+    assert received.status_code == 200, received.text
+    assert received.json()["status"] == "processed"
+    assert (await client.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "success"
+    order = (await client.get(f"/api/v1/orders/{payment['order_id']}")).json()
+    assert order["status"] == "paid"
+
+    refund = await client.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 500})
+    assert refund.status_code == 201
+    stop = asyncio.Event()
+    running = asyncio.create_task(Worker.from_container(container).run(stop))
+
+    async def refunded() -> bool:
+        body = (await client.get(f"/api/v1/refunds/{refund.json()['id']}")).json()
+        return bool(body["status"] == "processed")
+
+    try:
+        await wait_until(refunded)
+    finally:
+        stop.set()
+        await running
+
+    logged = caplog.text
+    assert caplog.records
+    for secret in (SECRET_KEY, WEBHOOK_SECRET, OTHER_SECRET_KEY, OTHER_WEBHOOK_SECRET):
+        assert secret not in logged
+    assert event["signature"] not in logged
+    assert AUTH["X-Api-Secret"] not in logged
