@@ -17,6 +17,7 @@ from typing import Any
 
 from hazina.domain.providers import (
     Capability,
+    CredentialFields,
     InvalidSignature,
     PaymentStart,
     ProviderAccess,
@@ -29,6 +30,7 @@ from hazina.domain.providers import (
 )
 
 SECRET = "acme_webhook_secret"
+CREDENTIALS = CredentialFields(required=("webhook_secret",))
 DEFAULT_ACCESS = ProviderAccess("acme", None, "test", {"webhook_secret": SECRET})
 KINDS = {
     "paid": ProviderEventKind.PAYMENT_SUCCEEDED,
@@ -74,8 +76,7 @@ class AcmeProvider:
     capabilities: frozenset[Capability] = frozenset(
         {Capability.REDIRECT, Capability.STATUS_QUERY, Capability.REFUND}
     )
-    required_secrets: tuple[str, ...] = ("webhook_secret",)
-    optional_secrets: tuple[str, ...] = ()
+    credentials: CredentialFields = CREDENTIALS
     # What a status query answers, by payment id ("paid", "failed", "open"); absent: unknown.
     states: dict[str, str] = field(default_factory=dict)
     hold: asyncio.Event | None = None

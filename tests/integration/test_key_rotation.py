@@ -12,6 +12,8 @@ from hazina.bootstrap import Container, start
 from hazina.cli import main
 from hazina.db.database import Database
 from hazina.db.models import AuditLog, ProviderAccount
+from hazina.providers.clickpesa import ClickPesaProvider
+from hazina.providers.stripe import StripeProvider
 from hazina.services.key_rotation import rotate_secrets
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
 from hazina.services.provider_accounts import load_access, put_account
@@ -24,6 +26,9 @@ STRIPE = {
 }
 CLICKPESA = {"client_id": "IDRotation0001", "api_key": "SKRotation000000000001"}
 
+# What the deployment's adapters declare an account of each provider holds.
+CATALOGUE = {p.name: p.credentials for p in (StripeProvider, ClickPesaProvider)}
+
 
 async def seed_accounts(db: Database, vault: KeyRing) -> list[uuid.UUID]:
     """Three merchants, each with a Stripe and a ClickPesa account: six accounts in all."""
@@ -34,7 +39,15 @@ async def seed_accounts(db: Database, vault: KeyRing) -> list[uuid.UUID]:
     for merchant_id in merchants:
         for provider, secrets in (("stripe", STRIPE), ("clickpesa", CLICKPESA)):
             await put_account(
-                db, vault, merchant_id, provider, "test", secrets, "test", base_url="http://h"
+                db,
+                vault,
+                merchant_id,
+                provider,
+                "test",
+                secrets,
+                "test",
+                base_url="http://h",
+                catalogue=CATALOGUE,
             )
     return merchants
 
@@ -106,7 +119,15 @@ async def test_an_interrupted_rotation_resumes_where_it_stopped(container: Conta
 async def test_rotation_stops_on_a_secret_no_key_opens(container: Container) -> None:
     stranger = KeyRing.parse(generate_key_entry("lost"))
     await put_account(
-        container.db, stranger, TEST_MERCHANT_ID, "stripe", "test", STRIPE, "t", base_url="h"
+        container.db,
+        stranger,
+        TEST_MERCHANT_ID,
+        "stripe",
+        "test",
+        STRIPE,
+        "t",
+        base_url="h",
+        catalogue=CATALOGUE,
     )
     with pytest.raises(
         ValueError, match=r"of provider account pa_\w+ does not decrypt: unknown key id"

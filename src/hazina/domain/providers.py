@@ -1,5 +1,6 @@
 """What every payment provider's notifications and status answers are normalised into."""
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,21 @@ class Capability(StrEnum):
     STATUS_QUERY = "status_query"  # reconciliation can ask for a payment's state
     REFUND = "refund"
     CAPTURE = "capture"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFields:
+    """What one provider's credentials consist of, and the prefixes each value must start
+    with; `{mode}` in a prefix becomes the account's mode, so a live key is refused on a test
+    account."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.required + self.optional
 
 
 class ProviderEventKind(StrEnum):

@@ -23,6 +23,7 @@ from hazina.domain import ids, money
 from hazina.domain.checksums import checksum_matches, compute_checksum
 from hazina.domain.providers import (
     Capability,
+    CredentialFields,
     InvalidSignature,
     PaymentStart,
     ProviderAccess,
@@ -157,8 +158,7 @@ class ClickPesaProvider:
     name = "clickpesa"
     methods: tuple[str, ...] = ("clickpesa",)
     capabilities = frozenset({Capability.REDIRECT, Capability.USSD_PUSH, Capability.STATUS_QUERY})
-    required_secrets: tuple[str, ...] = ("client_id", "api_key")
-    optional_secrets: tuple[str, ...] = ("checksum_key",)
+    credentials = CredentialFields(required=("client_id", "api_key"), optional=("checksum_key",))
 
     def __init__(
         self,

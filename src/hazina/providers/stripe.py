@@ -15,6 +15,7 @@ import stripe
 
 from hazina.domain.providers import (
     Capability,
+    CredentialFields,
     InvalidSignature,
     PaymentStart,
     ProviderAccess,
@@ -58,8 +59,16 @@ class StripeProvider:
     capabilities: frozenset[Capability] = frozenset(
         {Capability.REDIRECT, Capability.STATUS_QUERY, Capability.REFUND}
     )
-    required_secrets: tuple[str, ...] = ("secret_key", "webhook_secret")
-    optional_secrets: tuple[str, ...] = ("publishable_key",)
+    credentials = CredentialFields(
+        required=("secret_key", "webhook_secret"),
+        optional=("publishable_key",),
+        prefixes={
+            # Restricted keys (rk_) work wherever a secret key does.
+            "secret_key": ("sk_{mode}_", "rk_{mode}_"),
+            "publishable_key": ("pk_{mode}_",),
+            "webhook_secret": ("whsec_",),
+        },
+    )
 
     def __init__(
         self, api_base: str, timeout_seconds: float, *, max_network_retries: int = 1

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from hazina.domain.providers import (
     Capability,
+    CredentialFields,
     PaymentStart,
     ProviderAccess,
     ProviderEvent,
@@ -43,9 +44,8 @@ class PaymentProvider(Protocol):
     # The payment `method` values this provider serves.
     methods: tuple[str, ...]
     capabilities: frozenset[Capability]
-    # Credential fields: all required ones must be set; optional ones may be.
-    required_secrets: tuple[str, ...]
-    optional_secrets: tuple[str, ...]
+    # The credentials an account of this provider holds (all required ones must be set).
+    credentials: CredentialFields
 
     async def start_payment(
         self, access: ProviderAccess, start: PaymentStart

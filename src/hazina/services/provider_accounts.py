@@ -8,7 +8,6 @@ copied into another row or field does not decrypt.
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import BadRequest, NotFound
-from hazina.domain.providers import ProviderAccess
+from hazina.domain.providers import CredentialFields, ProviderAccess
 from hazina.services.audit import record_audit
 from hazina.services.ports import SecretBox
 
@@ -29,36 +28,6 @@ MODES = ("test", "live")
 MAX_SECRET_LENGTH = 4096
 # Shorter secrets show no last four: four characters of a short secret give too much away.
 _MIN_LENGTH_FOR_HINT = 12
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialFields:
-    """What one provider's credentials consist of (an adapter's `required_secrets` and
-    `optional_secrets`) and the prefixes each value must start with; `{mode}` in a prefix
-    becomes the account's mode, so a live key is refused on a test account."""
-
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-    prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.required + self.optional
-
-
-PROVIDER_FIELDS: Mapping[str, CredentialFields] = {
-    "stripe": CredentialFields(
-        required=("secret_key", "webhook_secret"),
-        optional=("publishable_key",),
-        prefixes={
-            # Restricted keys (rk_) work wherever a secret key does.
-            "secret_key": ("sk_{mode}_", "rk_{mode}_"),
-            "publishable_key": ("pk_{mode}_",),
-            "webhook_secret": ("whsec_",),
-        },
-    ),
-    "clickpesa": CredentialFields(required=("client_id", "api_key"), optional=("checksum_key",)),
-}
 
 
 class CredentialsUnreadable(ValueError):
@@ -218,7 +187,7 @@ async def put_account(
     actor: str,
     *,
     base_url: str,
-    catalogue: Mapping[str, CredentialFields] = PROVIDER_FIELDS,
+    catalogue: Mapping[str, CredentialFields],
 ) -> dict[str, Any]:
     """Create or replace the merchant's account at `provider`; bad input changes nothing.
 
@@ -238,7 +207,7 @@ async def list_accounts(
     db: Database,
     merchant_id: uuid.UUID,
     base_url: str,
-    catalogue: Mapping[str, CredentialFields] = PROVIDER_FIELDS,
+    catalogue: Mapping[str, CredentialFields],
 ) -> list[dict[str, Any]]:
     async with db.read() as session:
         accounts = await session.scalars(

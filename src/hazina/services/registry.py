@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hazina.domain.errors import BadRequest, NotFound
-from hazina.domain.providers import ProviderAccess
+from hazina.domain.providers import CredentialFields, ProviderAccess
 from hazina.services.ports import PaymentProvider
 
 SANDBOX = "sandbox"
@@ -39,6 +39,10 @@ class ProviderRegistry:
         if adapter is None:
             raise NotFound(f"Unknown provider: {name}")
         return adapter
+
+    def credential_catalogue(self) -> dict[str, CredentialFields]:
+        """What an account of each provider holds, as its adapter declares it."""
+        return {name: adapter.credentials for name, adapter in self.adapters.items()}
 
     def default_access(self, provider: str) -> ProviderAccess | None:
         return self.defaults.get(provider)

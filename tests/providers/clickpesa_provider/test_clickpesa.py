@@ -64,8 +64,8 @@ def test_what_it_declares() -> None:
         Capability.USSD_PUSH,
         Capability.STATUS_QUERY,
     }
-    assert ClickPesaProvider.required_secrets == ("client_id", "api_key")
-    assert ClickPesaProvider.optional_secrets == ("checksum_key",)
+    assert ClickPesaProvider.credentials.required == ("client_id", "api_key")
+    assert ClickPesaProvider.credentials.optional == ("checksum_key",)
 
 
 # -- starting payments ------------------------------------------------------------------------

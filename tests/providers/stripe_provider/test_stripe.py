@@ -76,7 +76,7 @@ def test_the_adapter_is_a_payment_provider():
     adapter: PaymentProvider = StripeProvider("http://127.0.0.1:9", timeout_seconds=1)
     assert adapter.name == "stripe"
     assert adapter.methods == ("stripe",)
-    assert adapter.required_secrets == ("secret_key", "webhook_secret")
+    assert adapter.credentials.required == ("secret_key", "webhook_secret")
 
 
 # --- Starting a payment -------------------------------------------------------------------------

@@ -40,13 +40,17 @@ async def put_account(
         body.credentials,
         ACTOR,
         base_url=container.settings.base_url,
+        catalogue=container.providers.registry.credential_catalogue(),
     )
 
 
 @router.get("")
 async def list_accounts(container: ContainerDep, merchant: MerchantDep) -> dict[str, Any]:
     accounts = await provider_accounts.list_accounts(
-        container.db, merchant.id, container.settings.base_url
+        container.db,
+        merchant.id,
+        container.settings.base_url,
+        container.providers.registry.credential_catalogue(),
     )
     return {"data": accounts}
 
