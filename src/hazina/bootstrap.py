@@ -13,9 +13,11 @@ from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.providers.stripe import StripeProvider
+from hazina.services.dashboard_users import seed_dashboard_user
 from hazina.services.merchants import (
     CredentialCache,
     deactivate_published_test_merchant,
+    find_merchant_by_email,
     seed_test_merchant,
 )
 from hazina.services.ports import PaymentProvider, WebhookSender
@@ -143,6 +145,16 @@ def vault(settings: Settings) -> KeyRing:
     return ring
 
 
+async def _seed_test_login(db: Database, settings: Settings) -> None:
+    """The test merchant's dashboard login, `TEST_MERCHANT_EMAIL` + `TEST_MERCHANT_PASSWORD`."""
+    merchant = await find_merchant_by_email(db, settings.test_merchant_email)
+    if merchant is None:
+        return
+    email, password = settings.test_merchant_email, settings.test_merchant_password
+    if await seed_dashboard_user(db, merchant.id, email, password):
+        log.info("seeded the dashboard login %s (development only)", email)
+
+
 class SchemaOutdated(RuntimeError):
     """PostgreSQL is migrated explicitly, so N processes never race to alter a shared schema."""
 
@@ -169,4 +181,5 @@ async def start(settings: Settings) -> Container:
         )
         if seeded:
             log.info("seeded the test merchant %s (development only)", settings.test_merchant_email)
+        await _seed_test_login(db, settings)
     return container

@@ -3,12 +3,14 @@
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 from collections.abc import Iterator
 from datetime import timedelta
 
 import click
 import uvicorn
+from pydantic import ValidationError
 from tqdm import tqdm
 from uvicorn.loops.auto import auto_loop_factory
 
@@ -17,7 +19,7 @@ from hazina.bootstrap import Container, SchemaOutdated, VaultUnavailable, start
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import migrate as migrate_schema
-from hazina.domain.errors import Conflict, HazinaError
+from hazina.domain.errors import BadRequest, Conflict, HazinaError
 from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
 from hazina.services import key_rotation, merchants, provider_payments
@@ -94,7 +96,14 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
 
 
 def _settings(**overrides: object) -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # A configuration mistake, said in one line per problem rather than as a traceback.
+        problems = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        raise click.ClickException(f"invalid configuration: {problems}") from None
     updates = {name: value for name, value in overrides.items() if value is not None}
     return settings.model_copy(update=updates) if updates else settings
 
@@ -153,27 +162,42 @@ def merchant() -> None:
 
 @merchant.command("create")
 @click.option("--name", required=True)
-@click.option("--email", required=True)
-def merchant_create(name: str, email: str) -> None:
-    """Create a merchant and print its API key and secret (the secret is shown only now)."""
+@click.option("--email", required=True, help="Also the owner's dashboard login.")
+@click.option(
+    "--prompt-password",
+    is_flag=True,
+    help="Ask for the owner's dashboard password instead of generating one.",
+)
+def merchant_create(name: str, email: str, prompt_password: bool) -> None:
+    """Create a merchant with its owner's dashboard login; print the API key and secret (and a
+    generated password): secrets are shown only now."""
+    # Never a command-line value: it would be left in the shell history and the process list.
+    password = (
+        click.prompt("Dashboard password", hide_input=True, confirmation_prompt=True)
+        if prompt_password
+        else secrets.token_urlsafe(12)
+    )
 
     async def run() -> merchants.NewCredentials:
         container = await _started(_settings())
         try:
             return await merchants.create_merchant(
-                container.db, name=name, email=email, actor="cli"
+                container.db, name=name, email=email, actor="cli", owner_password=password
             )
         finally:
             await container.db.dispose()
 
     try:
         created = asyncio.run(run())
-    except Conflict as exc:
+    except (Conflict, BadRequest) as exc:
         raise click.ClickException(exc.description) from None
     click.echo(f"merchant id: {created.merchant.id}")
     click.echo(f"api key:     {created.merchant.api_key}")
     click.echo(f"api secret:  {created.api_secret}")
-    click.echo("Store the secret now: Hazina keeps only its hash and cannot show it again.")
+    click.echo(f"dashboard:   {email.strip().lower()}")
+    if not prompt_password:
+        click.echo(f"password:    {password}")
+    click.echo("Store the secrets now: Hazina keeps only their hashes and cannot show them again.")
 
 
 @merchant.command("list")

@@ -1,10 +1,11 @@
 """Settings: one object read from the environment (and `.env`) at start-up, never at import."""
 
+import secrets
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +74,27 @@ class Settings(BaseSettings):
     test_api_secret: Annotated[str, Field(validation_alias=_env("TEST_API_SECRET"))] = (
         "secret_test_xyz789"  # noqa: S105
     )
+
+    # The test merchant's dashboard login (test@example.com); development only, like the merchant.
+    test_merchant_password: Annotated[
+        str, Field(validation_alias=_env("TEST_MERCHANT_PASSWORD"), min_length=8)
+    ] = "test_password_xyz789"  # noqa: S105
+
+    # Signs the dashboard's session cookie. Production refuses to start without one; development
+    # generates one per process (sessions then end when the server restarts).
+    session_secret: Annotated[str | None, Field(validation_alias=_env("HAZINA_SESSION_SECRET"))] = (
+        None
+    )
+    session_max_age_seconds: Annotated[
+        int, Field(validation_alias=_env("HAZINA_SESSION_MAX_AGE_SECONDS"), ge=60)
+    ] = 12 * 3600
+    # Failed dashboard logins allowed per email and client address within the window.
+    login_max_failures: Annotated[
+        int, Field(validation_alias=_env("HAZINA_LOGIN_MAX_FAILURES"), ge=1)
+    ] = 5
+    login_window_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_LOGIN_WINDOW_SECONDS"), gt=0)
+    ] = 900.0
 
     # The job queue and its workers.
     worker_concurrency: Annotated[
@@ -179,6 +201,16 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @model_validator(mode="after")
+    def _require_session_secret(self) -> Self:
+        if self.session_secret is None:
+            if self.is_production:
+                raise ValueError("HAZINA_SESSION_SECRET is required in production")
+            self.session_secret = secrets.token_urlsafe(32)
+        elif len(self.session_secret) < 32:
+            raise ValueError("HAZINA_SESSION_SECRET must be at least 32 characters")
+        return self
 
     @property
     def is_production(self) -> bool:

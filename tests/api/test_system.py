@@ -12,12 +12,20 @@ from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.database import Database
-from hazina.db.models import AuditLog, Merchant, WebhookEndpoint, WorkerHeartbeat
+from hazina.db.models import (
+    AuditLog,
+    DashboardUser,
+    Merchant,
+    WebhookEndpoint,
+    WorkerHeartbeat,
+)
 from hazina.services.merchants import TEST_MERCHANT_ID, seed_test_merchant
 from hazina.worker import Worker
 from tests.conftest import http_client, make_settings
 from tests.waiting import drain, wait_until
 
+# Production refuses to start without a session secret.
+SESSION_SECRET = "p" * 32
 ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 TEST_MERCHANT = {
     "id": "550e8400-e29b-41d4-a716-446655440000",
@@ -106,6 +114,7 @@ async def test_test_merchant_absent_is_404(anonymous: httpx.AsyncClient, db: Dat
     async with db.transaction() as session:
         await session.execute(delete(AuditLog))
         await session.execute(delete(WebhookEndpoint))
+        await session.execute(delete(DashboardUser))
         await session.execute(delete(Merchant))
     response = await anonymous.get("/api/v1/test/merchant")
     assert response.status_code == 404
@@ -127,7 +136,9 @@ class TestProductionOnADevelopmentDatabase:
                 "/api/v1/orders", json={"amount": 500}, headers=credentials
             )
             assert seeded.status_code == 201  # the development start seeded the test merchant
-        production = await start(make_settings(database_url, env="production"))
+        production = await start(
+            make_settings(database_url, env="production", session_secret=SESSION_SECRET)
+        )
         try:
             async with http_client(production) as client:
                 for method, path, body in (
@@ -155,7 +166,9 @@ class TestProductionOnADevelopmentDatabase:
             assert merchant.is_active is False
             assert [audit.target for audit in audits] == [f"merchant:{TEST_MERCHANT_ID}"]
             # A second production start finds nothing left to deactivate.
-            again = await start(make_settings(database_url, env="production"))
+            again = await start(
+                make_settings(database_url, env="production", session_secret=SESSION_SECRET)
+            )
             await again.db.dispose()
             async with production.db.read() as session:
                 count = await session.scalar(
@@ -173,7 +186,7 @@ class TestProduction:
 
     @pytest.fixture
     def settings(self, database_url: str) -> Settings:
-        return make_settings(database_url, env="production")
+        return make_settings(database_url, env="production", session_secret=SESSION_SECRET)
 
     async def test_not_seeded(self, anonymous: httpx.AsyncClient, db: Database) -> None:
         response = await anonymous.get("/api/v1/test/merchant")

@@ -122,9 +122,9 @@ class Hub:
         self.processes.append(process)
         return process
 
-    async def run(self, *args: str, within: float = STARTUP_SECONDS) -> tuple[int, str]:
+    async def run(self, *args: str, within: float = STARTUP_SECONDS, **env: str) -> tuple[int, str]:
         """Run a command to completion: (exit code, output)."""
-        process = self.start(f"run-{len(self.processes)}", *args)
+        process = self.start(f"run-{len(self.processes)}", *args, **env)
         process.stopping = True
         code = await process.exit_code(within)
         return code, process.output()

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from hazina.config import Environment, Settings, normalise_database_url
 
@@ -25,6 +26,8 @@ VARIABLES = (
     "TEST_API_SECRET",
     "HAZINA_IDEMPOTENCY_TTL_HOURS",
     "HAZINA_WORKER_HEARTBEAT_SECONDS",
+    "HAZINA_SESSION_SECRET",
+    "TEST_MERCHANT_PASSWORD",
 )
 
 
@@ -114,9 +117,32 @@ def test_contract_simulation_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_production_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAZINA_ENV", "production")
+    monkeypatch.setenv("HAZINA_SESSION_SECRET", "s" * 32)
     settings = load()
     assert settings.env is Environment.PRODUCTION
     assert settings.is_production
+    assert settings.session_secret == "s" * 32
+
+
+def test_production_refuses_to_start_without_a_session_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HAZINA_ENV", "production")
+    with pytest.raises(ValidationError, match="HAZINA_SESSION_SECRET is required"):
+        load()
+
+
+def test_a_short_session_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAZINA_SESSION_SECRET", "short")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        load()
+
+
+def test_development_generates_a_session_secret_per_process() -> None:
+    first, second = load(), load()
+    assert first.session_secret is not None
+    assert len(first.session_secret) >= 32
+    assert first.session_secret != second.session_secret
 
 
 def test_worker_is_stale_after_three_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""The FastAPI application, built around an already started Container."""
+"""The FastAPI application, built around an already started Container: the JSON API and, mounted
+beside it, the pages of `hazina.web`."""
 
 from fastapi import FastAPI
 
@@ -18,6 +19,7 @@ from hazina.api.routes import (
     webhooks,
 )
 from hazina.bootstrap import Container
+from hazina.web.site import mount_site
 
 
 def create_app(container: Container) -> FastAPI:
@@ -32,4 +34,5 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     for router in (provider_accounts.router, audit_logs.router):
         app.include_router(router)
+    mount_site(app, container)
     return app

@@ -333,3 +333,20 @@ class ProviderEventReceipt(Base):
     dedup_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     inbound_event_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class DashboardUser(Base):
+    """A person who logs in to the dashboard; belongs to one merchant and sees only its rows."""
+
+    __tablename__ = "dashboard_users"
+    __table_args__ = (Index("idx_dashboard_users_merchant_id", "merchant_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    # argon2id, in its PHC string form (algorithm, parameters and salt travel with the hash).
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -1,6 +1,9 @@
-"""Money at the edges: minor units inside Hazina, decimal strings where a provider speaks them."""
+"""Money at the edges: minor units inside Hazina; decimal strings where a provider or a person
+speaks them, and the currency's symbol where people read them. No float touches an amount."""
 
 from decimal import Decimal, InvalidOperation
+
+from hazina.domain.errors import BadRequest
 
 # ISO 4217 minor-unit exponents that differ from the usual 2.
 _EXPONENTS: dict[str, int] = {
@@ -8,6 +11,8 @@ _EXPONENTS: dict[str, int] = {
     "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
 }  # fmt: skip
+_SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "NGN": "₦", "ZAR": "R",
+            "KES": "KSh ", "TZS": "TSh ", "UGX": "USh ", "ZWG": "ZiG ", "ZWL": "Z$"}  # fmt: skip
 
 
 def exponent(currency: str) -> int:
@@ -30,3 +35,50 @@ def to_major(minor: int, currency: str) -> str:
     """100050 TZS → `"1000.50"`; 500 JPY → `"500"`."""
     places = exponent(currency)
     return str(Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places)))
+
+
+def _group_indian(digits: str) -> str:
+    """12345678 → 1,23,45,678: the last three digits, then pairs (lakh and crore)."""
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    pairs: list[str] = []
+    while len(head) > 2:
+        head, pair = head[:-2], head[-2:]
+        pairs.insert(0, pair)
+    return ",".join([head, *pairs, tail])
+
+
+def _group_thousands(digits: str) -> str:
+    return f"{int(digits):,}"
+
+
+def format_money(minor: int, currency: str, *, drop_zero_fraction: bool = False) -> str:
+    """`format_money(50000, "INR")` → `₹500.00`; INR is grouped the Indian way (`₹5,00,000`).
+
+    A currency without a known symbol is written with its code (`CHF 12.50`). With
+    `drop_zero_fraction`, a whole amount loses its `.00` (the dashboard's totals).
+    """
+    places = exponent(currency)
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**places)
+    grouped = (_group_indian if currency == "INR" else _group_thousands)(str(whole))
+    text = grouped
+    if places and not (drop_zero_fraction and fraction == 0):
+        text += "." + str(fraction).zfill(places)
+    return f"{sign}{_SYMBOLS.get(currency, currency + ' ')}{text}"
+
+
+def parse_major_units(text: str, currency: str) -> int:
+    """A typed amount: `"500.5"` INR → 50050 paise; refuses more decimals than the currency has."""
+    places = exponent(currency)
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise BadRequest("amount must be a number, such as 500.00") from None
+    if not value.is_finite() or value <= 0:
+        raise BadRequest("amount must be a positive number")
+    minor = value.scaleb(places)
+    if minor != minor.to_integral_value():
+        raise BadRequest(f"amount must have at most {places} decimals for {currency}")
+    return int(minor)

@@ -109,6 +109,20 @@ async def list_events(
         )
 
 
+async def list_resource_events(
+    db: Database, merchant_id: uuid.UUID, resource_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """What happened to one payment or refund, oldest first."""
+    async with db.read() as session:
+        events = await session.scalars(
+            select(Event)
+            .where(Event.merchant_id == merchant_id, Event.resource_id == resource_id)
+            .order_by(Event.created_at, Event.id)
+            .limit(limit)
+        )
+        return [event_resource(event) for event in events]
+
+
 async def get_event(db: Database, merchant_id: uuid.UUID, event_id: str) -> dict[str, Any]:
     async with db.read() as session:
         event = await session.scalar(

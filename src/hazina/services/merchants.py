@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hazina.db.database import Database
-from hazina.db.models import Merchant, WebhookEndpoint
+from hazina.db.models import DashboardUser, Merchant, WebhookEndpoint
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
-from hazina.domain.errors import AuthenticationFailed, Conflict
+from hazina.domain.clock import utc_now
+from hazina.domain.errors import AuthenticationFailed, Conflict, NotFound
 from hazina.services.audit import record_audit
+from hazina.services.dashboard_users import hash_password, normalise_email
 from hazina.services.webhook_endpoints import new_primary_endpoint
 
 TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -41,6 +43,10 @@ class NewCredentials:
 
     merchant: MerchantIdentity
     api_secret: str
+
+
+def _new_secret() -> str:
+    return "secret_" + secrets.token_urlsafe(32)
 
 
 def hash_secret(secret: str) -> str:
@@ -67,12 +73,16 @@ async def create_merchant(
     api_key: str | None = None,
     api_secret: str | None = None,
     webhook_secret: str | None = None,
+    owner_password: str | None = None,
 ) -> NewCredentials:
+    """With `owner_password`, the owner's dashboard login (the merchant's email) is created in
+    the same transaction: a merchant never exists half-made."""
     key = api_key or "key_" + secrets.token_urlsafe(18)
-    secret = api_secret or "secret_" + secrets.token_urlsafe(32)
+    secret = api_secret or _new_secret()
+    password_hash = None if owner_password is None else await hash_password(owner_password)
     try:
         merchant = await _insert_merchant(
-            db, name, email, actor, merchant_id, key, secret, webhook_secret
+            db, name, email, actor, merchant_id, key, secret, webhook_secret, password_hash
         )
     except IntegrityError:
         # The unique indexes on email and api_key decide, races included.
@@ -89,6 +99,7 @@ async def _insert_merchant(
     key: str,
     secret: str,
     webhook_secret: str | None,
+    owner_password_hash: str | None,
 ) -> Merchant:
     async with db.transaction() as session:
         merchant = Merchant(
@@ -105,6 +116,15 @@ async def _insert_merchant(
         # webhook_secret), unconfigured until a URL is set.
         endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
         session.add(new_primary_endpoint(endpoint_id, merchant.id, webhook_secret))
+        if owner_password_hash is not None:
+            session.add(
+                DashboardUser(
+                    merchant_id=merchant.id,
+                    email=normalise_email(email),
+                    password_hash=owner_password_hash,
+                    is_active=True,
+                )
+            )
         record_audit(
             session,
             actor=actor,
@@ -149,6 +169,10 @@ class CredentialCache:
             return None
         return entry
 
+    def forget(self, api_key: str) -> None:
+        """Drop a key at once, in this process (others drop it within `ttl_seconds`)."""
+        self._entries.pop(api_key, None)
+
     def remember(self, api_key: str, secret_hash: str, identity: MerchantIdentity) -> None:
         if self.ttl_seconds <= 0:
             return
@@ -178,6 +202,31 @@ async def authenticate(
     identity = _identity(merchant)
     cache.remember(api_key, merchant.api_secret_hash, identity)
     return identity
+
+
+async def roll_api_secret(
+    db: Database, merchant_id: uuid.UUID, *, actor: str, cache: CredentialCache
+) -> str:
+    """Replace the merchant's API secret; the new one is returned once and only its hash is kept.
+    The old secret stops working at once here and within the cache's TTL in other processes."""
+    secret = _new_secret()
+    async with db.transaction() as session:
+        merchant = await session.get(Merchant, merchant_id)
+        if merchant is None:
+            raise NotFound("Merchant not found")
+        merchant.api_secret_hash = hash_secret(secret)
+        merchant.updated_at = utc_now()
+        record_audit(
+            session,
+            actor=actor,
+            action="api_secret.rolled",
+            target=f"merchant:{merchant.id}",
+            merchant_id=merchant.id,
+            details={"api_key": merchant.api_key},
+        )
+        api_key = merchant.api_key
+    cache.forget(api_key)
+    return secret
 
 
 async def list_merchants(db: Database) -> list[MerchantIdentity]:

@@ -22,7 +22,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import WebhookAttempt, WebhookEndpoint, WebhookLog
+from hazina.db.models import Event, WebhookAttempt, WebhookEndpoint, WebhookLog
 from hazina.db.queue import complete_current_job
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import NotFound
@@ -292,6 +292,21 @@ async def list_deliveries(
             limit,
             offset,
         )
+
+
+async def list_resource_deliveries(
+    db: Database, merchant_id: uuid.UUID, resource_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The deliveries of the events about one payment or refund, oldest first."""
+    async with db.read() as session:
+        deliveries = await session.scalars(
+            select(WebhookLog)
+            .join(Event, Event.id == WebhookLog.event_id)
+            .where(WebhookLog.merchant_id == merchant_id, Event.resource_id == resource_id)
+            .order_by(WebhookLog.created_at, WebhookLog.id)
+            .limit(limit)
+        )
+        return [delivery_summary(delivery) for delivery in deliveries]
 
 
 async def _owned(session: AsyncSession, merchant_id: uuid.UUID, delivery_id: str) -> WebhookLog:

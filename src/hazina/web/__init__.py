@@ -1,0 +1,1 @@
+"""Server-rendered pages: the merchant dashboard, the hosted checkout and the checkout.js SDK."""

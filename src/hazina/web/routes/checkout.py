@@ -1,0 +1,108 @@
+"""The hosted checkout (`/checkout`, `/success`, `/failure`), the SDK (`/checkout.js`) and the
+development-only `/demo` merchant page.
+
+The checkout page is a client of the public JSON API (order, create payment, poll payment), as
+any checkout served elsewhere would be; these handlers only serve the pages.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from hazina.domain.errors import NotFound
+from hazina.services import orders, payments
+from hazina.services.merchants import find_merchant_by_email
+from hazina.web.dependencies import ContainerDep
+from hazina.web.templating import STATIC, render
+
+router = APIRouter(include_in_schema=False)
+OrderIdQuery = Annotated[str | None, Query(max_length=64)]
+DEMO_AMOUNT = 50000
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A button of the method choice. A method with a form (`upi`, `card`) collects details
+    first; one without (a provider's, once the merchant has configured it) starts the payment at
+    once and follows the `next_action` it answers with."""
+
+    id: str
+    label: str
+    has_form: bool
+
+
+SANDBOX = (Method("upi", "UPI", True), Method("card", "Card", True))
+
+
+@router.get("/checkout", response_class=HTMLResponse)
+async def checkout(
+    request: Request,
+    order_id: OrderIdQuery = None,
+    embedded: Annotated[bool, Query()] = False,
+) -> HTMLResponse:
+    if not order_id:
+        text = "This checkout link is incomplete: it must name an order (order_id)."
+        context = {"title": "No order", "text": text}
+        return render(request, "error.html", context, status=400, frameable=True)
+    page = {"order_id": order_id, "embedded": embedded, "methods": SANDBOX}
+    return render(request, "checkout.html", page, frameable=True)
+
+
+async def _outcome(container: ContainerDep, payment_id: str | None) -> dict[str, Any] | None:
+    if not payment_id:
+        return None
+    try:
+        return await payments.get_public_payment(container.db, payment_id)
+    except NotFound:
+        return None
+
+
+@router.get("/success", response_class=HTMLResponse)
+async def success(
+    request: Request, container: ContainerDep, payment_id: OrderIdQuery = None
+) -> HTMLResponse:
+    payment = await _outcome(container, payment_id)
+    return render(request, "outcome.html", {"payment": payment, "succeeded": True}, frameable=True)
+
+
+@router.get("/failure", response_class=HTMLResponse)
+async def failure(
+    request: Request,
+    container: ContainerDep,
+    payment_id: OrderIdQuery = None,
+    order_id: OrderIdQuery = None,
+) -> HTMLResponse:
+    payment = await _outcome(container, payment_id)
+    context = {"payment": payment, "succeeded": False, "order_id": order_id}
+    return render(request, "outcome.html", context, frameable=True)
+
+
+@router.get("/checkout.js")
+async def sdk() -> FileResponse:
+    # Short caching: merchants load it on every checkout, and fixes must reach them soon.
+    headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+    return FileResponse(STATIC / "sdk.js", media_type="text/javascript", headers=headers)
+
+
+@router.get("/demo", response_class=HTMLResponse)
+async def demo(request: Request, container: ContainerDep) -> HTMLResponse:
+    """A merchant page for a fresh ₹500.00 order of the test merchant (development only)."""
+    settings = container.settings
+    merchant = None
+    if not settings.is_production:
+        merchant = await find_merchant_by_email(container.db, settings.test_merchant_email)
+    if merchant is None:
+        context = {"title": "Not found", "text": "There is no demo here."}
+        return render(request, "error.html", context, status=404)
+    stored = await orders.create_order(
+        container.db,
+        merchant.id,
+        orders.NewOrder(amount=DEMO_AMOUNT, receipt="demo"),
+        None,
+        settings.idempotency_ttl,
+    )
+    order = json.loads(stored.body)
+    return render(request, "demo.html", {"order": order, "api_key": merchant.api_key})

@@ -1,0 +1,79 @@
+"""`/dashboard` (credentials and figures), rolling the API secret, and `/dashboard/docs`."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from hazina.domain.money import format_money
+from hazina.services import webhook_endpoints
+from hazina.services.merchants import roll_api_secret
+from hazina.services.statistics import PaymentStats, payment_stats
+from hazina.web.dependencies import ContainerDep, UserDep
+from hazina.web.sessions import verified_form
+from hazina.web.templating import render
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+# Only the secret's hash is stored, so there is nothing to unmask: the page shows its shape.
+MASKED_SECRET = "secret_" + "•" * 16
+DEFAULT_CURRENCY = "INR"
+
+
+def total_amount(stats: PaymentStats) -> str:
+    """`₹5,00,000`; one figure per currency when payments were taken in several."""
+    if not stats.amounts:
+        return format_money(0, DEFAULT_CURRENCY, drop_zero_fraction=True)
+    return " + ".join(
+        format_money(amount, currency, drop_zero_fraction=True)
+        for currency, amount in stats.amounts.items()
+    )
+
+
+async def _overview(
+    request: Request, container: ContainerDep, user: UserDep, new_secret: str | None = None
+) -> HTMLResponse:
+    stats = await payment_stats(container.db, user.merchant_id)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "user": user,
+            "page": "overview",
+            "stats": stats,
+            "total_amount": total_amount(stats),
+            "api_secret": new_secret or MASKED_SECRET,
+            "new_secret": new_secret,
+        },
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(request: Request, container: ContainerDep, user: UserDep) -> HTMLResponse:
+    return await _overview(request, container, user)
+
+
+@router.post("/roll-secret", response_class=HTMLResponse)
+async def roll_secret(request: Request, container: ContainerDep, user: UserDep) -> HTMLResponse:
+    """The new secret is in this one response (not a redirect, not the cookie): shown once."""
+    await verified_form(request)
+    secret = await roll_api_secret(
+        container.db,
+        user.merchant_id,
+        actor=f"dashboard_user:{user.user_id}",
+        cache=container.credentials,
+    )
+    return await _overview(request, container, user, new_secret=secret)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def docs(request: Request, container: ContainerDep, user: UserDep) -> HTMLResponse:
+    config = await webhook_endpoints.get_config(container.db, user.merchant_id)
+    base_url = str(request.base_url).rstrip("/")
+    return render(
+        request,
+        "docs.html",
+        {
+            "user": user,
+            "page": "docs",
+            "base_url": base_url,
+            "webhook_configured": config["webhook_url"] is not None,
+        },
+    )

@@ -1,0 +1,99 @@
+"""`/dashboard/transactions`: the payments table, one payment's detail, and refunding it."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from hazina.domain.errors import HazinaError, NotFound
+from hazina.domain.money import format_money, parse_major_units
+from hazina.services import events, payments, refunds, webhooks
+from hazina.web.dependencies import ContainerDep, UserDep
+from hazina.web.paging import pager
+from hazina.web.sessions import flash, verified_form
+from hazina.web.templating import render
+
+router = APIRouter(prefix="/dashboard/transactions", include_in_schema=False)
+PAGE_SIZE = 20
+
+
+@router.get("", response_class=HTMLResponse)
+async def transactions(
+    request: Request,
+    container: ContainerDep,
+    user: UserDep,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> HTMLResponse:
+    page = await payments.list_payments(container.db, user.merchant_id, PAGE_SIZE, offset)
+    return render(
+        request,
+        "transactions.html",
+        {"user": user, "page": "transactions", "payments": page.data, "pager": pager(page)},
+    )
+
+
+async def _detail(
+    request: Request,
+    container: ContainerDep,
+    user: UserDep,
+    payment_id: str,
+    *,
+    error: HazinaError | None = None,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    db, merchant_id = container.db, user.merchant_id
+    try:
+        payment = await payments.get_payment(db, merchant_id, payment_id)
+    except NotFound as exc:
+        return render(
+            request, "error.html", {"title": "Not found", "text": exc.description}, status=404
+        )
+    refund_page = await refunds.list_refunds(db, merchant_id, payment_id, 100, 0)
+    context: dict[str, Any] = {
+        "user": user,
+        "page": "transactions",
+        "payment": payment,
+        "refundable": format_money(
+            payment["amount"] - payment["amount_refunded"], payment["currency"]
+        ),
+        "refunds": refund_page.data,
+        "events": await events.list_resource_events(db, merchant_id, payment_id),
+        "deliveries": await webhooks.list_resource_deliveries(db, merchant_id, payment_id),
+        "error": error,
+        "form": form or {"amount": "", "reason": ""},
+    }
+    return render(request, "payment.html", context, status=error.status if error else 200)
+
+
+@router.get("/{payment_id}", response_class=HTMLResponse)
+async def payment_detail(
+    payment_id: str, request: Request, container: ContainerDep, user: UserDep
+) -> HTMLResponse:
+    return await _detail(request, container, user, payment_id)
+
+
+@router.post("/{payment_id}/refunds", response_class=HTMLResponse)
+async def refund(
+    payment_id: str, request: Request, container: ContainerDep, user: UserDep
+) -> Response:
+    form = await verified_form(request)
+    typed = {"amount": str(form.get("amount") or ""), "reason": str(form.get("reason") or "")}
+    settings = container.settings
+    try:
+        payment = await payments.get_payment(container.db, user.merchant_id, payment_id)
+        amount = parse_major_units(typed["amount"], payment["currency"])
+        new = refunds.NewRefund(amount=amount, reason=typed["reason"].strip() or None)
+        await refunds.create_refund(
+            container.db,
+            container.providers.registry,
+            user.merchant_id,
+            payment_id,
+            new,
+            None,
+            settings.idempotency_ttl,
+            settings.job_max_attempts,
+        )
+    except HazinaError as exc:
+        return await _detail(request, container, user, payment_id, error=exc, form=typed)
+    flash(request, f"Refund of {format_money(amount, payment['currency'])} created.")
+    return RedirectResponse(f"/dashboard/transactions/{payment_id}", status_code=303)

@@ -1,0 +1,76 @@
+"""The dashboard session: a signed cookie (Starlette's SessionMiddleware, itsdangerous) holding
+the user's id and a CSRF token, and the checks every state-changing form goes through.
+
+The cookie is signed, not encrypted: it holds nothing secret beyond the CSRF token, which only
+has to be unguessable by other sites. It is HttpOnly, SameSite=Lax, and Secure in production.
+"""
+
+import hmac
+import secrets
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from hazina.services.dashboard_users import DashboardIdentity
+
+SESSION_COOKIE = "hazina_session"
+USER_ID = "user_id"
+CSRF = "csrf"
+FLASH = "flash"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class LoginRequired(Exception):
+    """Not logged in (or no longer): the page answers with a redirect to /login."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class CsrfRejected(Exception):
+    """A state-changing request without this session's CSRF token."""
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF] = token
+    return token
+
+
+async def verified_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token (field or header) matches the session's."""
+    form = await request.form()
+    presented = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = request.session.get(CSRF)
+    if not (
+        isinstance(presented, str)
+        and isinstance(expected, str)
+        and hmac.compare_digest(presented.encode(), expected.encode())
+    ):
+        raise CsrfRejected
+    return form
+
+
+def start_session(request: Request, user: DashboardIdentity) -> None:
+    """A fresh session for the user: nothing from before the login survives (no fixation)."""
+    request.session.clear()
+    request.session[USER_ID] = str(user.user_id)
+    request.session[CSRF] = secrets.token_urlsafe(32)
+
+
+def end_session(request: Request) -> None:
+    request.session.clear()
+
+
+def flash(request: Request, text: str, kind: str = "notice") -> None:
+    """A one-line message for the next page (never a secret: the cookie is only signed)."""
+    request.session[FLASH] = {"kind": kind, "text": text}
+
+
+def take_flash(request: Request) -> dict[str, str] | None:
+    message = request.session.pop(FLASH, None)
+    return message if isinstance(message, dict) else None

@@ -1,0 +1,42 @@
+"""Mounting the pages on the application: session cookie, static files, routers, page errors."""
+
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from hazina.bootstrap import Container
+from hazina.services.dashboard_users import LoginThrottle
+from hazina.web.routes import auth, checkout, dashboard, transactions, webhooks
+from hazina.web.sessions import SESSION_COOKIE, CsrfRejected, LoginRequired
+from hazina.web.templating import STATIC, render
+
+
+def mount_site(app: FastAPI, container: Container) -> None:
+    settings = container.settings
+    assert settings.session_secret is not None  # Settings generates or requires one
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.is_production,
+    )
+    app.state.login_throttle = LoginThrottle(
+        settings.login_max_failures, settings.login_window_seconds
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, dashboard, transactions, webhooks, checkout):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/login?" + urlencode({"next": exc.path}), status_code=303)
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf(request: Request, _: CsrfRejected) -> HTMLResponse:
+        text = "This form has expired or did not come from Hazina. Reload the page and try again."
+        return render(request, "error.html", {"title": "Form expired", "text": text}, status=403)

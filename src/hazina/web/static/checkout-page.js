@@ -1,0 +1,267 @@
+// The hosted checkout: fetch the public order, collect the chosen method's details, create the
+// payment through the public API, poll it every 2 s, then show (and, when embedded in the SDK's
+// iframe, post to the parent window) the outcome. Plain DOM, no build step.
+(function () {
+  "use strict";
+
+  var POLL_MS = 2000;
+  var SUCCESS_REDIRECT_MS = 3000;
+  var root = document.querySelector('[data-test-id="checkout-container"]');
+  if (!root) return;
+  var orderId = root.getAttribute("data-order-id");
+  var embedded = root.getAttribute("data-embedded") === "true";
+  var order = null;
+  var method = null;
+  var pollTimer = null;
+  var attemptKey = null;
+  var lastPayment = null;
+
+  function byTestId(id) {
+    return root.querySelector('[data-test-id="' + id + '"]');
+  }
+
+  var loading = root.querySelector("[data-loading]");
+  var methods = byTestId("payment-methods");
+  var forms = root.querySelectorAll("[data-method-form]");
+  var processing = byTestId("processing-state");
+  var success = byTestId("success-state");
+  var failure = byTestId("error-state");
+  var nextAction = root.querySelector("[data-next-action]");
+  var retryButton = byTestId("retry-button");
+
+  function formatAmount(minor, currency) {
+    var locale = currency === "INR" ? "en-IN" : undefined;
+    var format;
+    try {
+      format = new Intl.NumberFormat(locale, { style: "currency", currency: currency });
+    } catch (unknownCurrency) {
+      return currency + " " + (minor / 100).toFixed(2);
+    }
+    var digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / Math.pow(10, digits));
+  }
+
+  // Which part of the page is showing: "loading", "choose" (methods, plus a method's form),
+  // "processing", "success" or "error".
+  function show(view) {
+    loading.hidden = view !== "loading";
+    methods.hidden = view !== "choose";
+    forms.forEach(function (form) {
+      form.hidden = !(view === "choose" && form.getAttribute("data-method-form") === method);
+    });
+    processing.hidden = view !== "processing";
+    success.hidden = view !== "success";
+    failure.hidden = view !== "error";
+  }
+
+  function notify(type, data) {
+    // The contract's protocol: {type, data} to the SDK's window. The data is what the merchant
+    // page would learn anyway, and checkout.js checks that it comes from this origin.
+    if (embedded && window.parent !== window) {
+      window.parent.postMessage({ type: type, data: data }, "*");
+    }
+  }
+
+  function describe(payment, status) {
+    return {
+      paymentId: payment ? payment.id : null,
+      orderId: orderId,
+      amount: order ? order.amount : null,
+      currency: order ? order.currency : null,
+      status: status
+    };
+  }
+
+  function fail(message, payment, retryable) {
+    stopPolling();
+    lastPayment = payment;
+    byTestId("error-message").textContent = message;
+    retryButton.hidden = !retryable;
+    show("error");
+    var data = describe(payment, "failed");
+    if (payment && payment.error_code) {
+      data.error = { code: payment.error_code, description: payment.error_description };
+    }
+    notify("payment_failed", data);
+  }
+
+  function succeed(payment) {
+    stopPolling();
+    byTestId("payment-id").textContent = payment.id;
+    show("success");
+    notify("payment_success", describe(payment, "success"));
+    if (!embedded) {
+      window.setTimeout(function () {
+        window.location.assign("/success?payment_id=" + encodeURIComponent(payment.id));
+      }, SUCCESS_REDIRECT_MS);
+    }
+  }
+
+  function stopPolling() {
+    if (pollTimer !== null) window.clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+
+  function poll(paymentId) {
+    pollTimer = window.setTimeout(function () {
+      fetch("/api/v1/payments/" + encodeURIComponent(paymentId) + "/public", {
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .catch(function () { return null; }) // a network blip: ask again next time
+        .then(function (payment) {
+          if (payment && payment.status === "success") succeed(payment);
+          else if (payment && payment.status === "failed") {
+            fail(payment.error_description || "Payment failed", payment, true);
+          } else poll(paymentId);
+        });
+    }, POLL_MS);
+  }
+
+  // A provider's payment may ask the customer to act elsewhere: follow it, and keep polling.
+  function follow(action) {
+    if (!action || typeof action !== "object") return;
+    if (action.type === "redirect" && /^https?:\/\//i.test(String(action.url))) {
+      if (embedded) window.open(action.url, "_blank", "noopener");
+      else window.location.assign(action.url);
+    } else if (action.type === "ussd_push") {
+      nextAction.textContent = "Check your phone" + (action.phone ? " (" + action.phone + ")" : "") +
+        ": " + (action.message || "approve the payment request.");
+      nextAction.hidden = false;
+    }
+  }
+
+  function pay(body) {
+    nextAction.hidden = true;
+    show("processing");
+    fetch("/api/v1/payments/public", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        // One key per attempt: a repeated submit can never charge twice.
+        "Idempotency-Key": attemptKey
+      },
+      body: JSON.stringify(body)
+    })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (json) {
+          if (!response.ok) {
+            var error = json && json.error;
+            fail(error ? error.description : "The payment could not be started", null, true);
+            return;
+          }
+          follow(json.next_action);
+          poll(json.id);
+        });
+      })
+      .catch(function () {
+        fail("Network error: check your connection and try again", null, true);
+      });
+  }
+
+  function newAttempt() {
+    attemptKey = "checkout-" + orderId + "-" + (window.crypto && crypto.randomUUID
+      ? crypto.randomUUID()
+      : String(Date.now()) + Math.random().toString(16).slice(2));
+  }
+
+  // Each sandbox form turns its fields into the API's request body; null means invalid.
+  var collectors = {
+    upi: function (form) {
+      return { order_id: orderId, method: "upi", vpa: form.elements.vpa.value.trim() };
+    },
+    card: function (form) {
+      var expiry = /^\s*(\d{1,2})\s*\/\s*(\d{2}|\d{4})\s*$/.exec(form.elements.expiry.value);
+      if (!expiry) return null;
+      return {
+        order_id: orderId,
+        method: "card",
+        card: {
+          number: form.elements.number.value.replace(/[\s-]/g, ""),
+          expiry_month: expiry[1],
+          expiry_year: expiry[2],
+          cvv: form.elements.cvv.value.trim(),
+          holder_name: form.elements.holder_name.value.trim()
+        }
+      };
+    }
+  };
+
+  function choose(button) {
+    method = button.getAttribute("data-method");
+    root.querySelectorAll("[data-method]").forEach(function (other) {
+      other.setAttribute("aria-pressed", String(other === button));
+    });
+    newAttempt();
+    if (button.getAttribute("data-has-form") === "true") {
+      show("choose");
+      var first = root.querySelector('[data-method-form="' + method + '"] input');
+      if (first) first.focus();
+    } else {
+      pay({ order_id: orderId, method: method }); // a provider: its next_action says what to do
+    }
+  }
+
+  root.querySelectorAll("[data-method]").forEach(function (button) {
+    button.addEventListener("click", function () { choose(button); });
+  });
+
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = collectors[form.getAttribute("data-method-form")](form);
+      if (body === null) {
+        fail("Expiry must be MM/YY", null, true);
+        return;
+      }
+      pay(body);
+    });
+  });
+
+  retryButton.addEventListener("click", function () {
+    newAttempt();
+    show("choose");
+  });
+
+  root.querySelector("[data-cancel]").addEventListener("click", function () {
+    if (embedded) {
+      notify("close_modal", describe(lastPayment, lastPayment ? lastPayment.status : "cancelled"));
+      return;
+    }
+    var query = "?order_id=" + encodeURIComponent(orderId);
+    if (lastPayment) query += "&payment_id=" + encodeURIComponent(lastPayment.id);
+    window.location.assign("/failure" + query);
+  });
+
+  function start() {
+    fetch("/api/v1/orders/" + encodeURIComponent(orderId) + "/public", {
+      headers: { Accept: "application/json" }
+    })
+      .then(function (response) {
+        return response.json().then(function (json) { return { ok: response.ok, json: json }; });
+      })
+      .then(function (result) {
+        if (!result.ok) {
+          fail(result.json.error ? result.json.error.description : "Order not found", null, false);
+          return;
+        }
+        order = result.json;
+        var amount = formatAmount(order.amount, order.currency);
+        byTestId("order-amount").textContent = amount;
+        root.querySelectorAll('[data-test-id="pay-button"]').forEach(function (button) {
+          button.textContent = "Pay " + amount;
+        });
+        if (order.status === "paid") {
+          fail("This order has already been paid.", null, false);
+          return;
+        }
+        show("choose");
+      })
+      .catch(function () {
+        fail("Could not load the order: check your connection and reload.", null, false);
+      });
+  }
+
+  start();
+})();
