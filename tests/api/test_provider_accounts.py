@@ -337,8 +337,9 @@ async def test_audit_logs_list_credential_changes_newest_first(
     assert set(page) == {"data", "total", "limit", "offset"}
     assert page["limit"] == 3
     assert page["offset"] == 0
-    # The seed's api_key.created, three credential changes, one secret regeneration.
-    assert page["total"] == 5
+    # The seed's api_key.created and dashboard_user.created, three credential changes, one
+    # secret regeneration.
+    assert page["total"] == 6
     assert [entry["action"] for entry in page["data"]] == [
         "webhook_secret.regenerated",
         "provider_account.deleted",
@@ -351,6 +352,7 @@ async def test_audit_logs_list_credential_changes_newest_first(
     rest = (await client.get("/api/v1/audit-logs", params={"offset": 3})).json()
     assert [entry["action"] for entry in rest["data"]] == [
         "provider_account.created",
+        "dashboard_user.created",
         "api_key.created",
     ]
 

@@ -1,0 +1,677 @@
+"""Inbound throughput: signed Stripe `checkout.session.completed` webhooks applied per second.
+
+On a fresh PostgreSQL database this starts `hazina fake stripe` and a real `hazina serve
+--no-worker` configured as a single-tenant deployment (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,
+HAZINA_STRIPE_API_BASE pointing at the fake), sets the test merchant's primary webhook endpoint
+(no worker runs, so nothing is sent, but every event writes its delivery row), and pre-creates
+USD 25.00 orders with Stripe payments through the API; each answers its `cs_test_…` session id.
+
+Two phases then take turns in `--rounds` rounds, each from separate client processes over
+keep-alive connections, at the same concurrency on the same server process:
+
+- `noop`:   GET /livez, which touches nothing: the baseline;
+- `ingest`: POST /hooks/stripe, one `checkout.session.completed` event per pre-created payment,
+            built as Stripe would send it (pretty-printed JSON, unique `evt_…` id) and signed
+            with the `stripe` package's own `WebhookSignature.generate_signature_header` just
+            before it is sent. Each is a full apply: verify, store the inbound event, receipt,
+            payment and order transition, `payment.success` event and its delivery row.
+
+Every response is checked (ingest: 200 with status "processed"). Afterwards the database must
+show every sent webhook's payment `success`, its order `paid`, exactly one `payment.success`
+event and one delivery row for it, and one processed inbound event per webhook. The last line of
+output is one JSON object: {"bench": "ingest", "per_s", "baseline_per_s", "ratio", "p99_ms", …}.
+
+    .venv/bin/python bench/ingest.py [--duration 10] [--concurrency 32] [--clients 2]
+                                     [--rounds 2] [--warmup-payments 300]
+"""
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script: make `bench` (the repository root) importable for the shared helpers.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from typing import Any, Literal
+
+import asyncpg
+import httpx
+import stripe
+from sqlalchemy.engine import make_url
+
+from bench.api import (
+    AUTH,
+    DEFAULT_POSTGRES_URL,
+    NOOP_BODY,
+    CpuSample,
+    _free_port,
+    _hazina_executable,
+    _libpq,
+    _percentile,
+    _split,
+    _tail,
+    postgres_database,
+    running_server,
+)
+from hazina.testing.stripe_state import API_VERSION, new_id
+
+ORDER_AMOUNT = 2500  # USD 25.00, minor units
+STRIPE_KEY = "sk_test_hazinabench"
+# Where the merchant's deliveries would go: never contacted, as no worker runs.
+RECEIVER_URL = "http://127.0.0.1:9/hazina-bench-receiver"
+
+Kind = Literal["noop", "prepare", "ingest"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Client processes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One phase for one client: `duration` seconds, or `count` requests when None. An ingest
+    phase also ends when the client's pre-created payments run out."""
+
+    kind: Kind
+    base_url: str
+    concurrency: int
+    webhook_secret: str
+    duration: float | None = None
+    count: int = 0
+
+
+@dataclass(slots=True)
+class PhaseResult:
+    completed: int = 0  # checked requests that finished inside the window
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds, of the completed ones
+    elapsed: float = 0.0
+    cpu_seconds: float = 0.0
+    sent: list[str] = field(default_factory=list)  # payment ids whose webhook went out
+    ran_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    payment_id: str
+    session_id: str
+
+
+class _Failed(Exception):
+    """A response that is not what the contract promises."""
+
+
+def stripe_event(pending: Pending, now: int) -> str:
+    """The `checkout.session.completed` event Stripe would send for a paid session, as Stripe
+    sends it: pretty-printed, so a receiver that re-serialises the JSON breaks the signature."""
+    session = {
+        "id": pending.session_id,
+        "object": "checkout.session",
+        "amount_subtotal": ORDER_AMOUNT,
+        "amount_total": ORDER_AMOUNT,
+        "cancel_url": None,
+        "client_reference_id": pending.payment_id,
+        "created": now - 60,
+        "currency": "usd",
+        "customer": None,
+        "customer_details": {"email": "buyer@example.com"},
+        "customer_email": "buyer@example.com",
+        "expires_at": now + 86_340,
+        "livemode": False,
+        "locale": None,
+        "metadata": {"hazina_payment_id": pending.payment_id},
+        "mode": "payment",
+        "payment_intent": new_id("pi_"),
+        "payment_method_types": ["card"],
+        "payment_status": "paid",
+        "status": "complete",
+        "success_url": None,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted",
+        "url": None,
+    }
+    event = {
+        "id": new_id("evt_"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": now,
+        "data": {"object": session},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": "checkout.session.completed",
+    }
+    return json.dumps(event, indent=2)
+
+
+class _Runner:
+    def __init__(self, phase: Phase, pending: deque[Pending], client: httpx.AsyncClient) -> None:
+        self.phase = phase
+        self.pending = pending
+        self.client = client
+        self.result = PhaseResult()
+        self.deadline = math.inf
+        self.remaining = phase.count
+
+    def _take(self) -> bool:
+        """Whether another request should start."""
+        if self.phase.kind == "ingest" and not self.pending:
+            self.result.ran_out = True
+            return False
+        if self.phase.duration is not None:
+            return time.monotonic() < self.deadline
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
+
+    async def _noop(self) -> None:
+        response = await self.client.get("/livez")
+        if response.status_code != 200 or response.content != NOOP_BODY:
+            raise _Failed(f"livez {response.status_code} {response.content[:200]!r}")
+
+    async def _prepare(self) -> None:
+        body = {"amount": ORDER_AMOUNT, "currency": "USD", "receipt": "bench-ingest"}
+        response = await self.client.post("/api/v1/orders", json=body)
+        if response.status_code != 201:
+            raise _Failed(f"order {response.status_code} {response.content[:200]!r}")
+        order_id = response.json()["id"]
+        body = {"order_id": order_id, "method": "stripe", "email": "buyer@example.com"}
+        response = await self.client.post("/api/v1/payments", json=body)
+        if response.status_code != 201:
+            raise _Failed(f"payment {response.status_code} {response.content[:200]!r}")
+        payment = response.json()
+        session_id = str(payment.get("provider_reference"))
+        if payment.get("status") != "pending" or not session_id.startswith("cs_test_"):
+            raise _Failed(f"payment answered {payment!r}")
+        self.pending.append(Pending(str(payment["id"]), session_id))
+
+    async def _ingest(self) -> float:
+        pending = self.pending.popleft()
+        self.result.sent.append(pending.payment_id)
+        now = int(time.time())
+        body = stripe_event(pending, now)
+        # Signed by the SDK's own scheme right before sending (the server allows 300 s).
+        signature = stripe.WebhookSignature.generate_signature_header(
+            body, self.phase.webhook_secret, timestamp=now
+        )
+        headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
+        started = time.perf_counter()
+        response = await self.client.post("/hooks/stripe", content=body.encode(), headers=headers)
+        took = time.perf_counter() - started
+        if response.status_code != 200 or response.json().get("status") != "processed":
+            raise _Failed(
+                f"hook for {pending.payment_id}: {response.status_code} {response.content[:200]!r}"
+            )
+        return took
+
+    async def _loop(self) -> None:
+        result = self.result
+        while self._take():
+            started = time.perf_counter()
+            try:
+                if self.phase.kind == "ingest":
+                    # Only the HTTP exchange is timed, not building and signing the event.
+                    took = await self._ingest()
+                else:
+                    await (self._noop() if self.phase.kind == "noop" else self._prepare())
+                    took = time.perf_counter() - started
+            except (_Failed, httpx.HTTPError, ValueError, KeyError) as exc:
+                result.errors += 1
+                if len(result.error_samples) < 5:
+                    result.error_samples.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if time.monotonic() <= self.deadline:
+                result.completed += 1
+                result.latencies.append(took)
+
+    async def run(self, start: Connection) -> PhaseResult:
+        # Open every keep-alive connection before the window, then start with the others.
+        await asyncio.gather(*(self.client.get("/livez") for _ in range(self.phase.concurrency)))
+        start.send("ready")
+        start_at: float = start.recv()
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        cpu_before, began = time.process_time(), time.monotonic()
+        if self.phase.duration is not None:
+            self.deadline = began + self.phase.duration
+        await asyncio.gather(*(self._loop() for _ in range(self.phase.concurrency)))
+        self.result.elapsed = time.monotonic() - began
+        self.result.cpu_seconds = time.process_time() - cpu_before
+        return self.result
+
+
+async def _run_phase(phase: Phase, pending: deque[Pending], start: Connection) -> PhaseResult:
+    limits = httpx.Limits(
+        max_connections=phase.concurrency, max_keepalive_connections=phase.concurrency
+    )
+    async with httpx.AsyncClient(
+        base_url=phase.base_url, headers=AUTH, limits=limits, timeout=60.0
+    ) as client:
+        return await _Runner(phase, pending, client).run(start)
+
+
+def _client_main(connection: Connection) -> None:
+    """A client process: runs the phases it is sent until it receives None. The payments it
+    prepares stay here, for its own ingest phases."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
+    try:
+        import uvloop
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        loop_factory = None
+    pending: deque[Pending] = deque()
+    while True:
+        phase: Phase | None = connection.recv()
+        if phase is None:
+            return
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            result = runner.run(_run_phase(phase, pending, connection))
+        connection.send(result)
+
+
+class Clients:
+    """N client processes, each one asyncio loop with one httpx.AsyncClient."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes: list[SpawnProcess] = []
+        for _ in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(target=_client_main, args=(child,), daemon=True)
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    def run(self, phases: list[Phase]) -> list[PhaseResult]:
+        for pipe, phase in zip(self.pipes, phases, strict=True):
+            pipe.send(phase)
+        for pipe in self.pipes:
+            if pipe.recv() != "ready":
+                raise RuntimeError("client process out of step")
+        start_at = time.monotonic() + 0.05
+        for pipe in self.pipes:
+            pipe.send(start_at)
+        return [pipe.recv() for pipe in self.pipes]
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring and reporting
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Measured:
+    """One run of one phase on every client."""
+
+    results: list[PhaseResult]
+    window: float
+    usage: dict[str, float]
+
+
+@dataclass(slots=True)
+class Figures:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    completed: int
+    errors: int
+    server_ms: float | None  # server CPU per request
+    postgres_ms: float | None  # PostgreSQL backends' CPU per request
+
+
+class Bench:
+    def __init__(
+        self, clients: Clients, args: argparse.Namespace, base_url: str, server_pid: int
+    ) -> None:
+        self.clients = clients
+        self.args = args
+        self.base_url = base_url
+        self.server_pid = server_pid
+        self.database: str | None = None
+        self.secret = ""
+        self.per_client = _split(args.concurrency, len(clients.pipes))
+        self.errors = 0
+        self.sent: list[str] = []
+
+    def phase(self, kind: Kind, *, duration: float | None = None, count: int = 0) -> Measured:
+        counts = _split(count, len(self.per_client))
+        phases = [
+            Phase(kind, self.base_url, conc, self.secret, duration, share)
+            for conc, share in zip(self.per_client, counts, strict=True)
+        ]
+        before = CpuSample.take(self.server_pid, self.database)
+        results = self.clients.run(phases)
+        usage = CpuSample.take(self.server_pid, self.database).usage_since(before)
+        longest = max(r.elapsed for r in results)
+        # A client that ran out of payments ended its window early: count the time it ran.
+        window = min(duration, longest) if duration is not None else longest
+        for result in results:
+            self.sent.extend(result.sent)
+        return Measured(results, window, usage)
+
+    def figures(self, kind: Kind, runs: list[Measured], *, report: bool = True) -> Figures:
+        """Sum the runs of one phase; print one line unless it was a warm-up."""
+        results = [r for run in runs for r in run.results]
+        window = sum(run.window for run in runs)
+        completed = sum(r.completed for r in results)
+        errors = sum(r.errors for r in results)
+        self.errors += errors
+        latencies = sorted(v for r in results for v in r.latencies)
+
+        def total(name: str) -> float | None:
+            values = [run.usage[name] for run in runs if name in run.usage]
+            return sum(values) if len(values) == len(runs) else None
+
+        server, postgres = total("server"), total("postgres")
+        figures = Figures(
+            rate=completed / window if window > 0 else 0.0,
+            p50_ms=1000 * _percentile(latencies, 50),
+            p99_ms=1000 * _percentile(latencies, 99),
+            completed=completed,
+            errors=errors,
+            server_ms=1000 * server / completed if server is not None and completed else None,
+            postgres_ms=1000 * postgres / completed if postgres is not None and completed else None,
+        )
+        for sample in [s for r in results for s in r.error_samples][:3]:
+            print(f"    error ({kind}): {sample}", flush=True)
+        if any(r.ran_out for r in results) and kind == "ingest" and report:
+            print("    note: a client ran out of pre-created payments; window shortened")
+        if not report:
+            return figures
+        wall = total("wall") or window
+        cpu = [f"clients {100 * sum(r.cpu_seconds for r in results) / wall:.0f}%"]
+        if server is not None:
+            cpu.append(f"server {100 * server / wall:.0f}%")
+        if postgres is not None:
+            cpu.append(f"postgres backends {100 * postgres / wall:.0f}%")
+        busy, ticks = total("machine_busy"), total("machine_total")
+        if busy is not None and ticks:
+            cpu.append(f"whole machine {100 * busy / ticks:.0f}% of {os.cpu_count()} CPUs")
+        per_request = ""
+        if figures.server_ms is not None:
+            per_request += f"  server CPU {figures.server_ms:.2f} ms/req"
+        if figures.postgres_ms is not None:
+            per_request += f", postgres {figures.postgres_ms:.2f} ms/req"
+        print(
+            f"  {kind:<6} {figures.rate:8.1f} req/s"
+            f"  p50 {figures.p50_ms:7.2f} ms  p99 {figures.p99_ms:7.2f} ms"
+            f"  n={completed} errors={errors} window={window:.1f}s{per_request}"
+            f"\n{'':9}CPU (100% = one core): {', '.join(cpu)}",
+            flush=True,
+        )
+        return figures
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup and verification
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def stripe_fake(workdir: Path) -> Iterator[str]:
+    """`hazina fake stripe` on a free port; yields its base URL once it answers."""
+    port = _free_port()
+    log_path = workdir / f"fake-stripe-{port}.log"
+    command = [_hazina_executable(), "fake", "stripe", "--port", str(port)]
+    with log_path.open("wb") as log:
+        fake = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if fake.poll() is not None:
+                raise RuntimeError(f"fake Stripe exited with {fake.returncode}:\n{_tail(log_path)}")
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(url, timeout=1)  # any answer: it listens
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fake Stripe not listening within 30 s:\n{_tail(log_path)}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        if fake.poll() is None:
+            fake.send_signal(signal.SIGTERM)
+            try:
+                fake.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                fake.kill()
+                fake.wait()
+
+
+def configure_receiver(base_url: str) -> None:
+    """The merchant's primary endpoint: every applied event then writes its delivery row."""
+    response = httpx.put(
+        f"{base_url}/api/v1/webhooks/config",
+        json={"webhook_url": RECEIVER_URL},
+        headers=AUTH,
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"webhook config {response.status_code}: {response.text[:300]}")
+
+
+async def _verify(database_url: str, sent: list[str]) -> list[str]:
+    """What the database says about every payment a webhook was sent for; problems found."""
+    connection = await asyncpg.connect(_libpq(database_url), timeout=10)
+    try:
+        statuses = await connection.fetch(
+            "SELECT p.status AS payment, o.status AS order_, count(*) AS n FROM payments p"
+            " JOIN orders o ON o.id = p.order_id WHERE p.id = ANY($1::text[])"
+            " GROUP BY p.status, o.status",
+            sent,
+        )
+        events = await connection.fetch(
+            "SELECT e.resource_id, count(DISTINCT e.id) AS events, count(w.id) AS deliveries"
+            " FROM events e LEFT JOIN webhook_logs w ON w.event_id = e.id"
+            " WHERE e.type = 'payment.success' AND e.resource_id = ANY($1::text[])"
+            " GROUP BY e.resource_id",
+            sent,
+        )
+        inbound = await connection.fetch(
+            "SELECT status, count(*) AS n FROM inbound_events"
+            " WHERE payment_id = ANY($1::text[]) GROUP BY status",
+            sent,
+        )
+    finally:
+        await connection.close()
+    problems: list[str] = []
+    by_status = {(r["payment"], r["order_"]): int(r["n"]) for r in statuses}
+    if by_status != {("success", "paid"): len(sent)}:
+        problems.append(f"payment/order statuses {by_status}, expected all success/paid")
+    once = sum(1 for r in events if r["events"] == 1 and r["deliveries"] == 1)
+    if len(events) != len(sent) or once != len(sent):
+        problems.append(
+            f"{len(events)} payments have payment.success events, {once} exactly one with"
+            f" one delivery row; {len(sent)} webhooks sent"
+        )
+    by_inbound = {str(r["status"]): int(r["n"]) for r in inbound}
+    if by_inbound != {"processed": len(sent)}:
+        problems.append(f"inbound events {by_inbound}, expected {len(sent)} processed")
+    print(
+        f"  verified in PostgreSQL: {len(sent)} webhooks sent; payments/orders {by_status};"
+        f" payments with exactly one payment.success event and one delivery row: {once};"
+        f" inbound events {by_inbound}",
+        flush=True,
+    )
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestration
+# ---------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, clients: Clients, workdir: Path) -> dict[str, Any]:
+    secret = "whsec_" + secrets.token_hex(16)
+    with stripe_fake(workdir) as fake_url, postgres_database(args.postgres_url, workdir) as url:
+        # The server's environment is a copy of ours (bench.api._server_env): a single-tenant
+        # deployment whose default Stripe account is the fake.
+        os.environ.update(
+            {
+                "STRIPE_SECRET_KEY": STRIPE_KEY,
+                "STRIPE_WEBHOOK_SECRET": secret,
+                "HAZINA_STRIPE_API_BASE": fake_url,
+            }
+        )
+        with running_server(url, workdir) as (base_url, pid):
+            print(f"  server pid {pid} at {base_url}; fake Stripe at {fake_url}", flush=True)
+            configure_receiver(base_url)
+            bench = Bench(clients, args, base_url, pid)
+            bench.database = make_url(url).database
+            bench.secret = secret
+
+            # Warm-up: connections, statement caches, every code path; checked, not reported.
+            bench.figures("noop", [bench.phase("noop", duration=args.warmup)], report=False)
+            count = args.warmup_payments
+            bench.figures("prepare", [bench.phase("prepare", count=count)], report=False)
+            warm = bench.figures("ingest", [bench.phase("ingest", count=count)], report=False)
+
+            # One payment per timed webhook, with room to spare (the warm-up rate is a guess).
+            needed = math.ceil(warm.rate * args.duration * args.margin) + 100 * args.clients
+            started = time.monotonic()
+            made = bench.figures("prepare", [bench.phase("prepare", count=needed)], report=False)
+            print(
+                f"  pre-created {made.completed} Stripe payments in"
+                f" {time.monotonic() - started:.1f} s (warm-up ingest rate {warm.rate:.0f}/s);"
+                f" timed phases interleaved in {args.rounds} round(s)",
+                flush=True,
+            )
+            warmup_sent = len(bench.sent)
+
+            # The phases take turns, so load from elsewhere on the machine hits each alike.
+            share = args.duration / args.rounds
+            runs: dict[Kind, list[Measured]] = {"noop": [], "ingest": []}
+            for _ in range(args.rounds):
+                for kind in ("noop", "ingest"):
+                    runs[kind].append(bench.phase(kind, duration=share))
+            noop = bench.figures("noop", runs["noop"])
+            ingest = bench.figures("ingest", runs["ingest"])
+        problems = asyncio.run(_verify(url, bench.sent))
+    for problem in problems:
+        print(f"  VERIFY FAILED: {problem}", flush=True)
+    ratio = ingest.rate / noop.rate if noop.rate else 0.0
+    print(
+        f"  ingest/noop {ratio:.3f}; webhooks sent {len(bench.sent)}"
+        f" ({warmup_sent} in warm-up); request errors {bench.errors}",
+        flush=True,
+    )
+    return {
+        "bench": "ingest",
+        "per_s": round(ingest.rate, 1),
+        "baseline_per_s": round(noop.rate, 1),
+        "ratio": round(ratio, 3),
+        "p99_ms": round(ingest.p99_ms, 2),
+        "p50_ms": round(ingest.p50_ms, 2),
+        "baseline_p99_ms": round(noop.p99_ms, 2),
+        "server_cpu_ms_per_req": _rounded(ingest.server_ms),
+        "baseline_server_cpu_ms_per_req": _rounded(noop.server_ms),
+        "postgres_cpu_ms_per_req": _rounded(ingest.postgres_ms),
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "database": "postgresql",
+        "errors": bench.errors,
+        "verified": not problems and bench.errors == 0,
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per timed phase")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="concurrent requests in total (all clients)"
+    )
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="split each phase into this many interleaved rounds"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of no-op warm-up")
+    parser.add_argument(
+        "--warmup-payments",
+        type=int,
+        default=300,
+        help="payments created and webhooks applied during warm-up (sizes the timed run)",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=2.0,
+        help="pre-create this many times the payments the warm-up rate says the run needs",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("HAZINA_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="an administrative connection (database `postgres`) to create the bench database",
+    )
+    args = parser.parse_args()
+    if args.rounds < 1 or args.duration <= 0 or args.margin < 1:
+        parser.error("--rounds must be at least 1, --duration positive, --margin at least 1")
+    if args.clients < 1 or args.concurrency < args.clients:
+        parser.error("need at least one client and one connection per client")
+    if args.warmup_payments < args.clients:
+        parser.error("--warmup-payments must be at least one per client")
+    return args
+
+
+def main() -> int:
+    args = _parse_args()
+    per_client = _split(args.concurrency, args.clients)
+    print(
+        f"bench ingest: {args.duration:g} s per phase, {args.concurrency} concurrent requests;"
+        f" client: {args.clients} process(es) (multiprocessing, spawn) x {per_client} tasks,"
+        " each one httpx.AsyncClient on uvloop with keep-alive HTTP/1.1 connections, on this"
+        " host; server: `hazina serve --no-worker` (one uvicorn process) on PostgreSQL;"
+        f" stripe {stripe.VERSION}; {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    clients = Clients(args.clients)
+    summary: dict[str, Any] = {"bench": "ingest", "per_s": None, "verified": False}
+    try:
+        with tempfile.TemporaryDirectory(prefix="hazina-bench-ingest-") as tmp:
+            summary = run(args, clients, Path(tmp))
+    except Exception:
+        print("  FAILED", file=sys.stderr)
+        traceback.print_exc()
+    finally:
+        clients.close()
+    print(json.dumps(summary), flush=True)
+    return 0 if summary.get("verified") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
