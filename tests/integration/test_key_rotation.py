@@ -183,7 +183,12 @@ def test_keys_rotate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     asyncio.run(check())
 
-    production = {"HAZINA_DATABASE_URL": url, "HAZINA_ENV": "production", "HAZINA_MASTER_KEYS": ""}
+    production = {
+        "HAZINA_DATABASE_URL": url,
+        "HAZINA_ENV": "production",
+        "HAZINA_MASTER_KEYS": "",
+        "HAZINA_SESSION_SECRET": "s" * 32,
+    }
     refused = CliRunner().invoke(main, ["keys", "rotate"], env=production)
     assert refused.exit_code == 1
     assert "HAZINA_MASTER_KEYS is required in production" in refused.output

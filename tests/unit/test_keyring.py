@@ -142,7 +142,9 @@ def test_development_key_file_is_created_once_with_owner_only_permissions(
 
 
 def settings_for(tmp_path: Path, **values: object) -> Settings:
-    return Settings.model_validate({"master_key_file": str(tmp_path / "hazina.keys"), **values})
+    # A session secret, which production also requires, so only the key ring is under test.
+    base = {"master_key_file": str(tmp_path / "hazina.keys"), "session_secret": "s" * 32}
+    return Settings.model_validate({**base, **values})
 
 
 def test_development_without_keys_makes_a_key_file_and_says_so_once(
