@@ -5,6 +5,7 @@ The body is read raw: signatures are checked on the exact bytes, never on re-ser
 """
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from hazina.api.dependencies import ContainerDep
 from hazina.api.schemas import Text
@@ -26,11 +27,8 @@ async def _receive(
         await request.body(),
         request.headers,
     )
-    return Response(
-        content=f'{{"received":true,"id":"{receipt.inbound_event_id}","status":"{receipt.status}"}}',
-        status_code=receipt.status_code,
-        media_type="application/json",
-    )
+    body = {"received": True, "id": receipt.inbound_event_id, "status": receipt.status}
+    return JSONResponse(body, status_code=receipt.status_code)
 
 
 @router.post("/{provider}")
