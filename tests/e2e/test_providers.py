@@ -345,3 +345,27 @@ async def test_stripe_signatures_are_checked_on_the_raw_body(hub: Hub):
         unsigned = await client.post("/hooks/stripe", content=event["body"].encode())
         assert unsigned.status_code == 400
         assert (await payment_of(client, payment["id"]))["status"] == "pending"
+
+
+async def test_hazina_reconcile_settles_what_the_provider_knows(hub: Hub, sink: WebhookSink):
+    """The operator's command: a webhook that never came, and no scheduled check due yet."""
+    clickpesa = ClickPesa(hub, await start_fake(hub, "clickpesa"))
+    provider_env = {
+        "HAZINA_CLICKPESA_API_BASE": clickpesa.fake_url,
+        "CLICKPESA_CLIENT_ID": CLIENT_ID,
+        "CLICKPESA_API_KEY": API_KEY,
+        "CLICKPESA_WEBHOOK_SIGNING_KEY": CHECKSUM_KEY,
+    }
+    server = await clickpesa.serve()
+    async with api(server) as client:
+        body = {"order_id": await tzs_order(client), "method": "clickpesa", "phone": "255712345678"}
+        paid = (await client.post("/api/v1/payments", json=body)).json()
+        body = {"order_id": await tzs_order(client), "method": "clickpesa", "phone": "255712345678"}
+        waiting = (await client.post("/api/v1/payments", json=body)).json()
+        assert await clickpesa.complete(paid["id"], "SUCCESS", deliver=False) == "not-sent"
+
+        code, output = await hub.run("reconcile", "--since", "1h", **provider_env)
+        assert code == 0, output
+        assert "reconciled: 1 applied, 1 recorded" in output
+        assert (await payment_of(client, paid["id"]))["status"] == "success"
+        assert (await payment_of(client, waiting["id"]))["status"] == "pending"
