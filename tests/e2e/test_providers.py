@@ -364,7 +364,9 @@ async def test_hazina_reconcile_settles_what_the_provider_knows(hub: Hub, sink: 
         waiting = (await client.post("/api/v1/payments", json=body)).json()
         assert await clickpesa.complete(paid["id"], "SUCCESS", deliver=False) == "not-sent"
 
-        code, output = await hub.run("reconcile", "--since", "1h", **provider_env)
+        command = hub.start("reconcile", "reconcile", "--since", "1h", **provider_env)
+        command.stopping = True
+        code, output = await command.exit_code(within=60), command.output()
         assert code == 0, output
         assert "reconciled: 1 applied, 1 recorded" in output
         assert (await payment_of(client, paid["id"]))["status"] == "success"
