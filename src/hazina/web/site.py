@@ -9,7 +9,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from hazina.bootstrap import Container
 from hazina.services.dashboard_users import LoginThrottle
-from hazina.web.routes import auth, checkout, dashboard, transactions, webhooks
+from hazina.web.routes import auth, checkout, dashboard, providers, transactions, webhooks
 from hazina.web.sessions import SESSION_COOKIE, CsrfRejected, LoginRequired
 from hazina.web.templating import STATIC, render
 
@@ -29,7 +29,7 @@ def mount_site(app: FastAPI, container: Container) -> None:
         settings.login_max_failures, settings.login_window_seconds
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, transactions, webhooks, checkout):
+    for module in (auth, dashboard, transactions, webhooks, providers, checkout):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

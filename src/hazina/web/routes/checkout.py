@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from hazina.domain.errors import NotFound
 from hazina.services import orders, payments
+from hazina.services.checkout_methods import provider_methods_for_order
 from hazina.services.merchants import find_merchant_by_email
 from hazina.web.dependencies import ContainerDep
 from hazina.web.templating import STATIC, render
@@ -25,21 +26,33 @@ DEMO_AMOUNT = 50000
 
 @dataclass(frozen=True, slots=True)
 class Method:
-    """A button of the method choice. A method with a form (`upi`, `card`) collects details
-    first; one without (a provider's, once the merchant has configured it) starts the payment at
-    once and follows the `next_action` it answers with."""
+    """A button of the method choice. A method with a form (`upi`, `card`, ClickPesa's optional
+    phone number) collects details first; one without (Stripe) starts the payment at once. A
+    provider's payment then follows the `next_action` it answers with."""
 
     id: str
     label: str
     has_form: bool
+    provider: bool = False
 
 
 SANDBOX = (Method("upi", "UPI", True), Method("card", "Card", True))
+# How the checkout presents each provider method; an adapter added later without an entry here
+# still gets a plain button.
+PROVIDER_METHODS = {
+    "stripe": Method("stripe", "Stripe", False, provider=True),
+    "clickpesa": Method("clickpesa", "ClickPesa", True, provider=True),
+}
+
+
+def provider_method(method: str) -> Method:
+    return PROVIDER_METHODS.get(method) or Method(method, method.title(), False, provider=True)
 
 
 @router.get("/checkout", response_class=HTMLResponse)
 async def checkout(
     request: Request,
+    container: ContainerDep,
     order_id: OrderIdQuery = None,
     embedded: Annotated[bool, Query()] = False,
 ) -> HTMLResponse:
@@ -47,7 +60,11 @@ async def checkout(
         text = "This checkout link is incomplete: it must name an order (order_id)."
         context = {"title": "No order", "text": text}
         return render(request, "error.html", context, status=400, frameable=True)
-    page = {"order_id": order_id, "embedded": embedded, "methods": SANDBOX}
+    # Computed here, not by the page's script: which providers a merchant uses is not part of
+    # the public order, and the buttons are in the page before any script runs.
+    offered = await provider_methods_for_order(container.db, container.providers.registry, order_id)
+    methods = SANDBOX + tuple(provider_method(method) for method in offered)
+    page = {"order_id": order_id, "embedded": embedded, "methods": methods}
     return render(request, "checkout.html", page, frameable=True)
 
 

@@ -15,6 +15,7 @@
   var pollTimer = null;
   var attemptKey = null;
   var lastPayment = null;
+  var popup = null; // embedded only: the tab a provider's page opens in
 
   function byTestId(id) {
     return root.querySelector('[data-test-id="' + id + '"]');
@@ -27,6 +28,7 @@
   var success = byTestId("success-state");
   var failure = byTestId("error-state");
   var nextAction = root.querySelector("[data-next-action]");
+  var nextLink = root.querySelector("[data-next-link]");
   var retryButton = byTestId("retry-button");
 
   function formatAmount(minor, currency) {
@@ -74,6 +76,7 @@
 
   function fail(message, payment, retryable) {
     stopPolling();
+    closePopup();
     lastPayment = payment;
     byTestId("error-message").textContent = message;
     retryButton.hidden = !retryable;
@@ -119,11 +122,43 @@
   }
 
   // A provider's payment may ask the customer to act elsewhere: follow it, and keep polling.
+  //
+  // A redirect (Stripe Checkout, ClickPesa's checkout link) on the hosted page navigates it. Inside
+  // the SDK's iframe it opens in a new tab instead: the providers' pages refuse to be framed, and
+  // taking over the merchant's page (window.top) would end the merchant's checkout.js session and
+  // its onSuccess callback. The tab is opened on the customer's click, before the API call, so no
+  // popup blocker stops it; the iframe keeps polling and reports the outcome to the merchant as
+  // for any other method. A link to the same page stays in view in case the tab was blocked or
+  // closed.
+  function openPopup() {
+    closePopup();
+    popup = window.open("", "_blank");
+    if (popup) popup.opener = null; // the provider's page gets no handle on this checkout
+  }
+
+  function closePopup() {
+    if (popup && !popup.closed) popup.close();
+    popup = null;
+  }
+
   function follow(action) {
+    if (!action || typeof action !== "object" || action.type !== "redirect") closePopup();
     if (!action || typeof action !== "object") return;
     if (action.type === "redirect" && /^https?:\/\//i.test(String(action.url))) {
-      if (embedded) window.open(action.url, "_blank", "noopener");
-      else window.location.assign(action.url);
+      if (!embedded) {
+        nextAction.textContent = "Taking you to the payment page…";
+        nextAction.hidden = false;
+        window.location.assign(action.url);
+        return;
+      }
+      if (popup && !popup.closed) popup.location.replace(action.url);
+      popup = null;
+      nextAction.textContent = "Finish paying in the new tab; this page updates when you are done.";
+      nextAction.hidden = false;
+      var link = nextLink.querySelector("a");
+      link.href = action.url;
+      link.textContent = "Open the payment page";
+      nextLink.hidden = false;
     } else if (action.type === "ussd_push") {
       nextAction.textContent = "Check your phone" + (action.phone ? " (" + action.phone + ")" : "") +
         ": " + (action.message || "approve the payment request.");
@@ -131,8 +166,12 @@
     }
   }
 
-  function pay(body) {
+  // `redirects`: the method will (likely) answer with a redirect, for which an embedded checkout
+  // opens its tab now, while the click still counts as the customer's.
+  function pay(body, redirects) {
     nextAction.hidden = true;
+    nextLink.hidden = true;
+    if (embedded && redirects) openPopup();
     show("processing");
     fetch("/api/v1/payments/public", {
       method: "POST",
@@ -185,6 +224,14 @@
           holder_name: form.elements.holder_name.value.trim()
         }
       };
+    },
+    // An optional phone: with one ClickPesa pushes a USSD prompt, without one it answers with
+    // its checkout link.
+    clickpesa: function (form) {
+      var phone = form.elements.phone.value.replace(/[\s+-]/g, "");
+      var body = { order_id: orderId, method: "clickpesa" };
+      if (phone) body.phone = phone;
+      return body;
     }
   };
 
@@ -199,7 +246,8 @@
       var first = root.querySelector('[data-method-form="' + method + '"] input');
       if (first) first.focus();
     } else {
-      pay({ order_id: orderId, method: method }); // a provider: its next_action says what to do
+      // A provider without a form (Stripe): its next_action says what to do.
+      pay({ order_id: orderId, method: method }, true);
     }
   }
 
@@ -215,7 +263,7 @@
         fail("Expiry must be MM/YY", null, true);
         return;
       }
-      pay(body);
+      pay(body, body.method !== "upi" && body.method !== "card" && !body.phone);
     });
   });
 
