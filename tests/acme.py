@@ -57,12 +57,14 @@ def webhook(
     currency: str | None = None,
     event_id: str | None = None,
     reference: str | None = None,
+    refund: str | None = None,
 ) -> bytes:
     body = {
         "id": event_id or "acme_evt_" + secrets.token_hex(6),
         "status": status,
         "payment": payment_id,
         "reference": reference,
+        "refund": refund,
         "amount": amount,
         "currency": currency,
     }
@@ -112,6 +114,7 @@ class AcmeProvider:
                 raw_status=data["status"],
                 payment_id=data["payment"],
                 provider_reference=data.get("reference"),
+                provider_refund_reference=data.get("refund"),
                 amount=data.get("amount"),
                 currency=data.get("currency"),
             )

@@ -186,7 +186,7 @@ async def test_a_notification_before_the_reference_is_stored_fails_then_replays(
     # Unmatched, it belongs to no merchant yet: only an operator (the CLI) can see it.
     assert listed["total"] == 0
     replayed = await inbound.replay(hub.db, early.json()["id"], None)
-    assert replayed["status"] == "processed"
+    assert replayed["status"] == "processed", replayed["error"]
     assert replayed["payment_id"] == payment_id
     assert replayed["attempts"] == 2
     assert (await api.get(f"/api/v1/payments/{payment_id}")).json()["status"] == "success"
@@ -310,7 +310,11 @@ async def test_a_provider_refund_waits_for_the_provider_confirmation(api, hub, a
     assert acme.refunds[0].amount == 2000
     pending = (await api.get(f"/api/v1/refunds/{refund.json()['id']}")).json()
     assert pending["status"] == "pending"
-    confirmed = await notify(api, webhook(payment["id"], "refunded"))
+    unnamed = await notify(api, webhook(payment["id"], "refunded"))
+    assert unnamed.json()["status"] == "processed"  # recorded: it names no refund
+    assert (await api.get(f"/api/v1/refunds/{refund.json()['id']}")).json()["status"] == "pending"
+    accepted_as = "acme_re_" + refund.json()["id"]
+    confirmed = await notify(api, webhook(payment["id"], "refunded", refund=accepted_as))
     assert confirmed.status_code == 200
     processed = (await api.get(f"/api/v1/refunds/{refund.json()['id']}")).json()
     assert processed["status"] == "processed"

@@ -37,10 +37,11 @@ _SESSION_KINDS = {
     "checkout.session.async_payment_failed": ProviderEventKind.PAYMENT_FAILED,
     "checkout.session.expired": ProviderEventKind.PAYMENT_EXPIRED,
 }
-_INTENT_KINDS = {
-    "payment_intent.succeeded": ProviderEventKind.PAYMENT_SUCCEEDED,
-    "payment_intent.payment_failed": ProviderEventKind.PAYMENT_FAILED,
-}
+# A declined attempt inside Checkout (`payment_intent.payment_failed`) is not final: the session
+# stays open for another card, so only the session's own events fail a payment.
+_INTENT_KINDS = {"payment_intent.succeeded": ProviderEventKind.PAYMENT_SUCCEEDED}
+# `charge.refunded` names no refund (only the charge's running total), so it is not used: each
+# refund's own events carry Hazina's refund id in their metadata and its final status.
 _REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
 _REFUND_KINDS = {
     "succeeded": ProviderEventKind.REFUND_SUCCEEDED,
@@ -246,18 +247,6 @@ def _event_from(event: dict[str, Any]) -> ProviderEvent:
         parsed = _session_event(event_id, event_type, _SESSION_KINDS[event_type], found)
     elif event_type in _INTENT_KINDS:
         parsed = _intent_event(event_id, event_type, _INTENT_KINDS[event_type], found)
-    elif event_type == "charge.refunded":
-        parsed = ProviderEvent(
-            kind=ProviderEventKind.REFUND_SUCCEEDED,
-            dedup_key=event_id,
-            raw_type=event_type,
-            raw_status=str(found.get("status")),
-            payment_id=_metadata(found).get("hazina_payment_id"),
-            provider_payment_reference=_id_of(found.get("payment_intent")),
-            # The charge's running total: what all its refunds so far returned.
-            amount=found.get("amount_refunded"),
-            currency=_upper(found.get("currency")),
-        )
     elif event_type in _REFUND_EVENTS:
         status = str(found.get("status"))
         parsed = ProviderEvent(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -88,37 +88,40 @@ async def receive(
     scope = Scope(provider, account.merchant_id, account_id)
     try:
         async with db.transaction() as session:
-            inbound = InboundEvent(**row, status=InboundStatus.FAILED)
-            session.add(inbound)
-            await session.flush()
-            status = await _apply_all(session, scope, inbound, reports)
+            outcome = await _apply_all(session, scope, row["id"], reports)
+            # Written once, last: receipts name it by id, and its status is known by now.
+            final = {
+                **row,
+                "status": outcome.status,
+                "payment_id": outcome.payment_id,
+                "merchant_id": outcome.merchant_id or account.merchant_id,
+                "processed_at": utc_now(),
+            }
+            session.add(InboundEvent(**final))
     except Exception as exc:
         if not isinstance(exc, UnknownPayment):
             log.exception("inbound event %s from %s failed to apply", row["id"], provider)
         await _store_unapplied(db, row, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
         return Receipt(500, row["id"], InboundStatus.FAILED)
-    return Receipt(200, row["id"], status)
+    return Receipt(200, row["id"], outcome.status)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status: str
+    # The payment the notification was about, and so its merchant (for the default account).
+    payment_id: str | None
+    merchant_id: uuid.UUID | None
 
 
 async def _apply_all(
-    session: AsyncSession, scope: Scope, inbound: InboundEvent, reports: list[ProviderEvent]
-) -> str:
-    results = [await apply_report(session, scope, report, inbound.id) for report in reports]
-    status = _status_of(results)
+    session: AsyncSession, scope: Scope, inbound_event_id: str, reports: list[ProviderEvent]
+) -> _Outcome:
+    results = [await apply_report(session, scope, report, inbound_event_id) for report in reports]
     touched = next((r for r in results if r.payment_id is not None), None)
-    await session.execute(
-        update(InboundEvent)
-        .where(InboundEvent.id == inbound.id)
-        .values(
-            status=status,
-            error=None,
-            processed_at=utc_now(),
-            payment_id=None if touched is None else touched.payment_id,
-            merchant_id=inbound.merchant_id if touched is None else touched.merchant_id,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return status
+    if touched is None:
+        return _Outcome(_status_of(results), None, None)
+    return _Outcome(_status_of(results), touched.payment_id, touched.merchant_id)
 
 
 def _status_of(results: list[Applied]) -> str:
@@ -157,10 +160,14 @@ async def replay(
         await session.flush()
         try:
             async with session.begin_nested():
-                await _apply_all(session, scope, inbound, reports)
+                outcome = await _apply_all(session, scope, inbound.id, reports)
         except Exception as exc:
             inbound.error = f"{type(exc).__name__}: {exc}"[:2000]
-        await session.refresh(inbound)
+        else:
+            inbound.status, inbound.error, inbound.processed_at = outcome.status, None, utc_now()
+            inbound.payment_id = outcome.payment_id or inbound.payment_id
+            inbound.merchant_id = outcome.merchant_id or inbound.merchant_id
+        await session.flush()
         return inbound_event_resource(inbound)
 
 

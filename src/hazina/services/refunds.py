@@ -244,12 +244,15 @@ async def _refund_at_provider(
         started = None
     async with db.transaction() as session:
         await complete_current_job(session)
+        # Payment before refund, the order settlement locks them in: never a deadlock.
+        locked_payment = await session.get_one(
+            Payment, refund.payment_id, with_for_update=True, populate_existing=True
+        )
         current = await session.get_one(
             Refund, refund.id, with_for_update=True, populate_existing=True
         )
         if current.status != RefundStatus.PENDING:
             return
-        locked_payment = await session.get_one(Payment, refund.payment_id)
         if started is None:
             await settle_refund(session, current, locked_payment, succeeded=False)
             return

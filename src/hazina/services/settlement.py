@@ -79,20 +79,26 @@ async def apply_report(
     )
     if not fresh:
         return Applied(Outcome.DUPLICATE)
-    payment = await _find_payment(session, scope, event)
-    if payment is None:
+    found = await _lock_payment(session, scope, event)
+    if found is None:
         raise UnknownPayment(f"no {scope.provider} payment of this account matches the report")
+    payment, order = found
     if event.kind in PAYMENT_KINDS:
-        changed = await _apply_to_payment(session, payment.id, event)
+        changed = await _apply_to_payment(session, payment, order, event)
     else:
         changed = await _apply_to_refunds(session, payment, event)
     outcome = Outcome.APPLIED if changed else Outcome.RECORDED
     return Applied(outcome, payment.id, payment.merchant_id)
 
 
-async def _find_payment(
+async def _lock_payment(
     session: AsyncSession, scope: Scope, event: ProviderEvent
-) -> Payment | None:
+) -> tuple[Payment, Order] | None:
+    """The payment the report is about, with its order, both rows locked in one statement.
+
+    Locking the two together cannot deadlock with the other writers of these rows: creating a
+    payment locks only the order, and refunds and captures only the payment.
+    """
     matches = []
     if event.payment_id is not None:
         matches.append(Payment.id == event.payment_id)
@@ -102,24 +108,27 @@ async def _find_payment(
         matches.append(Payment.provider_payment_reference == event.provider_payment_reference)
     if not matches:
         return None
-    query = select(Payment).where(
-        or_(*matches),
-        Payment.provider == scope.provider,
-        Payment.provider_account_id.is_(None)
-        if scope.account_id is None
-        else Payment.provider_account_id == scope.account_id,
+    query = (
+        select(Payment, Order)
+        .join(Order, Order.id == Payment.order_id)
+        .where(
+            or_(*matches),
+            Payment.provider == scope.provider,
+            Payment.provider_account_id.is_(None)
+            if scope.account_id is None
+            else Payment.provider_account_id == scope.account_id,
+        )
     )
     if scope.merchant_id is not None:
         query = query.where(Payment.merchant_id == scope.merchant_id)
-    return await session.scalar(query.limit(1))
+    locked = query.limit(1).with_for_update().execution_options(populate_existing=True)
+    row = (await session.execute(locked)).first()
+    return None if row is None else (row[0], row[1])
 
 
-async def _apply_to_payment(session: AsyncSession, payment_id: str, event: ProviderEvent) -> bool:
-    order_id = await session.scalar(select(Payment.order_id).where(Payment.id == payment_id))
-    order = await session.get_one(Order, order_id, with_for_update=True, populate_existing=True)
-    payment = await session.get_one(
-        Payment, payment_id, with_for_update=True, populate_existing=True
-    )
+async def _apply_to_payment(
+    session: AsyncSession, payment: Payment, order: Order, event: ProviderEvent
+) -> bool:
     now = utc_now()
     if event.provider_payment_reference and not payment.provider_payment_reference:
         payment.provider_payment_reference = event.provider_payment_reference
@@ -148,7 +157,7 @@ async def _apply_to_payment(session: AsyncSession, payment_id: str, event: Provi
         payment.error_code = decision.error_code
         payment.error_description = event.message or decision.error_description
     await session.flush()
-    if decision.pays_order and await _covers(session, order):
+    if decision.pays_order and await _covers(session, order, payment):
         order.status = OrderStatus.PAID
         order.updated_at = now
     await record_event(
@@ -161,8 +170,13 @@ async def _apply_to_payment(session: AsyncSession, payment_id: str, event: Provi
     return True
 
 
-async def _covers(session: AsyncSession, order: Order) -> bool:
-    """Whether the order's successful, unflagged-for-review payments add up to its amount."""
+async def _covers(session: AsyncSession, order: Order, payment: Payment) -> bool:
+    """Whether the order's successful, unflagged-for-review payments add up to its amount.
+    Usually the payment just settled covers it alone, and nothing needs adding up."""
+    if payment.received_currency == order.currency and (payment.amount_received or 0) >= (
+        order.amount
+    ):
+        return True
     received = await session.scalar(
         select(func.coalesce(func.sum(Payment.amount_received), 0)).where(
             Payment.order_id == order.id,
@@ -177,22 +191,25 @@ async def _covers(session: AsyncSession, order: Order) -> bool:
 
 
 async def _apply_to_refunds(session: AsyncSession, payment: Payment, event: ProviderEvent) -> bool:
-    """Settle the refunds the report is about. Stripe's `charge.refunded` names no refund: it
-    confirms every refund of the payment the provider has accepted."""
-    query = select(Refund).where(
-        Refund.payment_id == payment.id, Refund.status == RefundStatus.PENDING
+    """Settle the one refund the report names. A success settles a pending refund; a failure
+    also undoes one reported processed before (providers can fail a refund after confirming
+    it), making its amount refundable again."""
+    succeeded = event.kind == ProviderEventKind.REFUND_SUCCEEDED
+    settled_from = (
+        (RefundStatus.PENDING,) if succeeded else (RefundStatus.PENDING, RefundStatus.PROCESSED)
     )
+    query = select(Refund).where(Refund.payment_id == payment.id, Refund.status.in_(settled_from))
     if event.refund_id is not None:
         query = query.where(Refund.id == event.refund_id)
     elif event.provider_refund_reference is not None:
         query = query.where(Refund.provider_reference == event.provider_refund_reference)
     else:
-        query = query.where(Refund.provider_reference.is_not(None))
-    refunds = list(await session.scalars(query.with_for_update()))
-    succeeded = event.kind == ProviderEventKind.REFUND_SUCCEEDED
-    for refund in refunds:
-        await settle_refund(session, refund, payment, succeeded=succeeded)
-    return bool(refunds)
+        return False
+    refund = await session.scalar(query.with_for_update())
+    if refund is None:
+        return False
+    await settle_refund(session, refund, payment, succeeded=succeeded)
+    return True
 
 
 async def settle_refund(

@@ -228,10 +228,9 @@ async def test_a_delayed_payment_that_fails(provider, stripe_server):
     assert session_failed.raw_type == "checkout.session.async_payment_failed"
     assert session_failed.kind is ProviderEventKind.PAYMENT_FAILED
     assert session_failed.payment_id == PAYMENT_ID
+    # The session's event is the final word; the intent's is one attempt among possibly many.
     assert intent_failed.raw_type == "payment_intent.payment_failed"
-    assert intent_failed.kind is ProviderEventKind.PAYMENT_FAILED
-    assert intent_failed.message == "Insufficient funds."
-    assert intent_failed.payment_id == PAYMENT_ID
+    assert intent_failed.kind is ProviderEventKind.IGNORED
 
 
 async def test_a_declined_card_fails_the_intent_and_leaves_the_session_open(
@@ -241,9 +240,9 @@ async def test_a_declined_card_fails_the_intent_and_leaves_the_session_open(
     answer = await stripe_server.control(f"checkout/sessions/{session_id}/fail", deliver=False)
     assert answer["object"]["status"] == "open"
     (event,) = (parse(provider, e) for e in answer["events"])
-    assert event.kind is ProviderEventKind.PAYMENT_FAILED
-    assert event.message == "Your card was declined."
-    assert event.raw_status == "requires_payment_method"
+    # Not final: the customer may try another card in the same session.
+    assert event.kind is ProviderEventKind.IGNORED
+    assert event.raw_type == "payment_intent.payment_failed"
 
 
 async def test_an_expired_session(provider, stripe_server):
@@ -262,9 +261,8 @@ async def test_refund_events(provider, stripe_server):
     (charge_refunded,) = await stripe_server.events("charge.refunded")
     (refund_updated,) = await stripe_server.events("refund.updated")
 
-    event = parse(provider, charge_refunded)
-    assert event.kind is ProviderEventKind.REFUND_SUCCEEDED
-    assert (event.provider_payment_reference, event.amount, event.currency) == (intent, 1000, "USD")
+    # It names no refund, so it cannot say which one went through: the refund's events do.
+    assert parse(provider, charge_refunded).kind is ProviderEventKind.IGNORED
 
     event = parse(provider, refund_updated)
     assert event.kind is ProviderEventKind.REFUND_SUCCEEDED
