@@ -82,8 +82,11 @@ class AcmeProvider:
     # What a status query answers, by payment id ("paid", "failed", "open"); absent: unknown.
     states: dict[str, str] = field(default_factory=dict)
     hold: asyncio.Event | None = None
-    refuse_starts: bool = False
+    # What a start raises, if anything.
+    refuse_starts: ProviderFailure | None = None
     refunds: list[RefundStart] = field(default_factory=list)
+    # False: its webhooks are unauthenticated (like ClickPesa without a checksum key).
+    confirm_reports: bool = True
     started: list[PaymentStart] = field(default_factory=list)
     # Set once a start reached the provider (tests race a webhook or a duplicate against it).
     reached: asyncio.Event = field(default_factory=asyncio.Event)
@@ -93,8 +96,8 @@ class AcmeProvider:
         self.reached.set()
         if self.hold is not None:
             await self.hold.wait()
-        if self.refuse_starts:
-            raise ProviderFailure("Acme is refusing payments today", retryable=True)
+        if self.refuse_starts is not None:
+            raise self.refuse_starts
         url = f"https://acme.test/pay/{reference_of(start.payment_id)}"
         return StartedPayment(reference_of(start.payment_id), {"type": "redirect", "url": url})
 
@@ -115,6 +118,7 @@ class AcmeProvider:
                 payment_id=data["payment"],
                 provider_reference=data.get("reference"),
                 provider_refund_reference=data.get("refund"),
+                confirmed=self.confirm_reports,
                 amount=data.get("amount"),
                 currency=data.get("currency"),
             )

@@ -74,6 +74,8 @@ def build(settings: Settings) -> Container:
             vault=key_ring,
             base_url=settings.base_url,
             reconcile_schedule=tuple(settings.reconcile_schedule),
+            # Stripe's SDK may try a call twice; a minute of slack for clocks and queues.
+            start_grace_seconds=2 * settings.provider_timeout_seconds + 60,
         ),
     )
 

@@ -21,7 +21,7 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import utc_now
 from hazina.domain.retry import job_backoff
-from hazina.services import payments, provider_payments, refunds, webhooks
+from hazina.services import payments, provider_payments, reconciliation, refunds, webhooks
 from hazina.services.events import DELIVER_WEBHOOK
 
 log = logging.getLogger("hazina.worker")
@@ -42,7 +42,10 @@ def handlers(container: Container) -> dict[str, Handler]:
 
     async def reconcile_payment(payload: dict[str, Any]) -> None:
         await provider_payments.reconcile_payment(
-            container.db, container.providers, payload["payment_id"]
+            container.db,
+            container.providers,
+            payload["payment_id"],
+            final=bool(payload.get("final")),
         )
 
     async def deliver_webhook(payload: dict[str, Any]) -> None:
@@ -56,7 +59,7 @@ def handlers(container: Container) -> dict[str, Handler]:
     return {
         payments.PROCESS_PAYMENT: process_payment,
         refunds.PROCESS_REFUND: process_refund,
-        provider_payments.RECONCILE_PAYMENT: reconcile_payment,
+        reconciliation.RECONCILE_PAYMENT: reconcile_payment,
         DELIVER_WEBHOOK: deliver_webhook,
     }
 

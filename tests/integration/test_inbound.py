@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import Event, InboundEvent, Job, Payment, Refund, WebhookLog
+from hazina.domain.clock import utc_now
+from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound, provider_payments
 from hazina.services.registry import ProviderRegistry
 from hazina.worker import Worker
@@ -164,11 +166,27 @@ async def test_a_mismatched_amount_leaves_the_order_unpaid_for_review(api, hub, 
     events = await events_of(hub.db, payment["id"])
     assert events[-1] == "payment.review_required"
     assert "payment.success" not in events
+    # Only what the provider reported receiving can be given back.
+    refunds = f"/api/v1/payments/{payment['id']}/refunds"
+    if currency == "USD":
+        assert (await api.post(refunds, json={"amount": 5000})).status_code == 400
+        assert (await api.post(refunds, json={"amount": amount})).status_code == 201
 
 
-async def test_a_notification_before_the_reference_is_stored_fails_then_replays(api, hub, acme):
-    """A provider may notify before Hazina stored the reference it returned: the webhook is
-    kept as failed (the provider is told to retry), and a replay applies it."""
+async def test_a_notification_naming_an_unknown_hazina_payment_fails_for_a_retry(api, hub):
+    unknown = "pay_" + "Z" * 16
+    response = await notify(api, webhook(unknown, "paid"))
+    assert response.status_code == 500
+    assert response.json()["status"] == "failed"
+    async with hub.db.read() as session:
+        stored = await session.get_one(InboundEvent, response.json()["id"])
+    assert stored.error is not None
+    assert "UnknownPayment" in stored.error
+
+
+async def test_a_notification_before_the_reference_is_stored_replays(api, hub, acme):
+    """A provider may notify, naming only its own reference, before Hazina stored it: the
+    notification is kept (as about nothing Hazina knows), and a replay applies it."""
     acme.hold = asyncio.Event()
     order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
     creating = asyncio.create_task(
@@ -177,8 +195,8 @@ async def test_a_notification_before_the_reference_is_stored_fails_then_replays(
     await acme.reached.wait()
     payment_id = acme.started[0].payment_id
     early = await notify(api, webhook(None, "paid", reference=reference_of(payment_id)))
-    assert early.status_code == 500
-    assert early.json()["status"] == "failed"
+    assert early.status_code == 200
+    assert early.json()["status"] == "ignored"
     acme.hold.set()
     assert (await creating).status_code == 201
 
@@ -194,7 +212,8 @@ async def test_a_notification_before_the_reference_is_stored_fails_then_replays(
     assert [item["id"] for item in listed["data"]] == [early.json()["id"]]
     again = await api.post(f"/api/v1/inbound-events/{early.json()['id']}/replay")
     assert again.status_code == 200
-    assert again.json()["status"] == "duplicate"
+    assert again.json()["status"] == "processed"  # nothing new: it stays what it was
+    assert again.json()["attempts"] == 3
     assert (await events_of(hub.db, payment_id)).count("payment.success") == 1
 
 
@@ -251,28 +270,115 @@ async def test_reconciliation_settles_a_payment_whose_webhook_was_lost(api, hub,
     assert (await events_of(hub.db, payment["id"])).count("payment.success") == 1
 
 
+async def payments_of(db: Database, order_id: str) -> list[Payment]:
+    async with db.read() as session:
+        return list(await session.scalars(select(Payment).where(Payment.order_id == order_id)))
+
+
 async def test_a_refused_start_fails_the_payment_and_frees_the_key(api, hub, acme):
-    acme.refuse_starts = True
+    acme.refuse_starts = ProviderFailure("Acme cannot push to that phone number")
     order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
     request = {"order_id": order.json()["id"], "method": "acme"}
     refused = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k1"})
-    assert refused.status_code == 502
+    assert refused.status_code == 400
     assert refused.json() == {
-        "error": {"code": "PROVIDER_ERROR", "description": "Acme is refusing payments today"}
+        "error": {
+            "code": "BAD_REQUEST_ERROR",
+            "description": "Acme cannot push to that phone number",
+        }
     }
-    async with hub.db.read() as session:
-        failed = await session.scalar(
-            select(Payment).where(Payment.order_id == request["order_id"])
-        )
-    assert failed is not None
-    assert failed.status == "failed"
-    acme.refuse_starts = False
+    assert [p.status for p in await payments_of(hub.db, request["order_id"])] == ["failed"]
+    acme.refuse_starts = None
     retried = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k1"})
     assert retried.status_code == 201
     replayed = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k1"})
     assert replayed.content == retried.content
     assert replayed.headers.get("Idempotent-Replayed") == "true"
     assert replayed.json()["next_action"]["type"] == "redirect"
+
+
+async def test_an_uncertain_start_keeps_the_payment_pending_until_the_provider_says(api, hub, acme):
+    """A timeout may hide a start that happened (a USSD push on its way): no second attempt on
+    the order until the provider has been asked."""
+    acme.refuse_starts = ProviderFailure("Acme timed out.", retryable=True)
+    order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
+    request = {"order_id": order.json()["id"], "method": "acme"}
+    uncertain = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k3"})
+    assert uncertain.status_code == 502
+    assert uncertain.json()["error"]["code"] == "PROVIDER_ERROR"
+    (payment,) = await payments_of(hub.db, request["order_id"])
+    assert payment.status == "pending"
+    assert payment.id in uncertain.json()["error"]["description"]
+    acme.refuse_starts = None
+    retried = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k3"})
+    assert retried.status_code == 400
+    assert payment.id in retried.json()["error"]["description"]  # "payment in progress"
+    async with hub.db.read() as session:
+        soon = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.kind == "reconcile_payment", Job.payload["payment_id"].as_string() == payment.id
+            )
+        )
+    assert soon == len(hub.settings.reconcile_schedule) + 1
+
+    # The provider never heard of it: once the start is surely over, it never started.
+    assert await provider_payments.reconcile_payment(hub.db, hub.providers, payment.id) == (
+        "unknown"
+    )
+    ages_ago = dataclasses.replace(hub.providers, start_grace_seconds=0)
+    assert await provider_payments.reconcile_payment(hub.db, ages_ago, payment.id) == "applied"
+    (payment,) = await payments_of(hub.db, request["order_id"])
+    assert payment.status == "failed"
+    again = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k4"})
+    assert again.status_code == 201
+
+
+async def test_the_last_check_expires_a_payment_the_provider_still_calls_pending(api, hub, acme):
+    payment = await acme_payment(api)
+    acme.states[payment["id"]] = "open"
+    assert await provider_payments.reconcile_payment(hub.db, hub.providers, payment["id"]) == (
+        "recorded"
+    )
+    outcome = await provider_payments.reconcile_payment(
+        hub.db, hub.providers, payment["id"], final=True
+    )
+    assert outcome == "applied"
+    detail = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert (detail["status"], detail["error_code"]) == ("failed", "PAYMENT_EXPIRED")
+    # Money that arrives after all is applied, and flagged.
+    assert (await notify(api, webhook(payment["id"], "paid", amount=5000))).status_code == 200
+    late = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert (late["status"], late["review_reason"]) == ("success", "late_success")
+
+
+async def test_an_unauthenticated_report_only_makes_hazina_ask(api, hub, acme):
+    payment = await acme_payment(api)
+    forged = dataclasses.replace(acme, confirm_reports=False)
+    hub_forged = dataclasses.replace(
+        hub,
+        providers=dataclasses.replace(
+            hub.providers,
+            registry=ProviderRegistry(adapters={"acme": forged}, defaults={"acme": DEFAULT_ACCESS}),
+        ),
+    )
+    async with http_client(hub_forged) as anyone:
+        response = await notify(anyone, webhook(payment["id"], "paid", amount=5000))
+    assert response.status_code == 200
+    assert response.json()["status"] == "processed"
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
+    async with hub.db.read() as session:
+        now_jobs = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.kind == "reconcile_payment", Job.run_at <= utc_now())
+        )
+    assert now_jobs == 1
+    # Asked, the provider says it is not paid: nothing the forger sent was believed.
+    acme.states[payment["id"]] = "open"
+    await provider_payments.reconcile_payment(hub.db, hub.providers, payment["id"])
+    assert (await api.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
 
 
 async def test_a_duplicate_during_the_provider_call_is_told_it_is_in_progress(api, acme):

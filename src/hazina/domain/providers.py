@@ -68,6 +68,9 @@ class ProviderEvent:
     refund_id: str | None = None
     provider_refund_reference: str | None = None
     message: str | None = None
+    # False when nothing authenticated the report (a ClickPesa account without a checksum key):
+    # Hazina then asks the provider instead of believing it.
+    confirmed: bool = True
 
 
 def event_to_json(event: ProviderEvent) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -347,8 +347,10 @@ class ClickPesaProvider:
         records = [item for item in response.json() if isinstance(item, dict)]
         if not records:
             return None
-        # ISO-8601 in UTC sorts as text; the newest attempt is the payment's state.
-        latest = max(records, key=lambda item: str(item.get("updatedAt") or ""))
+        # Money that arrived is the payment's state whatever came after; otherwise the newest
+        # attempt is (ISO-8601 in UTC sorts as text).
+        paid = [r for r in records if str(r.get("status") or "").upper() in ("SUCCESS", "SETTLED")]
+        latest = max(paid or records, key=lambda item: str(item.get("updatedAt") or ""))
         status = str(latest.get("status") or "").strip().upper()
         kind = _STATUS_KINDS.get(status)
         # Named like the webhook that reports the same fact, so the two share a dedup key.
@@ -393,7 +395,8 @@ class ClickPesaProvider:
         if event in (PAYMENT_RECEIVED, PAYMENT_FAILED):
             if not isinstance(data, dict):
                 raise ValueError(f"ClickPesa {event} without a data object")
-            return [_payment_event(event, data)]
+            # Without a checksum key anyone could have sent it: Hazina asks ClickPesa instead.
+            return [replace(_payment_event(event, data), confirmed=checksum_key is not None)]
         return [self._ignored(event, data)]
 
     @staticmethod

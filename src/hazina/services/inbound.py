@@ -164,7 +164,9 @@ async def replay(
         except Exception as exc:
             inbound.error = f"{type(exc).__name__}: {exc}"[:2000]
         else:
-            inbound.status, inbound.error, inbound.processed_at = outcome.status, None, utc_now()
+            if outcome.status != InboundStatus.DUPLICATE:  # else it was applied before: as is
+                inbound.status, inbound.error = outcome.status, None
+                inbound.processed_at = utc_now()
             inbound.payment_id = outcome.payment_id or inbound.payment_id
             inbound.merchant_id = outcome.merchant_id or inbound.merchant_id
         await session.flush()

@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import ProviderAccount
+from hazina.db.models import Payment, ProviderAccount
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.providers import CredentialFields, ProviderAccess
+from hazina.domain.states import PaymentStatus
 from hazina.services.audit import record_audit
 from hazina.services.ports import SecretBox
 
@@ -226,6 +227,20 @@ async def delete_account(db: Database, merchant_id: uuid.UUID, provider: str, ac
         account = await _account(session, merchant_id, provider, lock=True)
         if account is None:
             raise NotFound("Provider account not found")
+        # Its credentials are what verifies their webhooks and asks about them.
+        pending = await session.scalar(
+            select(Payment.id)
+            .where(
+                Payment.provider_account_id == account.id,
+                Payment.status == PaymentStatus.PENDING,
+            )
+            .limit(1)
+        )
+        if pending is not None:
+            raise BadRequest(
+                f"The {provider} account still has payments pending (such as {pending}): "
+                "remove it once they are settled"
+            )
         await session.delete(account)
         record_audit(
             session,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import Payment
-from hazina.db.queue import complete_current_job, enqueue
+from hazina.db.queue import complete_current_job
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import utc_now
@@ -41,11 +41,9 @@ from hazina.services.idempotency import (
 )
 from hazina.services.ports import SecretBox
 from hazina.services.provider_access import access_for_merchant, access_for_payment
+from hazina.services.reconciliation import schedule_reconciliation
 from hazina.services.registry import ProviderRegistry
 from hazina.services.settlement import Scope, apply_report
-
-RECONCILE_PAYMENT = "reconcile_payment"
-RECONCILE_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +56,10 @@ class ProviderContext:
     base_url: str
     # Seconds after the start at which reconciliation asks the provider.
     reconcile_schedule: tuple[float, ...]
+    # How long a start call can take, retries included: before then a payment without a
+    # provider reference may still be starting, after it one the provider does not know of
+    # never started.
+    start_grace_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +104,7 @@ async def start_provider_payment(
         data = resources.payment_event_data(payment)
         await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
         await record_event(session, merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
-        now = utc_now()
-        for seconds in context.reconcile_schedule:
-            await enqueue(
-                session,
-                RECONCILE_PAYMENT,
-                {"payment_id": payment.id},
-                max_attempts=RECONCILE_MAX_ATTEMPTS,
-                run_at=now + timedelta(seconds=seconds),
-            )
+        await schedule_reconciliation(session, payment.id, context.reconcile_schedule, final=True)
         payment_ids.append(payment.id)
         return 201, resources.payment_created(payment)
 
@@ -130,11 +124,17 @@ async def start_provider_payment(
         try:
             started = await adapter.start_payment(access, start)
         except ProviderFailure as exc:
-            await _fail_start(db, payment_id, exc.description)
-            # Retryable: the provider is down or slow. Otherwise it refused what it was sent
-            # (a phone number it cannot push to, say): the client's to fix.
             if exc.retryable:
-                raise ProviderError(exc.description) from exc
+                # Down, slow or cut off: the provider may have started it all the same (a USSD
+                # push already on the customer's phone). The payment stays pending, so the
+                # order cannot be paid twice, until the provider is asked what it knows.
+                await _check_soon(db, payment_id, context.start_grace_seconds)
+                raise ProviderError(
+                    f"{exc.description} Payment {payment_id} stays pending until "
+                    f"{adapter.name} confirms whether it started."
+                ) from exc
+            # It refused what it was sent (a phone number it cannot push to, say).
+            await _fail_start(db, payment_id, exc.description)
             raise BadRequest(exc.description) from exc
         async with db.transaction() as session:
             payment = await session.get_one(Payment, payment_id)
@@ -147,6 +147,11 @@ async def start_provider_payment(
         return 201, response
 
     return await respond_once(db, merchant_id, idempotency, ttl, insert, finish)
+
+
+async def _check_soon(db: Database, payment_id: str, seconds: float) -> None:
+    async with db.transaction() as session:
+        await schedule_reconciliation(session, payment_id, (seconds,))
 
 
 async def _fail_start(db: Database, payment_id: str, description: str) -> None:
@@ -165,11 +170,15 @@ async def _fail_start(db: Database, payment_id: str, description: str) -> None:
         await apply_report(session, scope, failure, None)
 
 
-async def reconcile_payment(db: Database, context: ProviderContext, payment_id: str) -> str:
+async def reconcile_payment(
+    db: Database, context: ProviderContext, payment_id: str, *, final: bool = False
+) -> str:
     """Ask the provider for a pending payment's state and apply the answer like a webhook.
 
-    A payment the provider never heard of, and for which Hazina holds no provider reference,
-    was never started (Hazina stopped between writing it and calling the provider): it fails.
+    A payment the provider never heard of, for which Hazina holds no provider reference and
+    whose start is long over, never started (Hazina stopped mid-start): it fails. On the
+    `final` check, a payment the provider still calls pending expires, so none stays pending
+    (and blocks its order) forever; money that arrives later is still applied, and flagged.
     Returns what happened, for `hazina reconcile`.
     """
     async with db.read() as session:
@@ -179,7 +188,20 @@ async def reconcile_payment(db: Database, context: ProviderContext, payment_id: 
         adapter = context.registry.get(payment.provider)
         access = await access_for_payment(session, context.vault, context.registry, payment)
     report = await adapter.fetch_payment(access, payment.id, payment.provider_reference)
-    if report is None and payment.provider_reference is not None:
+    unresolved = report is None or report.kind == ProviderEventKind.PAYMENT_PENDING
+    if final and unresolved:
+        report = ProviderEvent(
+            kind=ProviderEventKind.PAYMENT_EXPIRED,
+            dedup_key=f"reconcile-final:{payment.id}",
+            raw_type="reconcile",
+            raw_status="still_pending",
+            payment_id=payment.id,
+            message="The provider never confirmed the payment",
+        )
+    started_long_ago = utc_now() - payment.created_at > timedelta(
+        seconds=context.start_grace_seconds
+    )
+    if report is None and (payment.provider_reference is not None or not started_long_ago):
         return "unknown"
     if report is None:
         report = ProviderEvent(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -74,7 +74,9 @@ async def _reserve(
             Payment.id == payment_id,
             Payment.merchant_id == merchant_id,
             Payment.status == PaymentStatus.SUCCESS,
-            Payment.amount_refunded + amount <= Payment.amount,
+            # What the provider reported receiving, when that differs (a payment under review).
+            Payment.amount_refunded + amount
+            <= func.coalesce(Payment.amount_received, Payment.amount),
         )
         .values(amount_refunded=Payment.amount_refunded + amount, updated_at=utc_now())
         .execution_options(synchronize_session=False)

@@ -1,10 +1,11 @@
 """Applying what a provider reported, inside the caller's transaction: the one path every
 webhook, replay and reconciliation answer takes (DESIGN.md section 7).
 
-De-duplication is a row per provider fact (`provider_event_receipts`): inserting it is the
-first write, so a concurrent copy of the same fact waits for it and then sees a duplicate.
-The order row, then the payment row, are locked before deciding, so two reports about one
-payment are decided one after the other, on the state the first one left.
+The payment and its order are locked first, so two reports about one payment are decided one
+after the other, on the state the first one left. De-duplication is then a row per provider
+fact (`provider_event_receipts`): a copy of a report applied meanwhile has committed its
+receipt, so the insert finds it and the copy is a duplicate. A report about no known payment
+leaves no receipt, so it can still be applied once the payment exists (a replay).
 """
 
 import uuid
@@ -23,6 +24,7 @@ from hazina.domain.settlement import Report, ReviewReason, decide
 from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.events import record_event
+from hazina.services.reconciliation import schedule_reconciliation
 
 PAYMENT_KINDS = frozenset(
     {
@@ -67,6 +69,13 @@ async def apply_report(
 ) -> Applied:
     if event.kind == ProviderEventKind.IGNORED:
         return Applied(Outcome.IGNORED)
+    if not event.confirmed:
+        return await _confirm_with_provider(session, scope, event)
+    found = await _lock_payment(session, scope, event)
+    if found is None:
+        return _unmatched(scope, event)
+    payment, order = found
+    # After the lock: a copy of this report applied concurrently has committed its receipt.
     fresh = await insert_unless_exists(
         session,
         ProviderEventReceipt,
@@ -78,17 +87,35 @@ async def apply_report(
         },
     )
     if not fresh:
-        return Applied(Outcome.DUPLICATE)
-    found = await _lock_payment(session, scope, event)
-    if found is None:
-        raise UnknownPayment(f"no {scope.provider} payment of this account matches the report")
-    payment, order = found
+        return Applied(Outcome.DUPLICATE, payment.id, payment.merchant_id)
     if event.kind in PAYMENT_KINDS:
         changed = await _apply_to_payment(session, payment, order, event)
     else:
         changed = await _apply_to_refunds(session, payment, event)
     outcome = Outcome.APPLIED if changed else Outcome.RECORDED
     return Applied(outcome, payment.id, payment.merchant_id)
+
+
+def _unmatched(scope: Scope, event: ProviderEvent) -> Applied:
+    """A report naming a Hazina payment that does not exist (yet) fails, so the provider sends
+    it again; one naming none is about the account's other business (a Stripe invoice, say)."""
+    if event.payment_id is None:
+        return Applied(Outcome.IGNORED)
+    raise UnknownPayment(f"no {scope.provider} payment of this account matches the report")
+
+
+async def _confirm_with_provider(
+    session: AsyncSession, scope: Scope, event: ProviderEvent
+) -> Applied:
+    """An unauthenticated report changes nothing itself: it only makes Hazina ask the provider
+    about the payment now, and apply the provider's answer."""
+    found = await _lock_payment(session, scope, event)
+    if found is None:
+        return _unmatched(scope, event)
+    payment, _ = found
+    if payment.status == PaymentStatus.PENDING:
+        await schedule_reconciliation(session, payment.id, (0.0,))
+    return Applied(Outcome.RECORDED, payment.id, payment.merchant_id)
 
 
 async def _lock_payment(

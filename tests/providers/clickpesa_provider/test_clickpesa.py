@@ -358,6 +358,7 @@ async def test_a_webhook_signed_by_the_fake_verifies(provider, control):
     assert "checksum" in json.loads(body)
     [event] = provider.parse_webhook(access(CHECKSUM_KEY), body, {})
     assert event.kind is ProviderEventKind.PAYMENT_SUCCEEDED
+    assert event.confirmed is True  # verified: believed
     with pytest.raises(InvalidSignature, match="does not match"):
         provider.parse_webhook(access("another-key"), body, {})
     tampered = json.loads(body)
@@ -366,9 +367,11 @@ async def test_a_webhook_signed_by_the_fake_verifies(provider, control):
         provider.parse_webhook(access(CHECKSUM_KEY), encode(tampered), {})
 
 
-def test_without_a_checksum_key_unsigned_webhooks_are_accepted(provider):
+def test_without_a_checksum_key_webhooks_are_read_but_not_believed(provider):
+    """Accepted and understood, but marked unconfirmed: Hazina asks ClickPesa before acting."""
     [event] = provider.parse_webhook(access(), encode(webhook()), {})
     assert event.kind is ProviderEventKind.PAYMENT_SUCCEEDED
+    assert event.confirmed is False
 
 
 @pytest.mark.parametrize("body", [encode(webhook()), b"not json", b"[]"])

@@ -94,6 +94,10 @@ async def test_a_merchant_account_collects_and_only_its_hook_can_settle_it(
 
     payment = await pay_by_stripe(client)
     assert payment["next_action"]["type"] == "redirect"
+    # Its credentials verify the payment's webhooks: not removable while it is pending.
+    kept = await client.delete("/api/v1/provider-accounts/stripe")
+    assert kept.status_code == 400
+    assert payment["id"] in kept.json()["error"]["description"]
     session = payment["provider_reference"]
     completed = await stripe_server.control(
         f"checkout/sessions/{session}/complete", payment_status="paid", deliver=False

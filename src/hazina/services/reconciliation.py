@@ -1,0 +1,32 @@
+"""Scheduling `reconcile_payment` jobs: asking a provider what became of a payment."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hazina.db.queue import enqueue
+from hazina.domain.clock import utc_now
+
+RECONCILE_PAYMENT = "reconcile_payment"
+RECONCILE_MAX_ATTEMPTS = 5
+
+
+async def schedule_reconciliation(
+    session: AsyncSession, payment_id: str, delays: Sequence[float], *, final: bool = False
+) -> None:
+    """One job per delay (seconds from now). With `final`, the last one settles the payment
+    as expired if the provider still calls it pending: no payment stays pending forever."""
+    now = utc_now()
+    for position, seconds in enumerate(delays, start=1):
+        payload: dict[str, Any] = {"payment_id": payment_id}
+        if final and position == len(delays):
+            payload["final"] = True
+        await enqueue(
+            session,
+            RECONCILE_PAYMENT,
+            payload,
+            max_attempts=RECONCILE_MAX_ATTEMPTS,
+            run_at=now + timedelta(seconds=seconds),
+        )
