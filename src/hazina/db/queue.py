@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Table, and_, delete, func, or_, select, text, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import JOBS_ENQUEUED, Database
@@ -27,6 +27,7 @@ from hazina.domain.states import JobStatus
 NOTIFY_CHANNEL = "hazina_jobs"
 # Statements on the table itself (Core), not through the ORM: these run for every job.
 _jobs = cast(Table, Job.__table__)
+_INSERT_JOB = insert(_jobs)
 log = logging.getLogger("hazina.queue")
 _ERROR_LIMIT = 4000
 
@@ -48,20 +49,25 @@ async def enqueue(
     max_attempts: int,
     run_at: datetime | None = None,
 ) -> None:
-    """Add a job to the caller's transaction: it exists if and only if the transaction commits."""
-    session.add(
-        Job(
-            kind=kind,
-            payload=payload,
-            status=JobStatus.PENDING,
-            run_at=run_at or utc_now(),
-            attempts=0,
-            max_attempts=max_attempts,
-        )
+    """Add a job to the caller's transaction: it exists if and only if the transaction commits.
+
+    On PostgreSQL a trigger on `jobs` (migration 0005) notifies NOTIFY_CHANNEL, delivered to
+    listening workers at commit; on SQLite the commit wakes this process's worker."""
+    now = utc_now()
+    await session.execute(
+        _INSERT_JOB,
+        {
+            "kind": kind,
+            "payload": payload,
+            "status": JobStatus.PENDING,
+            "run_at": run_at or now,
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     session.info[JOBS_ENQUEUED] = True
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 async def claim(

@@ -1,7 +1,9 @@
 """Statements whose SQL differs between SQLite and PostgreSQL, behind one call."""
 
-from typing import Any
+import functools
+from typing import Any, cast
 
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -18,10 +20,16 @@ async def insert_unless_exists(
     for that transaction, so the caller then reads a committed row, never a phantom.
     """
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
+    result = await session.execute(_insert_or_nothing(dialect, model), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _insert_or_nothing(dialect: str, model: type[DeclarativeBase]) -> Insert:
+    """Built once per table: the values come as execution parameters, not as clauses."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table, not the ORM class: with a parameter dict, the class would mean a bulk insert.
+    return insert(cast(Table, model.__table__)).on_conflict_do_nothing()
 
 
 async def fresh_id(session: AsyncSession, model: type[DeclarativeBase], prefix: str) -> str:

@@ -1,7 +1,7 @@
 """What every payment provider's notifications and status answers are normalised into."""
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -75,9 +75,15 @@ class ProviderEvent:
 
 def event_to_json(event: ProviderEvent) -> dict[str, Any]:
     """Stored with the inbound event, so a replay needs neither the body's signature nor time."""
-    data = asdict(event)
+    # Field by field: every value is a string, number or None but the time (asdict would
+    # deep-copy each one, and this runs for every notification).
+    data = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    data["kind"] = event.kind.value
     data["occurred_at"] = None if event.occurred_at is None else event.occurred_at.isoformat()
     return data
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(ProviderEvent))
 
 
 def event_from_json(data: dict[str, Any]) -> ProviderEvent:

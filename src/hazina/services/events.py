@@ -6,9 +6,9 @@ job per delivery, so an event is delivered if and only if the change it announce
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -25,6 +25,18 @@ DELIVER_WEBHOOK = "deliver_webhook"
 # Job-level retries cover the handler itself failing (database unreachable); a receiver's
 # failures are the delivery's own attempts, counted on the delivery row.
 DELIVERY_JOB_MAX_ATTEMPTS = 10
+
+_events = cast(Table, Event.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
+_deliveries = cast(Table, WebhookLog.__table__)
+# Built once; each call only binds its values.
+_INSERT_EVENT = insert(_events)
+_INSERT_DELIVERY = insert(_deliveries)
+_SUBSCRIBED_ENDPOINTS = select(_endpoints.c.id, _endpoints.c.event_types).where(
+    _endpoints.c.merchant_id == bindparam("merchant_id"),
+    _endpoints.c.enabled.is_(True),
+    _endpoints.c.url.is_not(None),
+)
 
 
 async def enqueue_delivery(session: AsyncSession, delivery_id: uuid.UUID, run_at: datetime) -> None:
@@ -43,42 +55,49 @@ async def record_event(
     event_type: EventType,
     resource_id: str,
     data: dict[str, Any],
-) -> Event:
+) -> str:
+    """Write the event and its deliveries; returns the event's id.
+
+    Core statements, not ORM objects: this runs in every state change's transaction, and the
+    unit of work would cost more than the rows.
+    """
     now = utc_now()
-    event = Event(
-        id=ids.new_id(ids.EVENT),
-        merchant_id=merchant_id,
-        type=event_type.value,
-        resource_id=resource_id,
-        payload=event_payload(event_type, now, data),
-        created_at=now,
+    event_id = ids.new_id(ids.EVENT)
+    payload = event_payload(event_type, now, data)
+    await session.execute(
+        _INSERT_EVENT,
+        {
+            "id": event_id,
+            "merchant_id": merchant_id,
+            "type": event_type.value,
+            "resource_id": resource_id,
+            "payload": payload,
+            "created_at": now,
+        },
     )
-    session.add(event)
-    endpoints = await session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.merchant_id == merchant_id,
-            WebhookEndpoint.enabled.is_(True),
-            WebhookEndpoint.url.is_not(None),
-        )
-    )
-    for endpoint in endpoints:
-        if not subscribes(endpoint.event_types, event.type):
+    endpoints = await session.execute(_SUBSCRIBED_ENDPOINTS, {"merchant_id": merchant_id})
+    for endpoint_id, event_types in endpoints.all():
+        if not subscribes(event_types, event_type.value):
             continue
-        delivery = WebhookLog(
-            id=uuid.uuid4(),
-            merchant_id=merchant_id,
-            endpoint_id=endpoint.id,
-            event_id=event.id,
-            event=event.type,
-            payload=event.payload,
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            next_retry_at=now,
-            created_at=now,
+        delivery_id = uuid.uuid4()
+        await session.execute(
+            _INSERT_DELIVERY,
+            {
+                "id": delivery_id,
+                "merchant_id": merchant_id,
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "event": event_type.value,
+                "payload": payload,
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "next_retry_at": now,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(delivery)
-        await enqueue_delivery(session, delivery.id, now)
-    return event
+        await enqueue_delivery(session, delivery_id, now)
+    return event_id
 
 
 def event_resource(event: Event) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -28,11 +28,13 @@ from hazina.domain.providers import (
 )
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SecretBox
-from hazina.services.provider_access import access_for_hook
+from hazina.services.provider_access import HookAccount, access_for_hook, default_access
 from hazina.services.registry import ProviderRegistry
 from hazina.services.settlement import Applied, Outcome, Scope, UnknownPayment, apply_report
 
 log = logging.getLogger("hazina.inbound")
+# On the table: written once per notification, it needs no unit of work.
+_INSERT_INBOUND_EVENT = insert(cast(Table, InboundEvent.__table__))
 
 
 class InboundStatus:
@@ -63,8 +65,11 @@ async def receive(
     headers: Mapping[str, str],
 ) -> Receipt:
     adapter = registry.get(provider)
-    async with db.read() as session:
-        account = await access_for_hook(session, vault, registry, provider, account_id)
+    if account_id is None:  # the deployment's default account: nothing to read
+        account = HookAccount(default_access(registry, provider), None)
+    else:
+        async with db.read() as session:
+            account = await access_for_hook(session, vault, provider, account_id)
     # Plain values, not an ORM object: they must survive a rolled-back transaction.
     row: dict[str, Any] = {
         "id": ids.new_id(ids.INBOUND_EVENT),
@@ -97,7 +102,7 @@ async def receive(
                 "merchant_id": outcome.merchant_id or account.merchant_id,
                 "processed_at": utc_now(),
             }
-            session.add(InboundEvent(**final))
+            await session.execute(_INSERT_INBOUND_EVENT, final)
     except Exception as exc:
         if not isinstance(exc, UnknownPayment):
             log.exception("inbound event %s from %s failed to apply", row["id"], provider)

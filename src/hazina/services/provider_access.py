@@ -24,7 +24,8 @@ class HookAccount:
     merchant_id: uuid.UUID | None
 
 
-def _default(registry: ProviderRegistry, provider: str) -> ProviderAccess:
+def default_access(registry: ProviderRegistry, provider: str) -> ProviderAccess:
+    """The deployment's account (hooks at `/hooks/{provider}`); NotFound if there is none."""
     default = registry.default_access(provider)
     if default is None:
         raise NotFound(f"No default {provider} account is configured")
@@ -49,15 +50,9 @@ async def access_for_merchant(
 
 
 async def access_for_hook(
-    session: AsyncSession,
-    vault: SecretBox,
-    registry: ProviderRegistry,
-    provider: str,
-    account_id: str | None,
+    session: AsyncSession, vault: SecretBox, provider: str, account_id: str
 ) -> HookAccount:
-    """For verifying a notification sent to `/hooks/{provider}[/{account_id}]`."""
-    if account_id is None:
-        return HookAccount(_default(registry, provider), None)
+    """For verifying a notification sent to `/hooks/{provider}/{account_id}`."""
     account = await session.scalar(
         select(ProviderAccount).where(
             ProviderAccount.id == account_id, ProviderAccount.provider == provider
@@ -73,7 +68,7 @@ async def access_for_payment(
 ) -> ProviderAccess:
     """The account a payment was started through, which alone can speak about it."""
     if payment.provider_account_id is None:
-        return _default(registry, payment.provider)
+        return default_access(registry, payment.provider)
     return await read_access(
         session,
         vault,

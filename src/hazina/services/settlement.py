@@ -8,11 +8,12 @@ receipt, so the insert finds it and the copy is a duplicate. A report about no k
 leaves no receipt, so it can still be applied once the payment exists (a replay).
 """
 
+import functools
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.models import Order, Payment, ProviderEventReceipt, Refund
@@ -126,31 +127,48 @@ async def _lock_payment(
     Locking the two together cannot deadlock with the other writers of these rows: creating a
     payment locks only the order, and refunds and captures only the payment.
     """
-    matches = []
-    if event.payment_id is not None:
-        matches.append(Payment.id == event.payment_id)
-    if event.provider_reference is not None:
-        matches.append(Payment.provider_reference == event.provider_reference)
-    if event.provider_payment_reference is not None:
-        matches.append(Payment.provider_payment_reference == event.provider_payment_reference)
-    if not matches:
+    names = {
+        "payment_id": event.payment_id,
+        "reference": event.provider_reference,
+        "payment_reference": event.provider_payment_reference,
+    }
+    given = frozenset(name for name, value in names.items() if value is not None)
+    if not given:
         return None
+    query = _payment_lookup(given, scope.account_id is None, scope.merchant_id is None)
+    params = {name: names[name] for name in given} | {
+        "provider": scope.provider,
+        "account_id": scope.account_id,
+        "merchant_id": scope.merchant_id,
+    }
+    row = (await session.execute(query, params)).first()
+    return None if row is None else (row[0], row[1])
+
+
+@functools.cache
+def _payment_lookup(
+    given: frozenset[str], default_account: bool, any_merchant: bool
+) -> Select[Payment, Order]:
+    """The locking lookup for one combination of what a report names, built once."""
+    columns = {
+        "payment_id": Payment.id,
+        "reference": Payment.provider_reference,
+        "payment_reference": Payment.provider_payment_reference,
+    }
     query = (
         select(Payment, Order)
         .join(Order, Order.id == Payment.order_id)
         .where(
-            or_(*matches),
-            Payment.provider == scope.provider,
+            or_(*(columns[name] == bindparam(name) for name in sorted(given))),
+            Payment.provider == bindparam("provider"),
             Payment.provider_account_id.is_(None)
-            if scope.account_id is None
-            else Payment.provider_account_id == scope.account_id,
+            if default_account
+            else Payment.provider_account_id == bindparam("account_id"),
         )
     )
-    if scope.merchant_id is not None:
-        query = query.where(Payment.merchant_id == scope.merchant_id)
-    locked = query.limit(1).with_for_update().execution_options(populate_existing=True)
-    row = (await session.execute(locked)).first()
-    return None if row is None else (row[0], row[1])
+    if not any_merchant:
+        query = query.where(Payment.merchant_id == bindparam("merchant_id"))
+    return query.limit(1).with_for_update().execution_options(populate_existing=True)
 
 
 async def _apply_to_payment(
