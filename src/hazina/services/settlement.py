@@ -12,9 +12,11 @@ import functools
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, Table, Update, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hazina.db.models import Order, Payment, ProviderEventReceipt, Refund
 from hazina.db.statements import insert_unless_exists
@@ -175,9 +177,6 @@ async def _apply_to_payment(
     session: AsyncSession, payment: Payment, order: Order, event: ProviderEvent
 ) -> bool:
     now = utc_now()
-    if event.provider_payment_reference and not payment.provider_payment_reference:
-        payment.provider_payment_reference = event.provider_payment_reference
-        payment.updated_at = now
     decision = decide(
         Report(
             kind=event.kind,
@@ -189,22 +188,39 @@ async def _apply_to_payment(
             order_paid_by_other=order.status == OrderStatus.PAID,
         )
     )
+    learned = payment.provider_payment_reference or event.provider_payment_reference
     if decision.status is None or decision.event is None:
+        if learned != payment.provider_payment_reference:
+            await _write(
+                session,
+                _UPDATE_PAYMENT_REFERENCE,
+                payment,
+                {"provider_payment_reference": learned, "updated_at": now},
+            )
         return False
-    payment.status = decision.status
-    payment.updated_at = now
-    payment.review_reason = None if decision.review is None else decision.review.value
+    changes: dict[str, Any] = {
+        "status": decision.status,
+        "updated_at": now,
+        "provider_payment_reference": learned,
+        "review_reason": None if decision.review is None else decision.review.value,
+    }
     if decision.status == PaymentStatus.SUCCESS:
-        payment.amount_received = payment.amount if event.amount is None else event.amount
-        payment.received_currency = event.currency or payment.currency
-        payment.error_code = payment.error_description = None
+        changes |= {
+            "amount_received": payment.amount if event.amount is None else event.amount,
+            "received_currency": event.currency or payment.currency,
+            "error_code": None,
+            "error_description": None,
+        }
     else:
-        payment.error_code = decision.error_code
-        payment.error_description = event.message or decision.error_description
-    await session.flush()
+        changes |= {
+            "amount_received": payment.amount_received,
+            "received_currency": payment.received_currency,
+            "error_code": decision.error_code,
+            "error_description": event.message or decision.error_description,
+        }
+    await _write(session, _UPDATE_PAYMENT, payment, changes)
     if decision.pays_order and await _covers(session, order, payment):
-        order.status = OrderStatus.PAID
-        order.updated_at = now
+        await _write(session, _UPDATE_ORDER, order, {"status": OrderStatus.PAID, "updated_at": now})
     await record_event(
         session,
         payment.merchant_id,
@@ -213,6 +229,48 @@ async def _apply_to_payment(
         resources.payment_event_data(payment),
     )
     return True
+
+
+async def _write(
+    session: AsyncSession, statement: Update, row: Payment | Order, changes: dict[str, Any]
+) -> None:
+    """One prepared UPDATE of the locked row; the loaded object is brought in line without
+    being marked changed, so the unit of work does not write it a second time."""
+    await session.execute(statement, {"row_id": row.id, **changes})
+    for name, value in changes.items():
+        set_committed_value(row, name, value)
+
+
+_payments = cast(Table, Payment.__table__)
+_orders = cast(Table, Order.__table__)
+_PAYMENT_OUTCOME = (
+    "status",
+    "updated_at",
+    "provider_payment_reference",
+    "review_reason",
+    "amount_received",
+    "received_currency",
+    "error_code",
+    "error_description",
+)
+_UPDATE_PAYMENT = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("row_id"))
+    .values({name: bindparam(name) for name in _PAYMENT_OUTCOME})
+)
+_UPDATE_PAYMENT_REFERENCE = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("row_id"))
+    .values(
+        provider_payment_reference=bindparam("provider_payment_reference"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_UPDATE_ORDER = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("row_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
+)
 
 
 async def _covers(session: AsyncSession, order: Order, payment: Payment) -> bool:
