@@ -26,13 +26,12 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="Hazina", version=__version__)
     app.state.container = container
     install_error_handlers(app)
-    for router in (system.router, orders.router, payments.router, refunds.router):
+    # Routes are matched in order: provider notifications, the busiest path, come first.
+    for router in (hooks.router, system.router, orders.router, payments.router, refunds.router):
         app.include_router(router)
     for router in (webhooks.router, webhook_endpoints.router, events.router):
         app.include_router(router)
-    for router in (hooks.router, inbound_events.router):
-        app.include_router(router)
-    for router in (provider_accounts.router, audit_logs.router):
+    for router in (inbound_events.router, provider_accounts.router, audit_logs.router):
         app.include_router(router)
     mount_site(app, container)
     return app
