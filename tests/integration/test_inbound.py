@@ -4,15 +4,24 @@ minimal provider of the tests' own (tests.acme), over HTTP on SQLite and Postgre
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hazina.bootstrap import Container
 from hazina.db.database import Database
-from hazina.db.models import Event, InboundEvent, Job, Payment, Refund, WebhookLog
+from hazina.db.models import (
+    Event,
+    IdempotencyKey,
+    InboundEvent,
+    Job,
+    Payment,
+    Refund,
+    WebhookLog,
+)
 from hazina.domain.clock import utc_now
 from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound, provider_payments
@@ -425,3 +434,32 @@ async def test_a_provider_refund_waits_for_the_provider_confirmation(api, hub, a
     processed = (await api.get(f"/api/v1/refunds/{refund.json()['id']}")).json()
     assert processed["status"] == "processed"
     assert "refund.processed" in await events_of(hub.db, refund.json()["id"])
+
+
+async def test_a_key_left_claimed_by_a_dead_process_is_not_stuck(api, hub, acme):
+    """A process that died between the two steps of a start leaves its key claimed: once no
+    start can still be running, the key is processed again (and meets the pending payment)."""
+    order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
+    request = {"order_id": order.json()["id"], "method": "acme"}
+    created = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k5"})
+    assert created.status_code == 201
+    # What the dead process left: the claim without its response, and the payment pending.
+    async with hub.db.transaction() as session:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == "k5")
+            .values(status_code=0, response_body="", created_at=utc_now() - timedelta(hours=1))
+        )
+    again = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k5"})
+    assert again.status_code == 400
+    assert created.json()["id"] in again.json()["error"]["description"]  # payment in progress
+    async with hub.db.transaction() as session:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == "k5")
+            .values(status_code=0, response_body="", created_at=utc_now())
+        )
+    in_progress = await api.post(
+        "/api/v1/payments", json=request, headers={"Idempotency-Key": "k5"}
+    )
+    assert in_progress.status_code == 409

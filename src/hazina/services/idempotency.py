@@ -75,12 +75,16 @@ async def respond_once(
     ttl: timedelta,
     create: Create,
     finish: Finish | None = None,
+    abandoned_after: timedelta | None = None,
 ) -> StoredResponse:
     """Run `create` once per key. With `finish`, the key stays claimed (concurrent duplicates
     get 409 "in progress", as Stripe answers) until `finish` stores the response; if `finish`
-    raises, the claim is released so a retry is processed anew."""
+    raises, the claim is released so a retry is processed anew. A claim older than
+    `abandoned_after` was left by a process that died mid-request: the key is processed anew."""
     if finish is not None:
-        return await _respond_in_two_steps(db, merchant_id, request, ttl, create, finish)
+        return await _respond_in_two_steps(
+            db, merchant_id, request, ttl, create, finish, abandoned_after
+        )
     return await _claim(db, merchant_id, request, ttl, create, store_response=True)
 
 
@@ -92,6 +96,7 @@ async def _claim(
     create: Create,
     *,
     store_response: bool,
+    abandoned_after: timedelta | None = None,
 ) -> StoredResponse:
     """Replay a stored response, or claim the key and create in one transaction. Without
     `store_response` the claim keeps its placeholder for the second step to fill."""
@@ -111,12 +116,22 @@ async def _claim(
         scope = (IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
         # Committed since the read above?
         existing = await session.get(IdempotencyKey, (merchant_id, request.key))
-        if existing is not None and existing.expires_at > now:
+        abandoned = (
+            existing is not None
+            and existing.status_code == 0
+            and abandoned_after is not None
+            and existing.created_at <= now - abandoned_after
+        )
+        if existing is not None and existing.expires_at > now and not abandoned:
             return _replay_stored(existing, request)
         if existing is not None:
-            await session.execute(
-                delete(IdempotencyKey).where(*scope, IdempotencyKey.expires_at <= now)
-            )
+            # Expired or abandoned; the condition again, in case another request replaced it.
+            stale = IdempotencyKey.expires_at <= now
+            if abandoned_after is not None:
+                stale |= (IdempotencyKey.status_code == 0) & (
+                    IdempotencyKey.created_at <= now - abandoned_after
+                )
+            await session.execute(delete(IdempotencyKey).where(*scope, stale))
         claimed = await insert_unless_exists(
             session,
             IdempotencyKey,
@@ -147,6 +162,7 @@ async def _respond_in_two_steps(
     ttl: timedelta,
     create: Create,
     finish: Finish,
+    abandoned_after: timedelta | None,
 ) -> StoredResponse:
     claimed: list[bool] = []
 
@@ -154,7 +170,15 @@ async def _respond_in_two_steps(
         claimed.append(True)
         return await create(session)
 
-    first = await _claim(db, merchant_id, request, ttl, claim_and_create, store_response=False)
+    first = await _claim(
+        db,
+        merchant_id,
+        request,
+        ttl,
+        claim_and_create,
+        store_response=False,
+        abandoned_after=abandoned_after,
+    )
     if not claimed:
         return first  # a replay
 

@@ -29,6 +29,7 @@ from hazina.domain.providers import (
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SecretBox
 from hazina.services.provider_access import HookAccount, access_for_hook, default_access
+from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.registry import ProviderRegistry
 from hazina.services.settlement import Applied, Outcome, Scope, UnknownPayment, apply_report
 
@@ -65,20 +66,27 @@ async def receive(
     headers: Mapping[str, str],
 ) -> Receipt:
     adapter = registry.get(provider)
-    if account_id is None:  # the deployment's default account: nothing to read
-        account = HookAccount(default_access(registry, provider), None)
-    else:
-        async with db.read() as session:
-            account = await access_for_hook(session, vault, provider, account_id)
     # Plain values, not an ORM object: they must survive a rolled-back transaction.
     row: dict[str, Any] = {
         "id": ids.new_id(ids.INBOUND_EVENT),
         "provider": provider,
         "provider_account_id": account_id,
-        "merchant_id": account.merchant_id,
+        "merchant_id": None,
         "body": body,
         "received_at": utc_now(),
     }
+    if account_id is None:  # the deployment's default account: nothing to read
+        account = HookAccount(default_access(registry, provider), None)
+    else:
+        try:
+            async with db.read() as session:
+                account = await access_for_hook(session, vault, provider, account_id)
+        except CredentialsUnreadable as exc:
+            # The key that sealed them left the ring: keep the body, have the provider retry.
+            log.error("inbound event %s: %s", row["id"], exc)
+            await _store_unapplied(db, row, InboundStatus.FAILED, str(exc))
+            return Receipt(500, row["id"], InboundStatus.FAILED)
+    row["merchant_id"] = account.merchant_id
     try:
         reports = adapter.parse_webhook(account.access, body, headers)
     except InvalidSignature as exc:

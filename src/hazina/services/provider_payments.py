@@ -146,7 +146,9 @@ async def start_provider_payment(
             await store(session, 201, response)
         return 201, response
 
-    return await respond_once(db, merchant_id, idempotency, ttl, insert, finish)
+    # A claim older than any start can take was left by a process that died mid-start.
+    abandoned = timedelta(seconds=context.start_grace_seconds)
+    return await respond_once(db, merchant_id, idempotency, ttl, insert, finish, abandoned)
 
 
 async def _check_soon(db: Database, payment_id: str, seconds: float) -> None:

@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from hazina.bootstrap import Container
 from hazina.config import Settings
+from hazina.db.models import InboundEvent, ProviderAccount
 from hazina.worker import Worker
 from tests.conftest import AUTH, http_client, make_settings
 from tests.factories import other_merchant_headers
@@ -155,3 +157,22 @@ async def test_a_merchant_account_collects_and_only_its_hook_can_settle_it(
         assert secret not in logged
     assert event["signature"] not in logged
     assert AUTH["X-Api-Secret"] not in logged
+
+
+async def test_credentials_that_no_longer_open_keep_the_body_for_a_retry(
+    container: Container, client: httpx.AsyncClient
+) -> None:
+    hook = await connect(client, SECRET_KEY, WEBHOOK_SECRET)
+    async with container.db.transaction() as session:
+        account = await session.scalar(select(ProviderAccount))
+        assert account is not None
+        # As if sealed by a key no longer in the ring.
+        account.secrets = dict.fromkeys(account.secrets, "v1.gone.AAAA.AAAA")
+    body = b'{"id": "evt_kept", "type": "checkout.session.completed"}'
+    response = await client.post(hook, content=body, headers={"Stripe-Signature": "t=1,v1=0"})
+    assert response.status_code == 500
+    async with container.db.read() as session:
+        stored = await session.get_one(InboundEvent, response.json()["id"])
+    assert (stored.status, stored.body) == ("failed", body)
+    assert stored.error is not None
+    assert "does not decrypt" in stored.error
