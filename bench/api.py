@@ -37,12 +37,12 @@ import tempfile
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
 import httpx
@@ -258,21 +258,26 @@ def _client_main(connection: Connection) -> None:
         connection.send(result)
 
 
-class Clients:
-    """N client processes, each one asyncio loop with one httpx.AsyncClient."""
+PhaseT = TypeVar("PhaseT")
+ResultT = TypeVar("ResultT")
 
-    def __init__(self, count: int) -> None:
+
+class Clients(Generic[PhaseT, ResultT]):
+    """N client processes, each one asyncio loop with one httpx.AsyncClient, running `main`
+    (this benchmark's client loop unless another benchmark brings its own)."""
+
+    def __init__(self, count: int, main: Callable[[Connection], None] = _client_main) -> None:
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes: list[SpawnProcess] = []
         for _ in range(count):
             parent, child = context.Pipe()
-            process = context.Process(target=_client_main, args=(child,), daemon=True)
+            process = context.Process(target=main, args=(child,), daemon=True)
             process.start()
             self.pipes.append(parent)
             self.processes.append(process)
 
-    def run(self, phases: list[Phase]) -> list[PhaseResult]:
+    def run(self, phases: list[PhaseT]) -> list[ResultT]:
         for pipe, phase in zip(self.pipes, phases, strict=True):
             pipe.send(phase)
         for pipe in self.pipes:
@@ -540,7 +545,7 @@ class DatabaseBench:
     def __init__(
         self,
         label: str,
-        clients: Clients,
+        clients: Clients[Phase, PhaseResult],
         concurrency: int,
         args: argparse.Namespace,
         postgres_database: str | None = None,
@@ -736,7 +741,7 @@ def main() -> int:
     )
     results: dict[str, dict[str, float] | None] = {"postgres": None, "sqlite": None}
     failed = False
-    clients = Clients(args.clients)
+    clients = Clients[Phase, PhaseResult](args.clients)
     try:
         for label in args.databases:
             bench = DatabaseBench(label, clients, args.concurrency, args)
@@ -756,7 +761,7 @@ def main() -> int:
                 traceback.print_exc()
                 # A failed phase leaves the client processes out of step: start afresh.
                 clients.close()
-                clients = Clients(args.clients)
+                clients = Clients[Phase, PhaseResult](args.clients)
                 continue
             figures = results[label]
             if bench.errors:

@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import secrets
 import signal
@@ -49,7 +48,6 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.context import SpawnProcess
 from typing import Any, Literal
 
 import asyncpg
@@ -61,6 +59,7 @@ from bench.api import (
     AUTH,
     DEFAULT_POSTGRES_URL,
     NOOP_BODY,
+    Clients,
     CpuSample,
     _free_port,
     _hazina_executable,
@@ -290,42 +289,6 @@ def _client_main(connection: Connection) -> None:
         connection.send(result)
 
 
-class Clients:
-    """N client processes, each one asyncio loop with one httpx.AsyncClient."""
-
-    def __init__(self, count: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pipes: list[Connection] = []
-        self.processes: list[SpawnProcess] = []
-        for _ in range(count):
-            parent, child = context.Pipe()
-            process = context.Process(target=_client_main, args=(child,), daemon=True)
-            process.start()
-            self.pipes.append(parent)
-            self.processes.append(process)
-
-    def run(self, phases: list[Phase]) -> list[PhaseResult]:
-        for pipe, phase in zip(self.pipes, phases, strict=True):
-            pipe.send(phase)
-        for pipe in self.pipes:
-            if pipe.recv() != "ready":
-                raise RuntimeError("client process out of step")
-        start_at = time.monotonic() + 0.05
-        for pipe in self.pipes:
-            pipe.send(start_at)
-        return [pipe.recv() for pipe in self.pipes]
-
-    def close(self) -> None:
-        for pipe in self.pipes:
-            with contextlib.suppress(OSError):
-                pipe.send(None)
-        for process in self.processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
-
-
 # ---------------------------------------------------------------------------------------------
 # Measuring and reporting
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +316,11 @@ class Figures:
 
 class Bench:
     def __init__(
-        self, clients: Clients, args: argparse.Namespace, base_url: str, server_pid: int
+        self,
+        clients: Clients[Phase, PhaseResult],
+        args: argparse.Namespace,
+        base_url: str,
+        server_pid: int,
     ) -> None:
         self.clients = clients
         self.args = args
@@ -533,7 +500,9 @@ async def _verify(database_url: str, sent: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace, clients: Clients, workdir: Path) -> dict[str, Any]:
+def run(
+    args: argparse.Namespace, clients: Clients[Phase, PhaseResult], workdir: Path
+) -> dict[str, Any]:
     secret = "whsec_" + secrets.token_hex(16)
     with stripe_fake(workdir) as fake_url, postgres_database(args.postgres_url, workdir) as url:
         # The server's environment is a copy of ours (bench.api._server_env): a single-tenant
@@ -671,7 +640,7 @@ def main() -> int:
         f" stripe {stripe.VERSION}; {os.cpu_count()} CPUs",
         flush=True,
     )
-    clients = Clients(args.clients)
+    clients = Clients[Phase, PhaseResult](args.clients, _client_main)
     summary: dict[str, Any] = {"bench": "ingest", "per_s": None, "verified": False}
     try:
         with tempfile.TemporaryDirectory(prefix="hazina-bench-ingest-") as tmp:
