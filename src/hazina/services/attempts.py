@@ -1,14 +1,20 @@
-"""Opening a payment attempt on an order: the rule every method shares."""
+"""Opening a payment attempt on an order and writing its payment: what every method shares."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.models import Order, Payment
+from hazina.db.statements import fresh_id
+from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.events import EventType
 from hazina.domain.states import OrderStatus, PaymentStatus, order_status_after_payment_created
+from hazina.services import resources
+from hazina.services.events import record_event
 
 
 async def open_attempt(session: AsyncSession, merchant_id: uuid.UUID, order_id: str) -> Order:
@@ -33,3 +39,25 @@ async def open_attempt(session: AsyncSession, merchant_id: uuid.UUID, order_id: 
     order.status = order_status_after_payment_created(OrderStatus(order.status))
     order.updated_at = utc_now()
     return order
+
+
+async def add_payment(session: AsyncSession, order: Order, method: str, **details: Any) -> Payment:
+    """Write a `pending` payment for the whole order, with its `payment.created` and
+    `payment.pending` events; `details` are the method's own columns."""
+    payment = Payment(
+        id=await fresh_id(session, Payment, ids.PAYMENT),
+        order_id=order.id,
+        merchant_id=order.merchant_id,
+        amount=order.amount,
+        currency=order.currency,
+        method=method,
+        status=PaymentStatus.PENDING,
+        captured=False,
+        **details,
+    )
+    session.add(payment)
+    await session.flush()
+    data = resources.payment_event_data(payment)
+    await record_event(session, order.merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
+    await record_event(session, order.merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
+    return payment

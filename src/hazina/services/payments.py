@@ -11,15 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hazina.db.database import Database
 from hazina.db.models import Order, Payment
 from hazina.db.queue import complete_current_job, enqueue
-from hazina.db.statements import fresh_id
-from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.events import EventType
 from hazina.domain.instruments import validate_card, validate_vpa
 from hazina.domain.states import OrderStatus, PaymentStatus
 from hazina.services import resources
-from hazina.services.attempts import open_attempt
+from hazina.services.attempts import add_payment, open_attempt
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.pages import Page, fetch_page
@@ -117,24 +115,14 @@ async def create_payment(
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         order = await open_attempt(session, merchant_id, new.order_id)
         instrument = _validate_instrument(new, utc_now().date())
-        payment = Payment(
-            id=await fresh_id(session, Payment, ids.PAYMENT),
-            order_id=order.id,
-            merchant_id=merchant_id,
-            amount=order.amount,
-            currency=order.currency,
-            method=new.method,
-            status=PaymentStatus.PENDING,
+        payment = await add_payment(
+            session,
+            order,
+            new.method,
             vpa=instrument.vpa,
             card_network=instrument.card_network,
             card_last4=instrument.card_last4,
-            captured=False,
         )
-        session.add(payment)
-        await session.flush()
-        data = resources.payment_event_data(payment)
-        await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
-        await record_event(session, merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
         await enqueue(
             session, PROCESS_PAYMENT, {"payment_id": payment.id}, max_attempts=max_attempts
         )

@@ -18,11 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hazina.db.database import Database
 from hazina.db.models import Payment
 from hazina.db.queue import complete_current_job
-from hazina.db.statements import fresh_id
-from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, ProviderError
-from hazina.domain.events import EventType
 from hazina.domain.providers import (
     PaymentStart,
     ProviderEvent,
@@ -31,8 +28,7 @@ from hazina.domain.providers import (
 )
 from hazina.domain.states import PaymentStatus
 from hazina.services import resources
-from hazina.services.attempts import open_attempt
-from hazina.services.events import record_event
+from hazina.services.attempts import add_payment, open_attempt
 from hazina.services.idempotency import (
     IdempotencyRequest,
     StoredResponse,
@@ -87,23 +83,13 @@ async def start_provider_payment(
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         order = await open_attempt(session, merchant_id, new.order_id)
-        payment = Payment(
-            id=await fresh_id(session, Payment, ids.PAYMENT),
-            order_id=order.id,
-            merchant_id=merchant_id,
-            amount=order.amount,
-            currency=order.currency,
-            method=new.method,
-            status=PaymentStatus.PENDING,
-            captured=False,
+        payment = await add_payment(
+            session,
+            order,
+            new.method,
             provider=adapter.name,
             provider_account_id=access.account_id,
         )
-        session.add(payment)
-        await session.flush()
-        data = resources.payment_event_data(payment)
-        await record_event(session, merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
-        await record_event(session, merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
         await schedule_reconciliation(session, payment.id, context.reconcile_schedule, final=True)
         payment_ids.append(payment.id)
         return 201, resources.payment_created(payment)
