@@ -25,7 +25,7 @@ from hazina.services import inbound as inbound_events
 from hazina.services import key_rotation, merchants, provider_payments
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
-from hazina.testing.stripe_fake import run_stripe_fake
+from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
 from hazina.vault.keyring import KeyRingError, generate_key_entry
 from hazina.worker import Worker
 
@@ -292,9 +292,27 @@ def fake() -> None:
 @fake.command("stripe")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=12111, show_default=True)
-def fake_stripe(host: str, port: int) -> None:
-    """Serve a fake Stripe: set HAZINA_STRIPE_API_BASE=http://HOST:PORT for Hazina."""
-    run_stripe_fake(host, port)
+@click.option("--api-key", default=None, help="Secret key (sk_test_…) whose events are sent.")
+@click.option("--webhook-url", default=None, help="Where that key's events go.")
+@click.option("--webhook-secret", default=None, help="The whsec_… secret they are signed with.")
+def fake_stripe(
+    host: str,
+    port: int,
+    api_key: str | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+) -> None:
+    """Serve a fake Stripe: set HAZINA_STRIPE_API_BASE=http://HOST:PORT for Hazina.
+
+    Sessions' checkout pages are served here too (/c/pay/…). --api-key, --webhook-url and
+    --webhook-secret (all three or none) register the webhook endpoint up front."""
+    try:
+        webhook_endpoint(api_key, webhook_url, webhook_secret)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    run_stripe_fake(
+        host, port, api_key=api_key, webhook_url=webhook_url, webhook_secret=webhook_secret
+    )
 
 
 @fake.command("clickpesa")

@@ -18,10 +18,17 @@ The customer's and the network's side are control calls under `/_control/` (not 
 
 Control calls that make events take `"deliver": false` to only sign them; either way the answer
 lists each event's exact body and `Stripe-Signature` header, so a test can deliver, drop or repeat.
+
+The customer's side is also a page, so a demo needs no control calls: a session's `url`
+(`{checkout_base}/c/pay/{id}`) serves a hosted checkout with three plain forms. Pay completes the
+session as paid and sends its events, then redirects (303) to `success_url` (`{CHECKOUT_SESSION_ID}`
+substituted); Decline card fails it (it stays open, the page shows the decline); Cancel changes
+nothing and redirects to `cancel_url`.
 """
 
 import asyncio
 import base64
+import html
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -32,7 +39,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from hazina.testing.stripe_params import StripeApiError, decode_form
@@ -46,6 +53,31 @@ _NO_KEY = (
 DELIVERY_TIMEOUT_SECONDS = 10.0
 
 Handler = Callable[[Request, str, dict[str, Any]], Awaitable[Any]]
+
+# Currencies Stripe counts in whole units (https://docs.stripe.com/currencies#zero-decimal).
+_ZERO_DECIMAL = frozenset({
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+})  # fmt: skip
+_THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{font-family:system-ui,sans-serif;background:#f6f9fc;color:#30313d;margin:0}}
+main{{max-width:26rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:8px;
+box-shadow:0 2px 8px #0002}}
+.fake{{font-size:.8rem;color:#8792a2}} .amount{{font-size:2rem;font-weight:600;margin:.5rem 0}}
+ul{{padding-left:1.2rem}} form{{margin:.5rem 0}} button{{width:100%;padding:.7rem;font-size:1rem;
+border-radius:6px;border:1px solid #ccc;background:#fff;cursor:pointer}}
+button.pay{{background:#635bff;color:#fff;border:0}}
+.declined{{background:#fde8e8;color:#a00;padding:.7rem;border-radius:6px}}
+</style></head>
+<body><main><p class="fake">Stripe fake: test mode, no real money</p>
+{body}
+</main></body></html>
+"""
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -198,6 +230,64 @@ class StripeFake:
         while self._background:
             await asyncio.gather(*list(self._background))
 
+    # --- The hosted checkout page --------------------------------------------------------------
+
+    def _session(self, request: Request) -> tuple[str, dict[str, Any]]:
+        return self.state.find_session(request.path_params["id"])
+
+    async def checkout_page(self, request: Request) -> Response:
+        try:
+            owner, session = self._session(request)
+        except StripeApiError:
+            return _page("Not found", "<h1>No such checkout session</h1>", 404)
+        if session["status"] != "open":
+            return _closed_page(session)
+        declined = None
+        if session["payment_intent"] is not None:
+            intent = self.state.get(owner, session["payment_intent"], "payment_intent")
+            error = intent.get("last_payment_error")
+            if intent["status"] == "requires_payment_method" and error:
+                declined = str(error.get("message") or "Your card was declined.")
+        return _open_page(session, self.state.line_items(session["id"]), declined)
+
+    async def checkout_pay(self, request: Request) -> Response:
+        try:
+            owner, session = self._session(request)
+        except StripeApiError:
+            return _page("Not found", "<h1>No such checkout session</h1>", 404)
+        if session["status"] != "open":
+            return _closed_page(session, 409)
+        session, events = self.state.complete_session(owner, session["id"], paid=True)
+        for signed in events:
+            await self.deliver(signed)
+        target = _success_url(session)
+        if target is None:
+            return _page("Paid", "<h1>Payment complete</h1><p>You can close this page.</p>")
+        return RedirectResponse(target, 303)
+
+    async def checkout_decline(self, request: Request) -> Response:
+        try:
+            owner, session = self._session(request)
+        except StripeApiError:
+            return _page("Not found", "<h1>No such checkout session</h1>", 404)
+        if session["status"] != "open":
+            return _closed_page(session, 409)
+        _, events = self.state.fail_session(owner, session["id"], "Your card was declined.")
+        for signed in events:
+            await self.deliver(signed)
+        # Back to the page (post/redirect/get): it shows the decline and offers another try.
+        return RedirectResponse(request.url_for("checkout_page", id=session["id"]).path, 303)
+
+    async def checkout_cancel(self, request: Request) -> Response:
+        try:
+            _, session = self._session(request)
+        except StripeApiError:
+            return _page("Not found", "<h1>No such checkout session</h1>", 404)
+        target = _web_url(session.get("cancel_url"))
+        if target is None:
+            return _page("Cancelled", "<h1>Checkout cancelled</h1><p>Nothing was charged.</p>")
+        return RedirectResponse(target, 303)
+
     # --- Control -----------------------------------------------------------------------------
 
     def control(
@@ -287,6 +377,62 @@ class StripeFake:
         return {"pending": len(self.state.failures)}
 
 
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    """`body` is markup built here: every value in it went through `html.escape`."""
+    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status)
+
+
+def _money(amount: int, currency: str) -> str:
+    if currency in _ZERO_DECIMAL:
+        figure = f"{amount:,}"
+    elif currency in _THREE_DECIMAL:
+        figure = f"{amount / 1000:,.3f}"
+    else:
+        figure = f"{amount / 100:,.2f}"
+    return f"{figure} {currency.upper()}"
+
+
+def _web_url(url: Any) -> str | None:
+    """Only http(s) addresses become links or redirects: never `javascript:` and the like."""
+    if isinstance(url, str) and url.lower().startswith(("http://", "https://")):
+        return url
+    return None
+
+
+def _success_url(session: dict[str, Any]) -> str | None:
+    url = _web_url(session.get("success_url"))
+    return None if url is None else url.replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+def _open_page(
+    session: dict[str, Any], lines: list[tuple[str, int]], declined: str | None
+) -> HTMLResponse:
+    esc = html.escape
+    base = f"/c/pay/{esc(session['id'])}"
+    items = "".join(
+        f"<li>{esc(name)}{f' × {quantity}' if quantity != 1 else ''}</li>"
+        for name, quantity in lines
+    )
+    notice = f'<p class="declined" role="alert">{esc(declined)} Try again.</p>' if declined else ""
+    body = (
+        f"<h1>Pay</h1><ul>{items}</ul>"
+        f'<p class="amount">{esc(_money(session["amount_total"], session["currency"]))}</p>'
+        f"{notice}"
+        f'<form method="post" action="{base}/pay"><button class="pay">Pay</button></form>'
+        f'<form method="post" action="{base}/decline"><button>Decline card</button></form>'
+        f'<form method="post" action="{base}/cancel"><button>Cancel</button></form>'
+    )
+    return _page("Checkout", body)
+
+
+def _closed_page(session: dict[str, Any], status: int = 200) -> HTMLResponse:
+    complete = session["status"] == "complete"
+    target = _success_url(session) if complete else _web_url(session.get("cancel_url"))
+    heading = "This checkout is already complete" if complete else "This checkout has expired"
+    link = f'<p><a href="{html.escape(target)}">Return to the merchant</a></p>' if target else ""
+    return _page("Checkout", f"<h1>{heading}</h1>{link}", status)
+
+
 def create_stripe_fake(
     *,
     checkout_base: str = "https://checkout.stripe.com",
@@ -304,6 +450,10 @@ def create_stripe_fake(
         Route("/v1/checkout/sessions/{id}/expire", api(fake.expire_session), methods=["POST"]),
         Route("/v1/payment_intents/{id}", api(fake.retrieve_intent), methods=["GET"]),
         Route("/v1/refunds", api(fake.create_refund), methods=["POST"]),
+        Route("/c/pay/{id}", fake.checkout_page, methods=["GET"], name="checkout_page"),
+        Route("/c/pay/{id}/pay", fake.checkout_pay, methods=["POST"]),
+        Route("/c/pay/{id}/decline", fake.checkout_decline, methods=["POST"]),
+        Route("/c/pay/{id}/cancel", fake.checkout_cancel, methods=["POST"]),
         Route("/_control/webhook_endpoints", control(fake.register_endpoint), methods=["POST"]),
         Route(
             "/_control/checkout/sessions/{id}/complete",
@@ -329,7 +479,45 @@ def create_stripe_fake(
     return app
 
 
-def run_stripe_fake(host: str = "127.0.0.1", port: int = 12111) -> None:
-    """Serve a fake on its own (`hazina fake stripe --port …`) until interrupted."""
-    base = f"http://{host}:{port}"
-    uvicorn.run(create_stripe_fake(checkout_base=base), host=host, port=port, log_level="info")
+def run_stripe_fake(
+    host: str = "127.0.0.1",
+    port: int = 12111,
+    *,
+    api_key: str | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    checkout_base: str | None = None,
+) -> None:
+    """Serve a fake on its own (`hazina fake stripe --port …`) until interrupted.
+
+    `api_key`, `webhook_url` and `webhook_secret` (all or none) register that account's webhook
+    endpoint up front, as `POST /_control/webhook_endpoints` would. Sessions' `url`s point at this
+    server's own checkout page unless `checkout_base` says otherwise."""
+    endpoint = webhook_endpoint(api_key, webhook_url, webhook_secret)
+    if checkout_base is None:
+        # A wildcard bind is no address a browser can open: send it to the loopback instead.
+        shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)  # noqa: S104
+        shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
+        checkout_base = f"http://{shown}:{port}"
+    app = create_stripe_fake(checkout_base=checkout_base)
+    if endpoint is not None:
+        app.state.fake.state.endpoints[endpoint[0]] = endpoint[1]
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def webhook_endpoint(
+    api_key: str | None, url: str | None, secret: str | None
+) -> tuple[str, Endpoint] | None:
+    """The endpoint to register for `api_key`, or None when none is given; ValueError when only
+    some are given or one is malformed."""
+    if api_key is None and url is None and secret is None:
+        return None
+    if api_key is None or url is None or secret is None:
+        raise ValueError("give the API key, the webhook URL and the webhook secret together")
+    if not _KEY.fullmatch(api_key):
+        raise ValueError("the API key must be a secret key: sk_test_… or sk_live_…")
+    if _web_url(url) is None:
+        raise ValueError("the webhook URL must be an http:// or https:// URL")
+    if not secret:
+        raise ValueError("the webhook secret must not be empty")
+    return api_key, Endpoint(url, secret)

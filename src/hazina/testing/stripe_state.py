@@ -79,6 +79,9 @@ class StripeState:
     checkout_base: str = "https://checkout.stripe.com"
     # A session's payment_intent_data[metadata], copied onto its intent when one is made.
     _intent_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A session's line items as (product name, quantity): Stripe keeps them apart from the
+    # session object too (`GET …/line_items`); the hosted page shows them.
+    _line_items: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def get(self, owner: str, object_id: str, kind: str, param: str = "id") -> dict[str, Any]:
         found = self.objects.get((owner, object_id))
@@ -91,6 +94,16 @@ class StripeState:
             if stored_id == object_id:
                 return owner
         raise missing("object", object_id, "id")
+
+    def find_session(self, session_id: str) -> tuple[str, dict[str, Any]]:
+        """(owner, session) for the hosted page, which has the session's id and no key."""
+        for (owner, stored_id), found in self.objects.items():
+            if stored_id == session_id and found["object"] == "checkout.session":
+                return owner, found
+        raise missing("checkout.session", session_id, "id")
+
+    def line_items(self, session_id: str) -> list[tuple[str, int]]:
+        return list(self._line_items.get(session_id, []))
 
     def put(self, owner: str, found: dict[str, Any]) -> dict[str, Any]:
         self.objects[(owner, found["id"])] = found
@@ -196,6 +209,10 @@ class StripeState:
             intent_data.get("metadata", {}) if isinstance(intent_data, dict) else {},
             "payment_intent_data[metadata]",
         )
+        self._line_items[session_id] = [
+            (str(item["price_data"]["product_data"]["name"]), int(item.get("quantity", 1)))
+            for item in items
+        ]
         return self.put(owner, session)
 
     def expire_session(self, owner: str, session_id: str) -> tuple[dict[str, Any], SignedEvent]:
