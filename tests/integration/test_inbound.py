@@ -29,6 +29,7 @@ from hazina.services.registry import ProviderRegistry
 from hazina.worker import Worker
 from tests.acme import DEFAULT_ACCESS, AcmeProvider, reference_of, sign, webhook
 from tests.conftest import AUTH, http_client
+from tests.factories import other_merchant_headers
 from tests.waiting import wait_until
 
 
@@ -463,3 +464,17 @@ async def test_a_key_left_claimed_by_a_dead_process_is_not_stuck(api, hub, acme)
         "/api/v1/payments", json=request, headers={"Idempotency-Key": "k5"}
     )
     assert in_progress.status_code == 409
+
+
+async def test_another_merchant_neither_sees_nor_replays_the_notifications(api, hub):
+    payment = await acme_payment(api)
+    received = await notify(api, webhook(payment["id"], "paid"))
+    assert received.status_code == 200
+    mine = (await api.get("/api/v1/inbound-events")).json()
+    assert [item["id"] for item in mine["data"]] == [received.json()["id"]]
+    other = await other_merchant_headers(hub)
+    theirs = await api.get("/api/v1/inbound-events", headers=other)
+    assert theirs.json()["total"] == 0
+    replay = await api.post(f"/api/v1/inbound-events/{received.json()['id']}/replay", headers=other)
+    assert replay.status_code == 404
+    assert replay.json()["error"]["code"] == "NOT_FOUND_ERROR"
