@@ -4,10 +4,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hazina.db.models import Job
 from hazina.db.queue import enqueue
 from hazina.domain.clock import utc_now
+from hazina.domain.states import JobStatus
 
 RECONCILE_PAYMENT = "reconcile_payment"
 RECONCILE_MAX_ATTEMPTS = 5
@@ -30,3 +33,20 @@ async def schedule_reconciliation(
             max_attempts=RECONCILE_MAX_ATTEMPTS,
             run_at=now + timedelta(seconds=seconds),
         )
+
+
+async def check_soon(session: AsyncSession, payment_id: str) -> None:
+    """A status query now, unless one is already due within a minute: a flood of
+    unauthenticated notifications about one payment asks its provider once."""
+    due = await session.scalar(
+        select(Job.id)
+        .where(
+            Job.kind == RECONCILE_PAYMENT,
+            Job.status == JobStatus.PENDING,
+            Job.payload["payment_id"].as_string() == payment_id,
+            Job.run_at <= utc_now() + timedelta(minutes=1),
+        )
+        .limit(1)
+    )
+    if due is None:
+        await schedule_reconciliation(session, payment_id, (0.0,))

@@ -27,7 +27,7 @@ from hazina.domain.settlement import Report, ReviewReason, decide
 from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.events import record_event
-from hazina.services.reconciliation import schedule_reconciliation
+from hazina.services.reconciliation import check_soon
 
 PAYMENT_KINDS = frozenset(
     {
@@ -117,7 +117,7 @@ async def _confirm_with_provider(
         return _unmatched(scope, event)
     payment, _ = found
     if payment.status == PaymentStatus.PENDING:
-        await schedule_reconciliation(session, payment.id, (0.0,))
+        await check_soon(session, payment.id)
     return Applied(Outcome.RECORDED, payment.id, payment.merchant_id)
 
 
