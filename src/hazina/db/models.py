@@ -108,6 +108,14 @@ class Payment(Base):
     # Set when a provider's report needs a human: amount or currency mismatch, late success,
     # a second successful payment for one order.
     review_reason: Mapped[str | None] = mapped_column(String(50))
+    # `manual`: the provider only authorised the money; `captured` turns true when the merchant
+    # captures `amount_captured` of it (services.captures). `automatic`: captured on success.
+    capture_method: Mapped[str] = mapped_column(
+        String(10), default="automatic", server_default="automatic"
+    )
+    amount_captured: Mapped[int | None] = mapped_column(BigInteger)
+    # A manual authorisation the provider released uncaptured (Stripe cancels it after ~7 days).
+    authorization_expired_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -127,6 +135,8 @@ class Refund(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     # The provider's refund id once it accepted the refund (Stripe `re_…`).
     provider_reference: Mapped[str | None] = mapped_column(String(255))
+    # Why a `failed` refund failed: the provider's reason, or why Hazina gave up on it.
+    failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     processed_at: Mapped[datetime | None]
