@@ -80,7 +80,12 @@ async def commit_events(
         async with db.transaction() as session:
             for seq in range(start, min(start + per_transaction, first + count)):
                 await record_event(
-                    session, merchant_id, EventType.WEBHOOK_TEST, "bench", {"seq": seq}
+                    session,
+                    merchant_id,
+                    EventType.WEBHOOK_TEST,
+                    "bench",
+                    {"seq": seq},
+                    livemode=False,
                 )
     return time.time()
 

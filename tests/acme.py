@@ -17,6 +17,7 @@ from typing import Any
 
 from hazina.domain.providers import (
     Capability,
+    CaptureStart,
     CredentialFields,
     InvalidSignature,
     PaymentStart,
@@ -76,7 +77,7 @@ class AcmeProvider:
     name: str = "acme"
     methods: tuple[str, ...] = ("acme",)
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.REDIRECT, Capability.STATUS_QUERY, Capability.REFUND}
+        {Capability.REDIRECT, Capability.STATUS_QUERY, Capability.REFUND, Capability.CANCEL}
     )
     credentials: CredentialFields = CREDENTIALS
     # What a status query answers, by payment id ("paid", "failed", "open"); absent: unknown.
@@ -88,6 +89,9 @@ class AcmeProvider:
     # False: its webhooks are unauthenticated (like ClickPesa without a checksum key).
     confirm_reports: bool = True
     started: list[PaymentStart] = field(default_factory=list)
+    # References of the attempts Hazina ended, and what ending one raises, if anything.
+    cancelled: list[str] = field(default_factory=list)
+    refuse_cancels: ProviderFailure | None = None
     # Set once a start reached the provider (tests race a webhook or a duplicate against it).
     reached: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -142,6 +146,30 @@ class AcmeProvider:
     async def refund(self, access: ProviderAccess, refund: RefundStart) -> StartedRefund:
         self.refunds.append(refund)
         return StartedRefund("acme_re_" + refund.refund_id, succeeded=False)
+
+    async def fetch_refund(
+        self, access: ProviderAccess, refund_id: str, provider_refund_reference: str | None
+    ) -> ProviderEvent | None:
+        state = self.states.get(refund_id)  # "refunded" or "failed"; absent: still pending
+        if state not in ("refunded", "failed"):
+            return None
+        kind = KINDS.get(state, ProviderEventKind.REFUND_FAILED)
+        return ProviderEvent(
+            kind=kind,
+            dedup_key=f"status:{refund_id}:{state}",
+            raw_type="acme.refund",
+            raw_status=state,
+            refund_id=refund_id,
+            provider_refund_reference=provider_refund_reference,
+        )
+
+    async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
+        raise ProviderFailure("Acme captures every payment on success.")
+
+    async def cancel_payment(self, access: ProviderAccess, provider_reference: str) -> None:
+        if self.refuse_cancels is not None:
+            raise self.refuse_cancels
+        self.cancelled.append(provider_reference)
 
     async def aclose(self) -> None:
         return None

@@ -23,6 +23,7 @@ from hazina.services.merchants import (
 from hazina.services.ports import PaymentProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
+from hazina.services.throttle import PaymentThrottle, async_storage
 from hazina.vault.keyfile import load_or_create_key_file
 from hazina.vault.keyring import KeyRing, KeyRingError
 
@@ -38,6 +39,7 @@ class Container:
     webhook_policy: RetryPolicy
     credentials: CredentialCache
     providers: ProviderContext
+    public_payment_throttle: PaymentThrottle
 
     async def close(self) -> None:
         await self.providers.registry.aclose()
@@ -48,6 +50,11 @@ class Container:
 def build(settings: Settings) -> Container:
     # First: a refused key ring must not leave a connection pool or HTTP client behind.
     key_ring = vault(settings)
+    throttle = PaymentThrottle(
+        async_storage(settings.rate_limit_storage),
+        per_order=settings.public_payment_limit_per_order,
+        per_address=settings.public_payment_limit_per_address,
+    )
     simulation = SandboxSimulation(
         test_mode=settings.test_mode,
         test_delay_ms=settings.test_processing_delay_ms,
@@ -77,6 +84,7 @@ def build(settings: Settings) -> Container:
             # Stripe's SDK may try a call twice; a minute of slack for clocks and queues.
             start_grace_seconds=2 * settings.provider_timeout_seconds + 60,
         ),
+        public_payment_throttle=throttle,
     )
 
 
@@ -100,7 +108,8 @@ def default_accounts(settings: Settings) -> dict[str, ProviderAccess]:
         }
         if settings.stripe_publishable_key:
             secrets["publishable_key"] = settings.stripe_publishable_key
-        mode = "live" if settings.stripe_secret_key.startswith("sk_live_") else "test"
+        live = settings.stripe_secret_key.startswith(("sk_live_", "rk_live_"))
+        mode = "live" if live else "test"
         accounts["stripe"] = ProviderAccess("stripe", None, mode, secrets)
     if settings.clickpesa_client_id and settings.clickpesa_api_key:
         secrets = {"client_id": settings.clickpesa_client_id, "api_key": settings.clickpesa_api_key}

@@ -236,7 +236,9 @@ def inbound_replay(inbound_event_ids: tuple[str, ...], failed: bool) -> None:
                 targets += await inbound_events.failed_inbound_event_ids(container.db)
             for inbound_event_id in targets:
                 try:
-                    result = await inbound_events.replay(container.db, inbound_event_id, None)
+                    result = await inbound_events.replay(
+                        container.db, container.providers.registry, inbound_event_id, None
+                    )
                 except HazinaError as exc:
                     click.echo(f"{inbound_event_id}  {exc.description}", err=True)
                     continue

@@ -21,7 +21,14 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import utc_now
 from hazina.domain.retry import job_backoff
-from hazina.services import payments, provider_payments, reconciliation, refunds, webhooks
+from hazina.services import (
+    payments,
+    provider_payments,
+    reconciliation,
+    refund_reconciliation,
+    refunds,
+    webhooks,
+)
 from hazina.services.events import DELIVER_WEBHOOK
 
 log = logging.getLogger("hazina.worker")
@@ -48,6 +55,14 @@ def handlers(container: Container) -> dict[str, Handler]:
             final=bool(payload.get("final")),
         )
 
+    async def reconcile_refund(payload: dict[str, Any]) -> None:
+        await refund_reconciliation.reconcile_refund(
+            container.db,
+            container.providers,
+            payload["refund_id"],
+            final=bool(payload.get("final")),
+        )
+
     async def deliver_webhook(payload: dict[str, Any]) -> None:
         await webhooks.deliver_webhook(
             container.db,
@@ -60,6 +75,7 @@ def handlers(container: Container) -> dict[str, Handler]:
         payments.PROCESS_PAYMENT: process_payment,
         refunds.PROCESS_REFUND: process_refund,
         reconciliation.RECONCILE_PAYMENT: reconcile_payment,
+        reconciliation.RECONCILE_REFUND: reconcile_refund,
         DELIVER_WEBHOOK: deliver_webhook,
     }
 
@@ -73,7 +89,26 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
     async def fail_delivery(payload: dict[str, Any]) -> None:
         await webhooks.give_up_delivery(container.db, payload["delivery_id"])
 
-    return {payments.PROCESS_PAYMENT: fail_payment, DELIVER_WEBHOOK: fail_delivery}
+    async def fail_refund(payload: dict[str, Any]) -> None:
+        await refund_reconciliation.give_up_refund(container.db, payload["refund_id"])
+
+    async def settle_unreconciled_payment(payload: dict[str, Any]) -> None:
+        await provider_payments.give_up_reconciliation(
+            container.db, container.providers, payload["payment_id"]
+        )
+
+    async def settle_unreconciled_refund(payload: dict[str, Any]) -> None:
+        await refund_reconciliation.give_up_refund_reconciliation(
+            container.db, payload["refund_id"]
+        )
+
+    return {
+        payments.PROCESS_PAYMENT: fail_payment,
+        refunds.PROCESS_REFUND: fail_refund,
+        reconciliation.RECONCILE_PAYMENT: settle_unreconciled_payment,
+        reconciliation.RECONCILE_REFUND: settle_unreconciled_refund,
+        DELIVER_WEBHOOK: fail_delivery,
+    }
 
 
 class Worker:

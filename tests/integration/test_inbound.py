@@ -213,7 +213,7 @@ async def test_a_notification_before_the_reference_is_stored_replays(api, hub, a
     listed = (await api.get("/api/v1/inbound-events")).json()
     # Unmatched, it belongs to no merchant yet: only an operator (the CLI) can see it.
     assert listed["total"] == 0
-    replayed = await inbound.replay(hub.db, early.json()["id"], None)
+    replayed = await inbound.replay(hub.db, hub.providers.registry, early.json()["id"], None)
     assert replayed["status"] == "processed", replayed["error"]
     assert replayed["payment_id"] == payment_id
     assert replayed["attempts"] == 2

@@ -46,6 +46,7 @@ async def seed_accounts(db: Database, vault: KeyRing) -> list[uuid.UUID]:
                 "test",
                 secrets,
                 "test",
+                livemode=False,
                 base_url="http://h",
                 catalogue=CATALOGUE,
             )
@@ -126,6 +127,7 @@ async def test_rotation_stops_on_a_secret_no_key_opens(container: Container) -> 
         "test",
         STRIPE,
         "t",
+        livemode=False,
         base_url="h",
         catalogue=CATALOGUE,
     )

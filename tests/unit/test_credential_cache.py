@@ -5,12 +5,15 @@ from datetime import UTC, datetime
 
 from hazina.services.merchants import CredentialCache, MerchantIdentity, hash_secret
 
+_ID = uuid.uuid4()
 IDENTITY = MerchantIdentity(
-    id=uuid.uuid4(),
+    id=_ID,
     name="Duka",
     email="owner@duka.example",
-    api_key="key_abc",
+    api_key="key_test_abc",
     created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    account_id=_ID,
+    livemode=False,
 )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -35,11 +36,22 @@ class Base(DeclarativeBase):
 
 
 class Merchant(Base):
+    """One mode of a merchant account. Every account is a pair of twin rows, test and live,
+    sharing `account_id`: each twin has its own API keys, and every merchant-owned row points
+    at one twin, so scoping by `merchant_id` also keeps test and live data apart."""
+
     __tablename__ = "merchants"
+    __table_args__ = (
+        UniqueConstraint("account_id", "livemode", name="uq_merchants_account_mode"),
+        UniqueConstraint("email", "livemode", name="uq_merchants_email_mode"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The test twin's id, shared by both twins (migrated merchants keep theirs as test twins).
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name: Mapped[str] = mapped_column(String(255))
-    email: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str] = mapped_column(String(255))
     api_key: Mapped[str] = mapped_column(String(64), unique=True)
     # SHA-256 of the secret: secrets are 256-bit random, so a fast hash is enough and keeps
     # authentication off the hot path's critical section.
@@ -58,6 +70,7 @@ class Order(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     receipt: Mapped[str | None] = mapped_column(String(255))
@@ -80,6 +93,7 @@ class Payment(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     method: Mapped[str] = mapped_column(String(20))
@@ -130,6 +144,7 @@ class Refund(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     amount: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")
@@ -165,6 +180,7 @@ class Event(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     type: Mapped[str] = mapped_column(String(50))
     resource_id: Mapped[str] = mapped_column(String(64), index=True)
     payload: Mapped[dict[str, Any]]

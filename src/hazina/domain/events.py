@@ -12,12 +12,25 @@ class EventType(StrEnum):
     PAYMENT_FAILED = "payment.failed"
     # A provider reported money that must not be fulfilled automatically (domain.settlement).
     PAYMENT_REVIEW_REQUIRED = "payment.review_required"
+    # A manual-capture payment's authorisation expired before the merchant captured it.
+    PAYMENT_AUTHORIZATION_EXPIRED = "payment.authorization_expired"
+    # Money that arrived is sent back in full instead of fulfilled (a duplicate on a paid
+    # order, or a review resolved by refunding); its refund.* events follow.
+    PAYMENT_REFUNDED = "payment.refunded"
     REFUND_CREATED = "refund.created"
     REFUND_PROCESSED = "refund.processed"
     REFUND_FAILED = "refund.failed"
     WEBHOOK_TEST = "webhook.test"
 
 
-def event_payload(event_type: EventType, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
-    """The contract's payload: `timestamp` is integer Unix seconds."""
-    return {"event": event_type.value, "timestamp": int(at.timestamp()), "data": data}
+def event_payload(
+    event_type: EventType, at: datetime, data: dict[str, Any], *, livemode: bool
+) -> dict[str, Any]:
+    """The contract's payload: `timestamp` is integer Unix seconds; `livemode` is Hazina's
+    addition, so a receiver can tell test events from real money."""
+    return {
+        "event": event_type.value,
+        "timestamp": int(at.timestamp()),
+        "livemode": livemode,
+        "data": data,
+    }

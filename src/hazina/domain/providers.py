@@ -13,6 +13,9 @@ class Capability(StrEnum):
     SIMULATED = "simulated"  # settled by Hazina's own worker (the sandbox)
     STATUS_QUERY = "status_query"  # reconciliation can ask for a payment's state
     REFUND = "refund"
+    # An attempt still open at the provider can be ended (Stripe expires a Checkout Session),
+    # so a customer who abandoned it can start another without paying twice.
+    CANCEL = "cancel"
     CAPTURE = "capture"
 
 
@@ -38,6 +41,8 @@ class ProviderEventKind(StrEnum):
     PAYMENT_PENDING = "payment_pending"
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_FAILED = "refund_failed"
+    # A manual-capture authorisation the provider released uncaptured (it expired).
+    AUTHORIZATION_EXPIRED = "authorization_expired"
     # Understood and stored, but nothing for Hazina to change (e.g. an unpaid completed session).
     IGNORED = "ignored"
 
@@ -111,6 +116,19 @@ class PaymentStart:
     cancel_url: str
     customer_phone: str | None = None
     customer_email: str | None = None
+    # False: only authorise now; the merchant captures later (providers with `CAPTURE`).
+    capture: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStart:
+    """Capturing `amount` of an authorised payment (at most what was authorised)."""
+
+    payment_id: str
+    provider_reference: str | None
+    provider_payment_reference: str | None
+    amount: int
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""How a provider's report moves a payment: the rules shared by every provider.
+"""How a provider's report moves a payment: the rules shared by every provider and the sandbox.
 
 A payment never moves backwards: a failure reported after a success is recorded and ignored.
 Money that arrived is never ignored: a success reported after a failure or an expiry is applied
-and flagged. A success whose amount or currency differs from the payment's, or that pays an
-order another payment already paid, is applied but sent for review instead of fulfilment.
+and flagged. A success whose amount or currency differs from the payment's goes to `review`
+and never reads as success. A success on an order another payment already paid is a duplicate:
+refunded automatically where its provider can refund, otherwise sent to review.
 """
 
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ class ReviewReason(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     LATE_SUCCESS = "late_success"
     ORDER_ALREADY_PAID = "order_already_paid"
+    # An automatic refund of a duplicate failed at the provider: a human must return it.
+    REFUND_FAILED = "refund_failed"
 
 
 FAILURE_CODES = {
@@ -42,6 +45,8 @@ class Report:
     reported_currency: str | None
     # Another payment of the same order already succeeded.
     order_paid_by_other: bool
+    # The payment's provider can send money back by API (so a duplicate need not be reviewed).
+    refundable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,8 @@ class Decision:
     review: ReviewReason | None = None
     # Counts toward the order being paid.
     pays_order: bool = False
+    # Everything received goes back at once, by a refund created with this decision.
+    refund_in_full: bool = False
     error_code: str | None = None
     error_description: str | None = None
 
@@ -74,21 +81,32 @@ def decide(report: Report) -> Decision:
 
 
 def _decide_success(report: Report) -> Decision:
-    if report.status == PaymentStatus.SUCCESS:
-        return Decision()
+    if report.status not in (PaymentStatus.PENDING, PaymentStatus.FAILED):
+        return Decision()  # success, review and refunded are settled: a repeat changes nothing
     review = _mismatch(report)
-    if review is None and report.order_paid_by_other:
-        review = ReviewReason.ORDER_ALREADY_PAID
     if review is not None:
-        return Decision(
-            status=PaymentStatus.SUCCESS, event=EventType.PAYMENT_REVIEW_REQUIRED, review=review
-        )
+        return _review(review)
     late = report.status == PaymentStatus.FAILED
+    if report.order_paid_by_other:
+        if not report.refundable:
+            return _review(ReviewReason.ORDER_ALREADY_PAID)
+        return Decision(
+            status=PaymentStatus.REFUNDED,
+            event=EventType.PAYMENT_REFUNDED,
+            review=ReviewReason.ORDER_ALREADY_PAID,
+            refund_in_full=True,
+        )
     return Decision(
         status=PaymentStatus.SUCCESS,
         event=EventType.PAYMENT_SUCCESS,
         review=ReviewReason.LATE_SUCCESS if late else None,
         pays_order=True,
+    )
+
+
+def _review(reason: ReviewReason) -> Decision:
+    return Decision(
+        status=PaymentStatus.REVIEW, event=EventType.PAYMENT_REVIEW_REQUIRED, review=reason
     )
 
 

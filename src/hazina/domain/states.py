@@ -13,6 +13,12 @@ class PaymentStatus(StrEnum):
     PENDING = "pending"
     SUCCESS = "success"
     FAILED = "failed"
+    # Money arrived that must not be fulfilled until the merchant decides (`review_reason`):
+    # never reads as success anywhere.
+    REVIEW = "review"
+    # Money arrived and is being (or was) sent back in full instead of fulfilled: a duplicate
+    # payment on a paid order, or a review resolved by refunding.
+    REFUNDED = "refunded"
 
 
 class RefundStatus(StrEnum):

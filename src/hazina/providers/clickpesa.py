@@ -23,6 +23,7 @@ from hazina.domain import ids, money
 from hazina.domain.checksums import checksum_matches, compute_checksum
 from hazina.domain.providers import (
     Capability,
+    CaptureStart,
     CredentialFields,
     InvalidSignature,
     PaymentStart,
@@ -365,6 +366,20 @@ class ClickPesaProvider:
 
     async def refund(self, access: ProviderAccess, refund: RefundStart) -> StartedRefund:
         raise ProviderFailure(NO_REFUND_API)
+
+    async def fetch_refund(
+        self, access: ProviderAccess, refund_id: str, provider_refund_reference: str | None
+    ) -> ProviderEvent | None:
+        return None  # no refund API, so no refund of Hazina's is ever pending at ClickPesa
+
+    async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
+        # Not in `capabilities`: payments are refused `"capture": false` before they start.
+        raise ProviderFailure("ClickPesa cannot authorise a payment to capture it later.")
+
+    async def cancel_payment(self, access: ProviderAccess, provider_reference: str) -> None:
+        # Not in `capabilities`: a USSD push cannot be withdrawn; a late payment of an
+        # abandoned attempt is settled as a duplicate instead.
+        raise ProviderFailure("ClickPesa cannot cancel a payment it has started.")
 
     # -- webhooks -------------------------------------------------------------------------
 

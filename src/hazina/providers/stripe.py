@@ -6,6 +6,7 @@ One `StripeClient` is made per call around the account's own secret key: the key
 """
 
 import json
+import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,8 +14,10 @@ from typing import Any, TypeVar
 
 import stripe
 
+from hazina.domain.money import exponent, to_major
 from hazina.domain.providers import (
     Capability,
+    CaptureStart,
     CredentialFields,
     InvalidSignature,
     PaymentStart,
@@ -29,6 +32,9 @@ from hazina.domain.providers import (
 
 # Stripe's SDK default; older signatures are replays, not news.
 SIGNATURE_TOLERANCE_SECONDS = 300
+# Checkout Sessions live 31 minutes: a minute above the shortest Stripe allows (30; 24 h by
+# default), so clock skew cannot push it below, and an abandoned page soon stops taking money.
+SESSION_LIFETIME_SECONDS = 31 * 60
 # The reasons the Refunds API accepts; Hazina's free-text reason is only passed on when it is one.
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 
@@ -39,7 +45,12 @@ _SESSION_KINDS = {
 }
 # A declined attempt inside Checkout (`payment_intent.payment_failed`) is not final: the session
 # stays open for another card, so only the session's own events fail a payment.
-_INTENT_KINDS = {"payment_intent.succeeded": ProviderEventKind.PAYMENT_SUCCEEDED}
+_INTENT_KINDS = {
+    "payment_intent.succeeded": ProviderEventKind.PAYMENT_SUCCEEDED,
+    # A manual-capture payment was authorised: the money is held, to be captured later. (Its
+    # checkout.session.completed says `unpaid`, the same as a delayed method's.)
+    "payment_intent.amount_capturable_updated": ProviderEventKind.PAYMENT_SUCCEEDED,
+}
 # `charge.refunded` names no refund (only the charge's running total), so it is not used: each
 # refund's own events carry Hazina's refund id in their metadata and its final status.
 _REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
@@ -48,6 +59,18 @@ _REFUND_KINDS = {
     "failed": ProviderEventKind.REFUND_FAILED,
     "canceled": ProviderEventKind.REFUND_FAILED,
 }
+
+# Stripe's units differ from ISO 4217's for some currencies (docs.stripe.com/currencies):
+# these it counts in whole units, MGA included (ISO gives it two decimals)…
+_STRIPE_ZERO_DECIMAL = frozenset({
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+})  # fmt: skip
+# …these in thousandths, with a last digit of 0 (its partners settle to the hundredth)…
+_STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+# …and ISK, zero-decimal in ISO, keeps two decimals in Stripe's API that must always be 00.
+# Every other currency (HUF and TWD too, which are zero-decimal only for payouts) has two.
+_STRIPE_STEPS = {"ISK": 100} | dict.fromkeys(_STRIPE_THREE_DECIMAL, 10)
 
 T = TypeVar("T")
 
@@ -58,7 +81,13 @@ class StripeProvider:
     name: str = "stripe"
     methods: tuple[str, ...] = ("stripe",)
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.REDIRECT, Capability.STATUS_QUERY, Capability.REFUND}
+        {
+            Capability.REDIRECT,
+            Capability.STATUS_QUERY,
+            Capability.REFUND,
+            Capability.CAPTURE,
+            Capability.CANCEL,
+        }
     )
     credentials = CredentialFields(
         required=("secret_key", "webhook_secret"),
@@ -103,7 +132,7 @@ class StripeProvider:
                         {
                             "price_data": {
                                 "currency": start.currency.lower(),
-                                "unit_amount": start.amount,
+                                "unit_amount": to_stripe_amount(start.amount, start.currency),
                                 "product_data": {"name": start.description},
                             },
                             "quantity": 1,
@@ -111,9 +140,14 @@ class StripeProvider:
                     ],
                     "client_reference_id": start.payment_id,
                     "metadata": metadata,
-                    "payment_intent_data": {"metadata": metadata},
+                    "payment_intent_data": {
+                        "metadata": metadata,
+                        **({} if start.capture else {"capture_method": "manual"}),
+                    },
                     "success_url": start.success_url,
                     "cancel_url": start.cancel_url,
+                    # Stripe's shortest: an abandoned page stops taking money soon.
+                    "expires_at": int(time.time()) + SESSION_LIFETIME_SECONDS,
                     **({"customer_email": start.customer_email} if start.customer_email else {}),
                 },
                 # A retried start (a crash between Stripe's answer and our commit) finds the
@@ -126,6 +160,11 @@ class StripeProvider:
         return StartedPayment(
             provider_reference=session.id, next_action={"type": "redirect", "url": session.url}
         )
+
+    async def cancel_payment(self, access: ProviderAccess, provider_reference: str) -> None:
+        """Expire the Checkout Session: its page stops taking money (Stripe refuses once it
+        was completed, and that refusal is raised)."""
+        await _call(self._client(access).v1.checkout.sessions.expire_async(provider_reference))
 
     def parse_webhook(
         self, access: ProviderAccess, body: bytes, headers: Mapping[str, str]
@@ -179,7 +218,9 @@ class StripeProvider:
         elif status == "complete" and (intent_id := _id_of(found.get("payment_intent"))):
             # A completed, unpaid session is a delayed payment; only its intent knows if it failed.
             intent = await _call(client.v1.payment_intents.retrieve_async(intent_id))
-            if intent.status in ("requires_payment_method", "canceled"):
+            if intent.status == "requires_capture":
+                kind = ProviderEventKind.PAYMENT_SUCCEEDED  # authorised, to be captured
+            elif intent.status in ("requires_payment_method", "canceled"):
                 kind = ProviderEventKind.PAYMENT_FAILED
                 message = _failure_message(intent.to_dict())
         event = _session_event(
@@ -202,7 +243,7 @@ class StripeProvider:
             client.v1.refunds.create_async(
                 {
                     "payment_intent": intent_id,
-                    "amount": refund.amount,
+                    "amount": to_stripe_amount(refund.amount, refund.currency),
                     "metadata": {
                         "hazina_refund_id": refund.refund_id,
                         "hazina_payment_id": refund.payment_id,
@@ -217,6 +258,55 @@ class StripeProvider:
             raise ProviderFailure(f"Stripe refused refund {made.id}: {detail}.")
         succeeded = made.status == "succeeded"
         return StartedRefund(provider_refund_reference=made.id, succeeded=succeeded)
+
+    async def fetch_refund(
+        self, access: ProviderAccess, refund_id: str, provider_refund_reference: str | None
+    ) -> ProviderEvent | None:
+        if provider_refund_reference is None:
+            return None  # never accepted by Stripe: nothing to ask about
+        found = await _call(
+            self._client(access).v1.refunds.retrieve_async(provider_refund_reference)
+        )
+        status = str(found.status)
+        kind = _REFUND_KINDS.get(status)
+        if kind is None:
+            return None  # pending or requires_action: Stripe has not settled it yet
+        refund = found.to_dict()
+        return ProviderEvent(
+            kind=kind,
+            dedup_key=f"reconcile:{found.id}:{status}",
+            raw_type="refund",
+            raw_status=status,
+            payment_id=_metadata(refund).get("hazina_payment_id"),
+            provider_payment_reference=_id_of(refund.get("payment_intent")),
+            amount=_reported_amount(refund.get("amount"), refund.get("currency")),
+            currency=_upper(refund.get("currency")),
+            refund_id=_metadata(refund).get("hazina_refund_id") or refund_id,
+            provider_refund_reference=found.id,
+            message=refund.get("failure_reason") or (None if status == "succeeded" else status),
+        )
+
+    async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
+        client = self._client(access)
+        intent_id = capture.provider_payment_reference
+        if intent_id is None and capture.provider_reference is not None:
+            session = await _call(
+                client.v1.checkout.sessions.retrieve_async(capture.provider_reference)
+            )
+            intent_id = _id_of(session.to_dict().get("payment_intent"))
+        if intent_id is None:
+            raise ProviderFailure("Stripe holds no authorised payment to capture for it.")
+        captured = await _call(
+            client.v1.payment_intents.capture_async(
+                intent_id,
+                {"amount_to_capture": to_stripe_amount(capture.amount, capture.currency)},
+                # One capture per payment: a retry (or a crash before Hazina recorded the
+                # answer) gets Stripe's first answer back instead of an error.
+                {"idempotency_key": f"hazina-capture-{capture.payment_id}"},
+            )
+        )
+        amount = _reported_amount(captured.amount_received, captured.currency)
+        return capture.amount if amount is None else amount
 
 
 async def _call(request: Awaitable[T]) -> T:
@@ -247,6 +337,11 @@ def _event_from(event: dict[str, Any]) -> ProviderEvent:
         parsed = _session_event(event_id, event_type, _SESSION_KINDS[event_type], found)
     elif event_type in _INTENT_KINDS:
         parsed = _intent_event(event_id, event_type, _INTENT_KINDS[event_type], found)
+    elif event_type == "payment_intent.canceled" and found.get("cancellation_reason") == (
+        "automatic"
+    ):
+        # Stripe released an uncaptured authorisation when its capture window closed.
+        parsed = _intent_event(event_id, event_type, ProviderEventKind.AUTHORIZATION_EXPIRED, found)
     elif event_type in _REFUND_EVENTS:
         status = str(found.get("status"))
         parsed = ProviderEvent(
@@ -256,7 +351,7 @@ def _event_from(event: dict[str, Any]) -> ProviderEvent:
             raw_status=status,
             payment_id=_metadata(found).get("hazina_payment_id"),
             provider_payment_reference=_id_of(found.get("payment_intent")),
-            amount=found.get("amount"),
+            amount=_reported_amount(found.get("amount"), found.get("currency")),
             currency=_upper(found.get("currency")),
             refund_id=_metadata(found).get("hazina_refund_id"),
             provider_refund_reference=found.get("id"),
@@ -286,7 +381,7 @@ def _session_event(
         or session.get("client_reference_id"),
         provider_reference=session.get("id"),
         provider_payment_reference=_id_of(session.get("payment_intent")),
-        amount=session.get("amount_total"),
+        amount=_reported_amount(session.get("amount_total"), session.get("currency")),
         currency=_upper(session.get("currency")),
     )
 
@@ -302,10 +397,20 @@ def _intent_event(
         raw_status=str(intent.get("status")),
         payment_id=_metadata(intent).get("hazina_payment_id"),
         provider_payment_reference=intent.get("id"),
-        amount=intent.get("amount_received") if succeeded else intent.get("amount"),
+        amount=_reported_amount(_intent_amount(raw_type, intent), intent.get("currency")),
         currency=_upper(intent.get("currency")),
         message=None if succeeded else _failure_message(intent),
     )
+
+
+def _intent_amount(raw_type: str, intent: dict[str, Any]) -> Any:
+    """What the intent's event reports: the amount received, the amount authorised (and held
+    for capture), or the amount asked for."""
+    if raw_type == "payment_intent.succeeded":
+        return intent.get("amount_received")
+    if raw_type == "payment_intent.amount_capturable_updated":
+        return intent.get("amount_capturable")
+    return intent.get("amount")
 
 
 def _metadata(found: dict[str, Any]) -> dict[str, str]:
@@ -327,3 +432,59 @@ def _id_of(reference: Any) -> str | None:
 
 def _upper(currency: Any) -> str | None:
     return currency.upper() if isinstance(currency, str) else None
+
+
+def _stripe_exponent(currency: str) -> int:
+    code = currency.upper()
+    if code in _STRIPE_ZERO_DECIMAL:
+        return 0
+    return 3 if code in _STRIPE_THREE_DECIMAL else 2
+
+
+def to_stripe_amount(minor: int, currency: str) -> int:
+    """Hazina's minor units (ISO 4217) → the integer Stripe's API takes: 500 JPY → 500,
+    5 ISK → 500, 10000 MGA (100.00) → 100, 1230 KWD → 1230.
+
+    An amount Stripe cannot represent (1.234 KWD, 100.50 MGA) is refused, never rounded: it
+    would charge or refund a different sum than the one asked for.
+    """
+    shift = _stripe_exponent(currency) - exponent(currency)
+    factor: int = 10 ** abs(shift)
+    units, rest = (minor * factor, 0) if shift >= 0 else divmod(minor, factor)
+    step = _STRIPE_STEPS.get(currency.upper(), 1)
+    if rest or units % step:
+        raise ProviderFailure(
+            f"Stripe cannot take {to_major(minor, currency)} {currency.upper()}: "
+            f"it takes {currency.upper()} amounts in steps of "
+            f"{to_major(_hazina_step(currency), currency)}."
+        )
+    return units
+
+
+def from_stripe_amount(units: int, currency: str) -> int:
+    """Stripe's integer for `currency` → Hazina's minor units; the inverse of to_stripe_amount.
+    A ValueError (a malformed report) when Stripe's figure is finer than ISO's minor unit."""
+    shift = _stripe_exponent(currency) - exponent(currency)
+    factor: int = 10 ** abs(shift)
+    if shift <= 0:
+        return units * factor
+    minor, rest = divmod(units, factor)
+    if rest:
+        raise ValueError(f"Stripe reported {units} {currency}, finer than its minor unit")
+    return minor
+
+
+def _hazina_step(currency: str) -> int:
+    """The smallest amount Stripe takes in `currency`, in Hazina's minor units."""
+    shift = _stripe_exponent(currency) - exponent(currency)
+    factor: int = 10 ** abs(shift)
+    step = _STRIPE_STEPS.get(currency.upper(), 1)
+    return max(step // factor, 1) if shift >= 0 else step * factor
+
+
+def _reported_amount(units: Any, currency: Any) -> int | None:
+    """An amount in a Stripe object, in Hazina's minor units; None when it names no amount or
+    no currency to read it in."""
+    if not isinstance(units, int) or isinstance(units, bool) or not isinstance(currency, str):
+        return None
+    return from_stripe_amount(units, currency)

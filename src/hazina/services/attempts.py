@@ -16,10 +16,16 @@ from hazina.domain.states import OrderStatus, PaymentStatus, order_status_after_
 from hazina.services import resources
 from hazina.services.events import record_event
 
+ORDER_ALREADY_PAID = "Order already paid"
+
 
 async def open_attempt(session: AsyncSession, merchant_id: uuid.UUID, order_id: str) -> Order:
-    """Lock the order a new payment attempt is for, and refuse it if the order is paid or
-    already has a payment in flight, so one order is never charged twice."""
+    """Lock the order a new payment attempt is for, and refuse it once the order is paid.
+
+    Attempts already in flight do not block a new one: a customer who abandoned a provider's
+    page or a USSD prompt can always try again. Should two attempts both succeed, the
+    settlement rules refund (or send to review) the second, so the order is paid once.
+    """
     order = await session.scalar(
         select(Order)
         .where(Order.id == order_id, Order.merchant_id == merchant_id)
@@ -28,14 +34,7 @@ async def open_attempt(session: AsyncSession, merchant_id: uuid.UUID, order_id: 
     if order is None:
         raise NotFound("Order not found")
     if order.status == OrderStatus.PAID:
-        raise BadRequest("Order is already paid")
-    in_flight = await session.scalar(
-        select(Payment.id)
-        .where(Payment.order_id == order.id, Payment.status == PaymentStatus.PENDING)
-        .limit(1)
-    )
-    if in_flight is not None:
-        raise BadRequest(f"Order already has a payment in progress: {in_flight}")
+        raise BadRequest(ORDER_ALREADY_PAID)
     order.status = order_status_after_payment_created(OrderStatus(order.status))
     order.updated_at = utc_now()
     return order
@@ -48,6 +47,7 @@ async def add_payment(session: AsyncSession, order: Order, method: str, **detail
         id=await fresh_id(session, Payment, ids.PAYMENT),
         order_id=order.id,
         merchant_id=order.merchant_id,
+        livemode=order.livemode,
         amount=order.amount,
         currency=order.currency,
         method=method,
@@ -58,6 +58,8 @@ async def add_payment(session: AsyncSession, order: Order, method: str, **detail
     session.add(payment)
     await session.flush()
     data = resources.payment_event_data(payment)
-    await record_event(session, order.merchant_id, EventType.PAYMENT_CREATED, payment.id, data)
-    await record_event(session, order.merchant_id, EventType.PAYMENT_PENDING, payment.id, data)
+    for event_type in (EventType.PAYMENT_CREATED, EventType.PAYMENT_PENDING):
+        await record_event(
+            session, order.merchant_id, event_type, payment.id, data, livemode=order.livemode
+        )
     return payment

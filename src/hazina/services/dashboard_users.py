@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from hazina.db.database import Database
 from hazina.db.models import DashboardUser, Merchant
@@ -33,9 +34,11 @@ _ABSENT_USER_HASH = _hasher.hash("no such dashboard user")
 class DashboardIdentity:
     user_id: uuid.UUID
     email: str
+    # The twin of the mode the dashboard shows: every page scopes its rows by it.
     merchant_id: uuid.UUID
     merchant_name: str
     api_key: str
+    livemode: bool
 
 
 def normalise_email(email: str) -> str:
@@ -114,10 +117,19 @@ async def seed_dashboard_user(
 
 
 _IDENTITY = select(DashboardUser, Merchant).join(Merchant, Merchant.id == DashboardUser.merchant_id)
+# A user belongs to its account's test twin; the session's mode picks the twin shown.
+_home = aliased(Merchant)
+_IN_MODE = (
+    select(DashboardUser, Merchant)
+    .join(_home, _home.id == DashboardUser.merchant_id)
+    .join(Merchant, Merchant.account_id == _home.account_id)
+)
 
 
 def _identity(user: DashboardUser, merchant: Merchant) -> DashboardIdentity:
-    return DashboardIdentity(user.id, user.email, merchant.id, merchant.name, merchant.api_key)
+    return DashboardIdentity(
+        user.id, user.email, merchant.id, merchant.name, merchant.api_key, merchant.livemode
+    )
 
 
 async def log_in(db: Database, email: str, password: str) -> DashboardIdentity:
@@ -145,13 +157,17 @@ async def log_in(db: Database, email: str, password: str) -> DashboardIdentity:
     return _identity(user, merchant)
 
 
-async def find_dashboard_user(db: Database, user_id: uuid.UUID) -> DashboardIdentity | None:
-    """The session's user, or None once it (or its merchant) has been deactivated."""
+async def find_dashboard_user(
+    db: Database, user_id: uuid.UUID, *, livemode: bool = False
+) -> DashboardIdentity | None:
+    """The session's user seeing its account's twin of that mode, or None once it (or its
+    merchant) has been deactivated."""
     async with db.read() as session:
         row = (
             await session.execute(
-                _IDENTITY.where(
+                _IN_MODE.where(
                     DashboardUser.id == user_id,
+                    Merchant.livemode.is_(livemode),
                     DashboardUser.is_active.is_(True),
                     Merchant.is_active.is_(True),
                 )

@@ -55,20 +55,24 @@ async def record_event(
     event_type: EventType,
     resource_id: str,
     data: dict[str, Any],
+    *,
+    livemode: bool,
 ) -> str:
-    """Write the event and its deliveries; returns the event's id.
+    """Write the event and its deliveries; returns the event's id. `livemode` is the mode of
+    the merchant twin (and of the resource) it is about.
 
     Core statements, not ORM objects: this runs in every state change's transaction, and the
     unit of work would cost more than the rows.
     """
     now = utc_now()
     event_id = ids.new_id(ids.EVENT)
-    payload = event_payload(event_type, now, data)
+    payload = event_payload(event_type, now, data, livemode=livemode)
     await session.execute(
         _INSERT_EVENT,
         {
             "id": event_id,
             "merchant_id": merchant_id,
+            "livemode": livemode,
             "type": event_type.value,
             "resource_id": resource_id,
             "payload": payload,
@@ -104,6 +108,7 @@ def event_resource(event: Event) -> dict[str, Any]:
     return {
         "id": event.id,
         "type": event.type,
+        "livemode": event.livemode,
         "resource_id": event.resource_id,
         "payload": event.payload,
         "created_at": iso_z(event.created_at),

@@ -98,7 +98,9 @@ async def receive(
 
     row["events"] = [event_to_json(report) for report in reports]
     row["event_type"] = ",".join(sorted({r.raw_type for r in reports}))[:100] or None
-    scope = Scope(provider, account.merchant_id, account_id)
+    scope = Scope(
+        provider, account.merchant_id, account_id, refundable=registry.can_refund(provider)
+    )
     try:
         async with db.transaction() as session:
             outcome = await _apply_all(session, scope, row["id"], reports)
@@ -154,7 +156,7 @@ async def _store_unapplied(db: Database, row: dict[str, Any], status: str, error
 
 
 async def replay(
-    db: Database, inbound_event_id: str, merchant_id: uuid.UUID | None
+    db: Database, registry: ProviderRegistry, inbound_event_id: str, merchant_id: uuid.UUID | None
 ) -> dict[str, Any]:
     """Apply a stored notification's reports again (`merchant_id` None: an operator, any
     merchant). Receipts make this safe: what was applied before is a duplicate now."""
@@ -168,7 +170,12 @@ async def replay(
         if inbound.events is None:
             raise BadRequest(f"Inbound event was {inbound.status}: it has nothing to apply")
         reports = [event_from_json(data) for data in inbound.events]
-        scope = Scope(inbound.provider, inbound.merchant_id, inbound.provider_account_id)
+        scope = Scope(
+            inbound.provider,
+            inbound.merchant_id,
+            inbound.provider_account_id,
+            refundable=registry.can_refund(inbound.provider),
+        )
         inbound.attempts += 1
         await session.flush()
         try:

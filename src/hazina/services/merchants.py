@@ -1,4 +1,9 @@
-"""Merchants: creation with API credentials, authentication, the contract's seeded test merchant."""
+"""Merchants: creation with API credentials, authentication, the contract's seeded test merchant.
+
+A merchant account is two twin rows sharing `account_id`: test mode and live mode, each with its
+own key pair (`key_test_…`/`secret_test_…`, `key_live_…`/`secret_live_…`). A key authenticates
+as its twin, and every merchant-owned row belongs to one twin, so modes never mix.
+"""
 
 import hashlib
 import hmac
@@ -11,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import DashboardUser, Merchant, WebhookEndpoint
@@ -30,23 +36,42 @@ _ABSENT_SECRET_HASH = hashlib.sha256(b"no such merchant").hexdigest()
 
 @dataclass(frozen=True, slots=True)
 class MerchantIdentity:
+    """One twin: `id` scopes every row of its mode; `account_id` is shared by both twins."""
+
     id: uuid.UUID
     name: str
     email: str
     api_key: str
     created_at: datetime
+    account_id: uuid.UUID
+    livemode: bool
+
+    @property
+    def mode(self) -> str:
+        return mode_name(self.livemode)
 
 
 @dataclass(frozen=True, slots=True)
 class NewCredentials:
-    """Shown once, at creation: Hazina keeps only the secret's hash."""
+    """Shown once, at creation: Hazina keeps only the secrets' hashes. `merchant` and
+    `api_secret` are the test twin's; `live_merchant` and `live_api_secret` the live twin's."""
 
     merchant: MerchantIdentity
     api_secret: str
+    live_merchant: MerchantIdentity
+    live_api_secret: str
 
 
-def _new_secret() -> str:
-    return "secret_" + secrets.token_urlsafe(32)
+def mode_name(livemode: bool) -> str:
+    return "live" if livemode else "test"
+
+
+def _new_key(livemode: bool) -> str:
+    return f"key_{mode_name(livemode)}_" + secrets.token_urlsafe(18)
+
+
+def _new_secret(livemode: bool) -> str:
+    return f"secret_{mode_name(livemode)}_" + secrets.token_urlsafe(32)
 
 
 def hash_secret(secret: str) -> str:
@@ -60,6 +85,8 @@ def _identity(merchant: Merchant) -> MerchantIdentity:
         email=merchant.email,
         api_key=merchant.api_key,
         created_at=merchant.created_at,
+        account_id=merchant.account_id,
+        livemode=merchant.livemode,
     )
 
 
@@ -75,64 +102,76 @@ async def create_merchant(
     webhook_secret: str | None = None,
     owner_password: str | None = None,
 ) -> NewCredentials:
-    """With `owner_password`, the owner's dashboard login (the merchant's email) is created in
-    the same transaction: a merchant never exists half-made."""
-    key = api_key or "key_" + secrets.token_urlsafe(18)
-    secret = api_secret or _new_secret()
+    """Create both twins of a merchant account. `merchant_id`, `api_key`, `api_secret` and
+    `webhook_secret` are the test twin's (the contract's seeded merchant fixes them); the live
+    twin's are always generated. With `owner_password`, the owner's dashboard login (the
+    merchant's email) is created in the same transaction: a merchant never exists half-made."""
+    account_id = merchant_id or uuid.uuid4()
+    test = _Twin(account_id, False, api_key or _new_key(False), api_secret or _new_secret(False))
+    live = _Twin(uuid.uuid4(), True, _new_key(True), _new_secret(True))
     password_hash = None if owner_password is None else await hash_password(owner_password)
     try:
-        merchant = await _insert_merchant(
-            db, name, email, actor, merchant_id, key, secret, webhook_secret, password_hash
-        )
+        async with db.transaction() as session:
+            rows = [
+                await _insert_twin(session, twin, account_id, name, email, actor, secret)
+                for twin, secret in ((test, webhook_secret), (live, None))
+            ]
+            if password_hash is not None:
+                session.add(
+                    DashboardUser(
+                        merchant_id=account_id,
+                        email=normalise_email(email),
+                        password_hash=password_hash,
+                        is_active=True,
+                    )
+                )
     except IntegrityError:
         # The unique indexes on email and api_key decide, races included.
         raise Conflict(f"A merchant with email {email} already exists") from None
-    return NewCredentials(merchant=_identity(merchant), api_secret=secret)
+    return NewCredentials(_identity(rows[0]), test.secret, _identity(rows[1]), live.secret)
 
 
-async def _insert_merchant(
-    db: Database,
+@dataclass(frozen=True, slots=True)
+class _Twin:
+    id: uuid.UUID
+    livemode: bool
+    key: str
+    secret: str
+
+
+async def _insert_twin(
+    session: AsyncSession,
+    twin: _Twin,
+    account_id: uuid.UUID,
     name: str,
     email: str,
     actor: str,
-    merchant_id: uuid.UUID | None,
-    key: str,
-    secret: str,
     webhook_secret: str | None,
-    owner_password_hash: str | None,
 ) -> Merchant:
-    async with db.transaction() as session:
-        merchant = Merchant(
-            id=merchant_id or uuid.uuid4(),
-            name=name,
-            email=email,
-            api_key=key,
-            api_secret_hash=hash_secret(secret),
-            is_active=True,
-        )
-        session.add(merchant)
-        await session.flush()
-        # Every merchant has a primary webhook endpoint (the contract's webhook_url and
-        # webhook_secret), unconfigured until a URL is set.
-        endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
-        session.add(new_primary_endpoint(endpoint_id, merchant.id, webhook_secret))
-        if owner_password_hash is not None:
-            session.add(
-                DashboardUser(
-                    merchant_id=merchant.id,
-                    email=normalise_email(email),
-                    password_hash=owner_password_hash,
-                    is_active=True,
-                )
-            )
-        record_audit(
-            session,
-            actor=actor,
-            action="api_key.created",
-            target=f"merchant:{merchant.id}",
-            merchant_id=merchant.id,
-            details={"api_key": key},
-        )
+    merchant = Merchant(
+        id=twin.id,
+        account_id=account_id,
+        livemode=twin.livemode,
+        name=name,
+        email=email,
+        api_key=twin.key,
+        api_secret_hash=hash_secret(twin.secret),
+        is_active=True,
+    )
+    session.add(merchant)
+    await session.flush()
+    # Every twin has a primary webhook endpoint (the contract's webhook_url and
+    # webhook_secret), unconfigured until a URL is set.
+    endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
+    session.add(new_primary_endpoint(endpoint_id, merchant.id, webhook_secret))
+    record_audit(
+        session,
+        actor=actor,
+        action="api_key.created",
+        target=f"merchant:{merchant.id}",
+        merchant_id=merchant.id,
+        details={"api_key": twin.key},
+    )
     return merchant
 
 
@@ -209,11 +248,11 @@ async def roll_api_secret(
 ) -> str:
     """Replace the merchant's API secret; the new one is returned once and only its hash is kept.
     The old secret stops working at once here and within the cache's TTL in other processes."""
-    secret = _new_secret()
     async with db.transaction() as session:
         merchant = await session.get(Merchant, merchant_id)
         if merchant is None:
             raise NotFound("Merchant not found")
+        secret = _new_secret(merchant.livemode)
         merchant.api_secret_hash = hash_secret(secret)
         merchant.updated_at = utc_now()
         record_audit(
@@ -230,35 +269,60 @@ async def roll_api_secret(
 
 
 async def list_merchants(db: Database) -> list[MerchantIdentity]:
+    """Every twin, each account's test twin first."""
     async with db.read() as session:
-        merchants = await session.scalars(select(Merchant).order_by(Merchant.created_at))
+        merchants = await session.scalars(
+            select(Merchant).order_by(Merchant.created_at, Merchant.account_id, Merchant.livemode)
+        )
         return [_identity(merchant) for merchant in merchants]
 
 
-async def find_merchant_by_email(db: Database, email: str) -> MerchantIdentity | None:
+async def find_merchant_by_email(
+    db: Database, email: str, *, livemode: bool = False
+) -> MerchantIdentity | None:
+    """The twin of that mode of the account registered with `email`."""
     async with db.read() as session:
-        merchant = await session.scalar(select(Merchant).where(Merchant.email == email))
+        merchant = await session.scalar(
+            select(Merchant).where(Merchant.email == email, Merchant.livemode.is_(livemode))
+        )
     return _identity(merchant) if merchant else None
+
+
+async def find_twin(db: Database, account_id: uuid.UUID, *, livemode: bool) -> MerchantIdentity:
+    async with db.read() as session:
+        merchant = await session.scalar(
+            select(Merchant).where(
+                Merchant.account_id == account_id, Merchant.livemode.is_(livemode)
+            )
+        )
+    if merchant is None:
+        raise NotFound("Merchant not found")
+    return _identity(merchant)
 
 
 async def deactivate_published_test_merchant(db: Database, api_key: str) -> bool:
     """Production refuses the contract's published test credentials, even if a database seeded
-    in development is reused: the merchant holding them is deactivated (and audited)."""
+    in development is reused: the account holding them, both twins, is deactivated (and
+    audited)."""
     async with db.transaction() as session:
-        merchant = await session.scalar(
+        holder = await session.scalar(
             select(Merchant).where(Merchant.api_key == api_key, Merchant.is_active.is_(True))
         )
-        if merchant is None:
+        if holder is None:
             return False
-        merchant.is_active = False
-        record_audit(
-            session,
-            actor="system:production",
-            action="merchant.deactivated",
-            target=f"merchant:{merchant.id}",
-            merchant_id=merchant.id,
-            details={"reason": "published test credentials"},
+        twins = await session.scalars(
+            select(Merchant).where(Merchant.account_id == holder.account_id)
         )
+        for merchant in twins:
+            merchant.is_active = False
+            record_audit(
+                session,
+                actor="system:production",
+                action="merchant.deactivated",
+                target=f"merchant:{merchant.id}",
+                merchant_id=merchant.id,
+                details={"reason": "published test credentials"},
+            )
     return True
 
 

@@ -12,6 +12,7 @@ from hazina.db.database import Database
 from hazina.db.models import Order
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
+from hazina.domain.currencies import is_currency
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.states import OrderStatus
 from hazina.services import resources
@@ -35,8 +36,10 @@ def validate_order(order: NewOrder) -> None:
         raise BadRequest(f"amount must be at least {MINIMUM_AMOUNT}")
     if order.amount > MAXIMUM_AMOUNT:
         raise BadRequest(f"amount must be at most {MAXIMUM_AMOUNT}")
-    if not (len(order.currency) == 3 and order.currency.isascii() and order.currency.isupper()):
-        raise BadRequest("currency must be a 3-letter ISO-4217 code")
+    # Exactly as ISO writes it: every amount is read with the currency's own decimals, so a code
+    # Hazina has no exponent for could not be charged, refunded or shown.
+    if not is_currency(order.currency):
+        raise BadRequest("currency must be an active ISO 4217 code in capitals, such as USD")
 
 
 async def create_order(
@@ -45,13 +48,17 @@ async def create_order(
     new: NewOrder,
     idempotency: IdempotencyRequest | None,
     ttl: timedelta,
+    *,
+    livemode: bool,
 ) -> StoredResponse:
+    """An order of the merchant twin `merchant_id`, in that twin's mode."""
     validate_order(new)
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         order = Order(
             id=await fresh_id(session, Order, ids.ORDER),
             merchant_id=merchant_id,
+            livemode=livemode,
             amount=new.amount,
             currency=new.currency,
             receipt=new.receipt,

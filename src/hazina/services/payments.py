@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -13,25 +13,25 @@ from hazina.db.models import Order, Payment
 from hazina.db.queue import complete_current_job, enqueue
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
-from hazina.domain.events import EventType
 from hazina.domain.instruments import validate_card, validate_vpa
-from hazina.domain.states import OrderStatus, PaymentStatus
+from hazina.domain.providers import ProviderEvent, ProviderEventKind
+from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
-from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SimulatedProcessor
 from hazina.services.provider_payments import (
     ProviderContext,
     ProviderPaymentRequest,
+    end_other_attempts,
     start_provider_payment,
 )
+from hazina.services.registry import SANDBOX
+from hazina.services.settlement import Scope, apply_report
 
 SANDBOX_METHODS = ("upi", "card")
 PROCESS_PAYMENT = "process_payment"
-FAILURE_CODE = "PAYMENT_FAILED"
-FAILURE_DESCRIPTION = "Payment processing failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,8 @@ class NewPayment:
     # Provider methods: a phone number asks for a USSD push instead of a checkout page.
     phone: str | None = None
     email: str | None = None
+    # False: authorise now, capture later (providers that can; the sandbox always can).
+    capture: bool = True
 
     def fingerprint_body(self) -> dict[str, Any]:
         """The request as idempotency compares it: no card number or CVV, even hashed."""
@@ -70,6 +72,8 @@ class NewPayment:
             "card": card,
             "phone": self.phone,
             "email": self.email,
+            # Only when asked for: a key stored before `capture` existed keeps its fingerprint.
+            **({} if self.capture else {"capture": False}),
         }
 
 
@@ -97,24 +101,39 @@ async def create_payment(
     db: Database,
     providers: ProviderContext,
     merchant_id: uuid.UUID,
+    livemode: bool,
     new: NewPayment,
     idempotency: IdempotencyRequest | None,
     ttl: timedelta,
     max_attempts: int,
 ) -> StoredResponse:
-    """Start a payment: the sandbox's methods here, every other method at its provider.
+    """Start a payment: the sandbox's methods here (test mode only), every other method at its
+    provider.
 
-    An order has at most one payment in flight: while one is pending (or once one succeeded) a
-    second is refused, so one order is never charged twice. The order row is locked first, so
-    concurrent attempts on PostgreSQL queue behind each other and see each other's payment.
+    The request is validated before the order is looked at, so a bad VPA or card always gets
+    its own code. A paid order takes no more payments. An order may have several attempts in
+    flight: a customer who abandoned one can always start another, and the attempts a provider
+    can end are ended (`end_other_attempts`); a late success of any of them is settled as a
+    duplicate, never a second fulfilment.
     """
     if not providers.registry.is_sandbox(new.method):
-        request = ProviderPaymentRequest(new.order_id, new.method, new.phone, new.email)
-        return await start_provider_payment(db, providers, merchant_id, request, idempotency, ttl)
+        request = ProviderPaymentRequest(
+            new.order_id, new.method, new.phone, new.email, capture=new.capture
+        )
+        return await start_provider_payment(
+            db, providers, merchant_id, livemode, request, idempotency, ttl
+        )
+    if livemode:
+        live_methods = ", ".join(providers.registry.methods(livemode=True)) or "none configured"
+        raise BadRequest(
+            f"Method {new.method} is the sandbox's and exists only in test mode: live payments "
+            f"use a provider method ({live_methods})"
+        )
+    instrument = _validate_instrument(new, utc_now().date())
+    payment_ids: list[str] = []
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         order = await open_attempt(session, merchant_id, new.order_id)
-        instrument = _validate_instrument(new, utc_now().date())
         payment = await add_payment(
             session,
             order,
@@ -126,18 +145,32 @@ async def create_payment(
         await enqueue(
             session, PROCESS_PAYMENT, {"payment_id": payment.id}, max_attempts=max_attempts
         )
+        payment_ids.append(payment.id)
         return 201, resources.payment_created(payment)
 
-    return await respond_once(db, merchant_id, idempotency, ttl, insert)
+    stored = await respond_once(db, merchant_id, idempotency, ttl, insert)
+    if payment_ids:  # created now, not replayed
+        await end_other_attempts(db, providers, new.order_id, payment_ids[0])
+    return stored
 
 
-async def find_order_merchant(db: Database, order_id: str) -> uuid.UUID:
-    """The merchant behind a public (checkout) request, known only by its order."""
+@dataclass(frozen=True, slots=True)
+class OrderOwner:
+    merchant_id: uuid.UUID
+    livemode: bool
+
+
+async def find_order_owner(db: Database, order_id: str) -> OrderOwner:
+    """The merchant twin behind a public (checkout) request, known only by its order."""
     async with db.read() as session:
-        merchant_id = await session.scalar(select(Order.merchant_id).where(Order.id == order_id))
-    if merchant_id is None:
+        owner = (
+            await session.execute(
+                select(Order.merchant_id, Order.livemode).where(Order.id == order_id)
+            )
+        ).first()
+    if owner is None:
         raise NotFound("Order not found")
-    return merchant_id
+    return OrderOwner(owner.merchant_id, owner.livemode)
 
 
 async def get_payment(db: Database, merchant_id: uuid.UUID, payment_id: str) -> dict[str, Any]:
@@ -148,39 +181,6 @@ async def get_payment(db: Database, merchant_id: uuid.UUID, payment_id: str) -> 
     if payment is None:
         raise NotFound("Payment not found")
     return resources.payment_detail(payment)
-
-
-async def capture_payment(
-    db: Database, merchant_id: uuid.UUID, payment_id: str, amount: int
-) -> dict[str, Any]:
-    """Mark a successful payment captured; capturing again answers the same 200 and changes nothing.
-
-    The sandbox settles in full, so there is no authorised-but-uncaptured money to release: a
-    smaller amount captures the payment as a whole (the contract leaves partial capture open and
-    recommends a 200), a larger one is refused.
-    """
-    if amount <= 0:
-        raise BadRequest("amount must be a positive integer")
-    async with db.transaction() as session:
-        payment = await session.scalar(
-            select(Payment).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
-        )
-        if payment is None:
-            raise NotFound("Payment not found")
-        if payment.status != PaymentStatus.SUCCESS:
-            raise BadRequest("Payment not in capturable state")
-        if amount > payment.amount:
-            raise BadRequest("Capture amount exceeds payment amount")
-        if not payment.captured:
-            # Conditional, so two concurrent captures touch the row (and updated_at) once.
-            await session.execute(
-                update(Payment)
-                .where(Payment.id == payment_id, Payment.captured.is_(False))
-                .values(captured=True, updated_at=utc_now())
-                .execution_options(synchronize_session=False)
-            )
-            payment = await session.get_one(Payment, payment_id, populate_existing=True)
-        return resources.payment_detail(payment)
 
 
 async def get_public_payment(db: Database, payment_id: str) -> dict[str, Any]:
@@ -205,48 +205,37 @@ async def list_payments(db: Database, merchant_id: uuid.UUID, limit: int, offset
 
 
 async def process_payment(db: Database, processor: SimulatedProcessor, payment_id: str) -> None:
-    """The `process_payment` job. Safe to run twice: only a `pending` payment is settled."""
+    """The `process_payment` job: the sandbox's simulated network decides, and its answer is
+    applied as a provider report through the one settlement path every provider takes. Safe
+    to run twice: the report's receipt makes a second application a duplicate."""
     async with db.read() as session:
         payment = await session.get(Payment, payment_id)
     if payment is None or payment.status != PaymentStatus.PENDING:
         return
-    await _settle(db, payment_id, succeeded=await processor.settle(payment.method))
+    succeeded = await processor.settle(payment.method)
+    await _apply_sandbox_report(db, payment, succeeded=succeeded)
 
 
 async def give_up_payment(db: Database, payment_id: str) -> None:
     """A `process_payment` job out of attempts: the payment fails rather than stay pending."""
-    await _settle(db, payment_id, succeeded=False)
+    async with db.read() as session:
+        payment = await session.get(Payment, payment_id)
+    if payment is not None:
+        await _apply_sandbox_report(db, payment, succeeded=False)
 
 
-async def _settle(db: Database, payment_id: str, *, succeeded: bool) -> None:
-    """Move a pending payment to its outcome with its event; a no-op if it was settled already."""
-    outcome = PaymentStatus.SUCCESS if succeeded else PaymentStatus.FAILED
-    error = (
-        {} if succeeded else {"error_code": FAILURE_CODE, "error_description": FAILURE_DESCRIPTION}
+async def _apply_sandbox_report(db: Database, payment: Payment, *, succeeded: bool) -> None:
+    kind = ProviderEventKind.PAYMENT_SUCCEEDED if succeeded else ProviderEventKind.PAYMENT_FAILED
+    report = ProviderEvent(
+        kind=kind,
+        dedup_key=f"hazina:sandbox:{payment.id}",
+        raw_type="sandbox",
+        raw_status="success" if succeeded else "failed",
+        payment_id=payment.id,
+        amount=payment.amount,
+        currency=payment.currency,
     )
+    scope = Scope(SANDBOX, payment.merchant_id, None, refundable=True)
     async with db.transaction() as session:
         await complete_current_job(session)
-        settled = await session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
-            .values(status=outcome, updated_at=utc_now(), **error)
-            .execution_options(synchronize_session=False)
-        )
-        if not settled.rowcount:  # type: ignore[attr-defined]
-            return  # another run settled it first
-        payment = await session.get_one(Payment, payment_id, populate_existing=True)
-        if succeeded:
-            await session.execute(
-                update(Order)
-                .where(Order.id == payment.order_id)
-                .values(status=OrderStatus.PAID, updated_at=utc_now())
-                .execution_options(synchronize_session=False)
-            )
-        event_type = EventType.PAYMENT_SUCCESS if succeeded else EventType.PAYMENT_FAILED
-        await record_event(
-            session,
-            payment.merchant_id,
-            event_type,
-            payment.id,
-            resources.payment_event_data(payment),
-        )
+        await apply_report(session, scope, report, None)

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from hazina.domain.providers import (
     Capability,
+    CaptureStart,
     CredentialFields,
     PaymentStart,
     ProviderAccess,
@@ -65,6 +66,23 @@ class PaymentProvider(Protocol):
         ...
 
     async def refund(self, access: ProviderAccess, refund: RefundStart) -> StartedRefund: ...
+
+    async def cancel_payment(self, access: ProviderAccess, provider_reference: str) -> None:
+        """End an attempt the customer can still complete (`CANCEL` providers); raise
+        `ProviderFailure` when the provider refuses, e.g. because it was paid meanwhile."""
+        ...
+
+    async def fetch_refund(
+        self, access: ProviderAccess, refund_id: str, provider_refund_reference: str | None
+    ) -> ProviderEvent | None:
+        """A refund's outcome at the provider now (`REFUND_SUCCEEDED` or `REFUND_FAILED`), for
+        reconciliation; None while it is still pending there, or when the provider cannot say."""
+        ...
+
+    async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
+        """Capture an authorised payment (`CAPTURE` providers); returns the amount captured.
+        Asking again for the same payment captures nothing more."""
+        ...
 
     async def aclose(self) -> None: ...
 

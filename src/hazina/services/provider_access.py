@@ -25,8 +25,9 @@ class HookAccount:
 
 
 def default_access(registry: ProviderRegistry, provider: str) -> ProviderAccess:
-    """The deployment's account (hooks at `/hooks/{provider}`); NotFound if there is none."""
-    default = registry.default_access(provider)
+    """The deployment's account (hooks at `/hooks/{provider}`, and the payments started
+    through it), whatever its mode; NotFound if there is none."""
+    default = registry.defaults.get(provider)
     if default is None:
         raise NotFound(f"No default {provider} account is configured")
     return default
@@ -38,14 +39,19 @@ async def access_for_merchant(
     registry: ProviderRegistry,
     merchant_id: uuid.UUID,
     provider: str,
+    *,
+    livemode: bool,
 ) -> ProviderAccess:
-    """For starting a payment."""
+    """For starting a payment of the merchant twin `merchant_id` (whose mode is `livemode`)."""
     try:
         return await read_access(session, vault, provider, merchant_id=merchant_id)
     except NotFound:
-        default = registry.default_access(provider)
+        default = registry.default_access(provider, livemode=livemode)
         if default is None:
-            raise BadRequest(f"No {provider} account is configured for this merchant") from None
+            mode = "live" if livemode else "test"
+            raise BadRequest(
+                f"No {provider} account is configured for this merchant in {mode} mode"
+            ) from None
         return default
 
 

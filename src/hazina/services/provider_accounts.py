@@ -71,6 +71,16 @@ def _validated(
     return given
 
 
+def _twin_mode(mode: str | None, livemode: bool) -> str:
+    twin, other = ("live", "test") if livemode else ("test", "live")
+    if mode and mode != twin:
+        raise BadRequest(
+            f"mode must be {twin}: {twin} keys manage {twin} accounts only "
+            f"(use the {other} keys, or the dashboard's {other} mode, for {other} accounts)"
+        )
+    return twin
+
+
 def account_resource(
     account: ProviderAccount, base_url: str, fields: CredentialFields | None = None
 ) -> dict[str, Any]:
@@ -183,18 +193,22 @@ async def put_account(
     vault: SecretBox,
     merchant_id: uuid.UUID,
     provider: str,
-    mode: str,
+    mode: str | None,
     secrets: Mapping[str, str],
     actor: str,
     *,
+    livemode: bool,
     base_url: str,
     catalogue: Mapping[str, CredentialFields],
 ) -> dict[str, Any]:
-    """Create or replace the merchant's account at `provider`; bad input changes nothing.
+    """Create or replace the merchant twin's account at `provider`; bad input changes nothing.
 
-    The account keeps its id across replacements, so the webhook URL pasted into the
-    provider's dashboard stays valid. `catalogue` maps provider names to their fields.
+    The account's mode is its twin's (`livemode`): a `mode` given must name it, so a live
+    credential can never be saved through test keys, nor the other way round. The account
+    keeps its id across replacements, so the webhook URL pasted into the provider's dashboard
+    stays valid. `catalogue` maps provider names to their fields.
     """
+    mode = _twin_mode(mode, livemode)
     fields = _fields_for(provider, catalogue)
     given = _validated(provider, mode, secrets, fields)
     try:

@@ -21,6 +21,7 @@ from hazina.db.queue import complete_current_job
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, ProviderError
 from hazina.domain.providers import (
+    Capability,
     PaymentStart,
     ProviderEvent,
     ProviderEventKind,
@@ -37,8 +38,12 @@ from hazina.services.idempotency import (
 )
 from hazina.services.ports import SecretBox
 from hazina.services.provider_access import access_for_merchant, access_for_payment
-from hazina.services.reconciliation import schedule_reconciliation
-from hazina.services.registry import ProviderRegistry
+from hazina.services.reconciliation import (
+    RECONCILE_PAYMENT,
+    checks_remaining,
+    schedule_reconciliation,
+)
+from hazina.services.registry import SANDBOX, ProviderRegistry
 from hazina.services.settlement import Scope, apply_report
 
 
@@ -64,20 +69,28 @@ class ProviderPaymentRequest:
     method: str
     phone: str | None
     email: str | None
+    # False: authorise only; the merchant captures later (POST /api/v1/payments/{id}/capture).
+    capture: bool = True
 
 
 async def start_provider_payment(
     db: Database,
     context: ProviderContext,
     merchant_id: uuid.UUID,
+    livemode: bool,
     new: ProviderPaymentRequest,
     idempotency: IdempotencyRequest | None,
     ttl: timedelta,
 ) -> StoredResponse:
-    adapter = context.registry.for_method(new.method)
+    adapter = context.registry.for_method(new.method, livemode=livemode)
+    if not new.capture and Capability.CAPTURE not in adapter.capabilities:
+        raise BadRequest(
+            f"{adapter.name} cannot authorise a payment to capture it later: "
+            f'omit "capture" (or set it to true) for method {new.method}'
+        )
     async with db.read() as session:
         access = await access_for_merchant(
-            session, context.vault, context.registry, merchant_id, adapter.name
+            session, context.vault, context.registry, merchant_id, adapter.name, livemode=livemode
         )
     payment_ids: list[str] = []
 
@@ -89,6 +102,7 @@ async def start_provider_payment(
             new.method,
             provider=adapter.name,
             provider_account_id=access.account_id,
+            capture_method="automatic" if new.capture else "manual",
         )
         await schedule_reconciliation(session, payment.id, context.reconcile_schedule, final=True)
         payment_ids.append(payment.id)
@@ -96,6 +110,7 @@ async def start_provider_payment(
 
     async def finish(body: dict[str, Any], store: StoreResponse) -> tuple[int, dict[str, Any]]:
         payment_id = payment_ids[0]
+        await end_other_attempts(db, context, new.order_id, payment_id)
         start = PaymentStart(
             payment_id=payment_id,
             order_id=new.order_id,
@@ -106,6 +121,7 @@ async def start_provider_payment(
             cancel_url=f"{context.base_url}/checkout?order_id={new.order_id}",
             customer_phone=new.phone,
             customer_email=new.email,
+            capture=new.capture,
         )
         try:
             started = await adapter.start_payment(access, start)
@@ -120,7 +136,7 @@ async def start_provider_payment(
                     f"{adapter.name} confirms whether it started."
                 ) from exc
             # It refused what it was sent (a phone number it cannot push to, say).
-            await _fail_start(db, payment_id, exc.description)
+            await _fail_start(db, context, payment_id, exc.description)
             raise BadRequest(exc.description) from exc
         async with db.transaction() as session:
             payment = await session.get_one(Payment, payment_id)
@@ -137,16 +153,71 @@ async def start_provider_payment(
     return await respond_once(db, merchant_id, idempotency, ttl, insert, finish, abandoned)
 
 
+async def end_other_attempts(
+    db: Database, context: ProviderContext, order_id: str, current_payment_id: str
+) -> None:
+    """A customer started another attempt: end the order's other attempts still open at a
+    provider that allows it (Stripe expires the Checkout Session), so an abandoned page can
+    neither lock the order nor take its money later. Where the provider refuses (it was paid
+    meanwhile) or cannot end one (a USSD push), the attempt stays pending and is reconciled;
+    should it succeed after all, the settlement rules refund or review the duplicate."""
+    async with db.read() as session:
+        others = list(
+            await session.scalars(
+                select(Payment).where(
+                    Payment.order_id == order_id,
+                    Payment.status == PaymentStatus.PENDING,
+                    Payment.provider != SANDBOX,
+                    Payment.id != current_payment_id,
+                )
+            )
+        )
+        openings = []
+        for payment in others:
+            adapter = context.registry.get(payment.provider)
+            if Capability.CANCEL in adapter.capabilities and payment.provider_reference:
+                access = await access_for_payment(session, context.vault, context.registry, payment)
+                openings.append((payment, adapter, access))
+    for payment, adapter, access in openings:
+        try:
+            await adapter.cancel_payment(access, str(payment.provider_reference))
+        except ProviderFailure:
+            await _check_soon(db, payment.id, 0.0)
+            continue
+        ended = ProviderEvent(
+            kind=ProviderEventKind.PAYMENT_EXPIRED,
+            dedup_key=f"hazina:superseded:{payment.id}",
+            raw_type="superseded",
+            raw_status="expired",
+            payment_id=payment.id,
+            message=f"Ended: the customer started payment {current_payment_id} instead",
+        )
+        async with db.transaction() as session:
+            await apply_report(session, _scope(context, payment), ended, None)
+
+
+def _scope(context: ProviderContext, payment: Payment) -> Scope:
+    """What reports about this payment may move, and whether its duplicate can be refunded."""
+    return Scope(
+        payment.provider,
+        payment.merchant_id,
+        payment.provider_account_id,
+        refundable=context.registry.can_refund(payment.provider),
+    )
+
+
 async def _check_soon(db: Database, payment_id: str, seconds: float) -> None:
     async with db.transaction() as session:
         await schedule_reconciliation(session, payment_id, (seconds,))
 
 
-async def _fail_start(db: Database, payment_id: str, description: str) -> None:
+async def _fail_start(
+    db: Database, context: ProviderContext, payment_id: str, description: str
+) -> None:
     """The provider refused the start: the payment fails now, with its event."""
     failure = ProviderEvent(
         kind=ProviderEventKind.PAYMENT_FAILED,
-        dedup_key=f"start-failed:{payment_id}",
+        dedup_key=f"hazina:start-failed:{payment_id}",
         raw_type="start",
         raw_status="refused",
         payment_id=payment_id,
@@ -154,8 +225,7 @@ async def _fail_start(db: Database, payment_id: str, description: str) -> None:
     )
     async with db.transaction() as session:
         payment = await session.get_one(Payment, payment_id)
-        scope = Scope(payment.provider, payment.merchant_id, payment.provider_account_id)
-        await apply_report(session, scope, failure, None)
+        await apply_report(session, _scope(context, payment), failure, None)
 
 
 async def reconcile_payment(
@@ -180,7 +250,7 @@ async def reconcile_payment(
     if final and unresolved:
         report = ProviderEvent(
             kind=ProviderEventKind.PAYMENT_EXPIRED,
-            dedup_key=f"reconcile-final:{payment.id}",
+            dedup_key=f"hazina:reconcile-final:{payment.id}",
             raw_type="reconcile",
             raw_status="still_pending",
             payment_id=payment.id,
@@ -194,7 +264,7 @@ async def reconcile_payment(
     if report is None:
         report = ProviderEvent(
             kind=ProviderEventKind.PAYMENT_FAILED,
-            dedup_key=f"never-started:{payment.id}",
+            dedup_key=f"hazina:never-started:{payment.id}",
             raw_type="reconcile",
             raw_status="not_found",
             payment_id=payment.id,
@@ -202,9 +272,31 @@ async def reconcile_payment(
         )
     async with db.transaction() as session:
         await complete_current_job(session)
-        scope = Scope(payment.provider, payment.merchant_id, payment.provider_account_id)
-        applied = await apply_report(session, scope, report, None)
+        applied = await apply_report(session, _scope(context, payment), report, None)
     return applied.outcome.value
+
+
+async def give_up_reconciliation(db: Database, context: ProviderContext, payment_id: str) -> None:
+    """A `reconcile_payment` job out of attempts (the provider kept failing). If no later
+    status query is scheduled, the payment expires as the final check would have expired it,
+    so it never stays pending (and blocks its order) forever; money that arrives later is
+    still applied, and flagged."""
+    async with db.read() as session:
+        payment = await session.get(Payment, payment_id)
+        if payment is None or payment.status != PaymentStatus.PENDING:
+            return
+        if await checks_remaining(session, RECONCILE_PAYMENT, "payment_id", payment_id):
+            return
+    expiry = ProviderEvent(
+        kind=ProviderEventKind.PAYMENT_EXPIRED,
+        dedup_key=f"hazina:reconcile-gave-up:{payment_id}",
+        raw_type="reconcile",
+        raw_status="unanswered",
+        payment_id=payment_id,
+        message="The provider could not be asked about the payment: every status query failed",
+    )
+    async with db.transaction() as session:
+        await apply_report(session, _scope(context, payment), expiry, None)
 
 
 async def pending_provider_payments(db: Database, since: timedelta) -> list[str]:
@@ -214,7 +306,7 @@ async def pending_provider_payments(db: Database, since: timedelta) -> list[str]
             select(Payment.id)
             .where(
                 Payment.status == PaymentStatus.PENDING,
-                Payment.provider != "sandbox",
+                Payment.provider != SANDBOX,
                 Payment.created_at >= utc_now() - since,
             )
             .order_by(Payment.created_at)

@@ -9,38 +9,50 @@ promise more than the payment took — without a read-then-write race.
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import Payment, Refund
-from hazina.db.queue import complete_current_job, enqueue
-from hazina.db.statements import fresh_id
-from hazina.domain import ids
+from hazina.db.queue import complete_current_job
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
-from hazina.domain.events import EventType
-from hazina.domain.providers import Capability, ProviderAccess, ProviderFailure, RefundStart
+from hazina.domain.providers import (
+    ProviderAccess,
+    ProviderEvent,
+    ProviderEventKind,
+    ProviderFailure,
+    RefundStart,
+)
 from hazina.domain.states import PaymentStatus, RefundStatus
 from hazina.services import resources
-from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import PaymentProvider, SimulatedProcessor
 from hazina.services.provider_access import access_for_payment
 from hazina.services.provider_payments import ProviderContext
+from hazina.services.reconciliation import schedule_refund_reconciliation
 from hazina.services.registry import SANDBOX, ProviderRegistry
-from hazina.services.settlement import settle_refund
+
+# The job kind lives beside `add_refund`, which enqueues it; re-exported for the worker.
+from hazina.services.settlement import PROCESS_REFUND as PROCESS_REFUND
+from hazina.services.settlement import (
+    Scope,
+    add_refund,
+    apply_report,
+    settle_refund,
+)
 
 log = logging.getLogger("hazina.refunds")
 
-PROCESS_REFUND = "process_refund"
 EXCEEDS_AVAILABLE = "Refund amount exceeds available amount"
 NOT_REFUNDABLE = "Payment not in refundable state: only successful payments can be refunded"
+NOT_CAPTURED = "Payment not in refundable state: it is authorised but not captured"
 # Amounts are BIGINT columns; a larger number cannot fit any payment and would overflow the SQL.
 MAX_MINOR_UNITS = 2**63 - 1
 MAX_REASON_LENGTH = 1000
@@ -74,9 +86,12 @@ async def _reserve(
             Payment.id == payment_id,
             Payment.merchant_id == merchant_id,
             Payment.status == PaymentStatus.SUCCESS,
-            # What the provider reported receiving, when that differs (a payment under review).
+            # Money only authorised (manual capture, not captured) cannot be sent back.
+            or_(Payment.capture_method != "manual", Payment.captured.is_(True)),
+            # What was captured (a partial manual capture), else what the provider reported
+            # receiving when that differs (a payment under review).
             Payment.amount_refunded + amount
-            <= func.coalesce(Payment.amount_received, Payment.amount),
+            <= func.coalesce(Payment.amount_captured, Payment.amount_received, Payment.amount),
         )
         .values(amount_refunded=Payment.amount_refunded + amount, updated_at=utc_now())
         .execution_options(synchronize_session=False)
@@ -86,13 +101,20 @@ async def _reserve(
 
 async def _refusal(session: AsyncSession, merchant_id: uuid.UUID, payment_id: str) -> HazinaError:
     """Why a reservation matched no row: no such payment, wrong state, or not enough left."""
-    status = await session.scalar(
-        select(Payment.status).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
-    )
-    if status is None:
+    found = (
+        await session.execute(
+            select(Payment.status, Payment.capture_method, Payment.captured).where(
+                Payment.id == payment_id, Payment.merchant_id == merchant_id
+            )
+        )
+    ).first()
+    if found is None:
         return NotFound("Payment not found")
+    status, capture_method, captured = found
     if status != PaymentStatus.SUCCESS:
         return BadRequest(NOT_REFUNDABLE)
+    if capture_method == "manual" and not captured:
+        return BadRequest(NOT_CAPTURED)
     return BadRequest(EXCEEDS_AVAILABLE)
 
 
@@ -112,36 +134,13 @@ async def create_refund(
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         if not await _reserve(session, merchant_id, payment_id, new.amount):
             raise await _refusal(session, merchant_id, payment_id)
-        provider = await session.scalar(select(Payment.provider).where(Payment.id == payment_id))
-        if (
-            provider != SANDBOX
-            and Capability.REFUND not in registry.get(str(provider)).capabilities
-        ):
+        payment = await session.get_one(Payment, payment_id)
+        if not registry.can_refund(payment.provider):
             raise BadRequest(
-                f"{provider} has no refund API: refund this payment from the {provider} "
-                "dashboard, then record it with the customer"
+                f"{payment.provider} has no refund API: refund this payment from the "
+                f"{payment.provider} dashboard, then record it with the customer"
             )
-        now = utc_now()
-        refund = Refund(
-            id=await fresh_id(session, Refund, ids.REFUND),
-            payment_id=payment_id,
-            merchant_id=merchant_id,
-            amount=new.amount,
-            reason=new.reason,
-            status=RefundStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(refund)
-        await session.flush()
-        await record_event(
-            session,
-            merchant_id,
-            EventType.REFUND_CREATED,
-            refund.id,
-            resources.refund_event_data(refund),
-        )
-        await enqueue(session, PROCESS_REFUND, {"refund_id": refund.id}, max_attempts=max_attempts)
+        refund = await add_refund(session, payment, new.amount, new.reason, max_attempts)
         return 201, resources.refund_created(refund)
 
     return await respond_once(db, merchant_id, idempotency, ttl, insert)
@@ -195,37 +194,37 @@ async def process_refund(
         if payment.provider != SANDBOX:
             access = await access_for_payment(session, providers.vault, providers.registry, payment)
     if payment.provider != SANDBOX:
-        await _refund_at_provider(db, providers.registry.get(payment.provider), access, refund)
+        adapter = providers.registry.get(payment.provider)
+        await _refund_at_provider(db, adapter, access, refund, providers.reconcile_schedule)
         return
     await processor.settle_refund()
-
+    # The sandbox's answer is a provider report, settled on the one path every provider's
+    # takes; its receipt makes a second run of this job a duplicate.
+    report = ProviderEvent(
+        kind=ProviderEventKind.REFUND_SUCCEEDED,
+        dedup_key=f"hazina:sandbox-refund:{refund.id}",
+        raw_type="sandbox",
+        raw_status="processed",
+        payment_id=payment.id,
+        refund_id=refund.id,
+    )
     async with db.transaction() as session:
         await complete_current_job(session)
-        now = utc_now()
-        processed = await session.execute(
-            update(Refund)
-            .where(Refund.id == refund_id, Refund.status == RefundStatus.PENDING)
-            .values(status=RefundStatus.PROCESSED, processed_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if not processed.rowcount:  # type: ignore[attr-defined]
-            return  # another run processed it first
-        refund = await session.get_one(Refund, refund_id, populate_existing=True)
-        await record_event(
-            session,
-            refund.merchant_id,
-            EventType.REFUND_PROCESSED,
-            refund.id,
-            resources.refund_event_data(refund),
-        )
+        scope = Scope(SANDBOX, payment.merchant_id, None, refundable=True)
+        await apply_report(session, scope, report, None)
 
 
 async def _refund_at_provider(
-    db: Database, adapter: PaymentProvider, access: ProviderAccess, refund: Refund
+    db: Database,
+    adapter: PaymentProvider,
+    access: ProviderAccess,
+    refund: Refund,
+    reconcile_schedule: Sequence[float],
 ) -> None:
     """Ask the provider (with the refund id as its idempotency key, so a rerun asks once).
-    A confirmed refund is processed now; an accepted one waits for the provider's webhook; a
-    refused one fails and its amount becomes refundable again. Unreachable: the job retries."""
+    A confirmed refund is processed now; an accepted one waits for the provider's webhook,
+    with status queries scheduled in case it never comes; a refused one fails and its amount
+    becomes refundable again. Unreachable: the job retries, and gives up in the end."""
     async with db.read() as session:
         payment = await session.get_one(Payment, refund.payment_id)
     start = RefundStart(
@@ -237,13 +236,14 @@ async def _refund_at_provider(
         currency=payment.currency,
         reason=refund.reason,
     )
+    refusal: str | None = None
     try:
         started = await adapter.refund(access, start)
     except ProviderFailure as exc:
         if exc.retryable:
             raise
         log.warning("refund %s refused by %s: %s", refund.id, adapter.name, exc.description)
-        started = None
+        started, refusal = None, exc.description
     async with db.transaction() as session:
         await complete_current_job(session)
         # Payment before refund, the order settlement locks them in: never a deadlock.
@@ -256,9 +256,11 @@ async def _refund_at_provider(
         if current.status != RefundStatus.PENDING:
             return
         if started is None:
-            await settle_refund(session, current, locked_payment, succeeded=False)
+            await settle_refund(session, current, locked_payment, succeeded=False, reason=refusal)
             return
         current.provider_reference = started.provider_refund_reference
         current.updated_at = utc_now()
         if started.succeeded:
             await settle_refund(session, current, locked_payment, succeeded=True)
+        else:
+            await schedule_refund_reconciliation(session, current.id, reconcile_schedule)

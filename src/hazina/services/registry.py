@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hazina.domain.errors import BadRequest, NotFound
-from hazina.domain.providers import CredentialFields, ProviderAccess
+from hazina.domain.providers import Capability, CredentialFields, ProviderAccess
 from hazina.services.ports import PaymentProvider
 
 SANDBOX = "sandbox"
@@ -21,18 +21,23 @@ class ProviderRegistry:
     # have none of their own for that provider.
     defaults: Mapping[str, ProviderAccess] = field(default_factory=dict)
 
-    def methods(self) -> tuple[str, ...]:
+    def methods(self, *, livemode: bool) -> tuple[str, ...]:
+        """Every method of a mode: the sandbox's exist only in test mode."""
         provided = tuple(m for adapter in self.adapters.values() for m in adapter.methods)
-        return self.sandbox_methods + provided
+        return provided if livemode else self.sandbox_methods + provided
 
     def is_sandbox(self, method: str) -> bool:
         return method in self.sandbox_methods
 
-    def for_method(self, method: str) -> PaymentProvider:
+    def for_method(self, method: str, *, livemode: bool) -> PaymentProvider:
         for adapter in self.adapters.values():
             if method in adapter.methods:
                 return adapter
-        raise BadRequest(f"method must be one of: {', '.join(self.methods())}")
+        raise BadRequest(f"method must be one of: {', '.join(self.methods(livemode=livemode))}")
+
+    def can_refund(self, provider: str) -> bool:
+        """Whether money of this provider's payments can be sent back by API."""
+        return provider == SANDBOX or Capability.REFUND in self.get(provider).capabilities
 
     def get(self, name: str) -> PaymentProvider:
         adapter = self.adapters.get(name)
@@ -44,8 +49,13 @@ class ProviderRegistry:
         """What an account of each provider holds, as its adapter declares it."""
         return {name: adapter.credentials for name, adapter in self.adapters.items()}
 
-    def default_access(self, provider: str) -> ProviderAccess | None:
-        return self.defaults.get(provider)
+    def default_access(self, provider: str, *, livemode: bool) -> ProviderAccess | None:
+        """The deployment's account for the provider, if it is of this mode: a test key never
+        collects for a live merchant, nor a live key for a test one."""
+        default = self.defaults.get(provider)
+        if default is None or default.mode != ("live" if livemode else "test"):
+            return None
+        return default
 
     async def aclose(self) -> None:
         for adapter in self.adapters.values():

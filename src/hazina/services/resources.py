@@ -21,6 +21,7 @@ def order_created(order: Order) -> dict[str, Any]:
         "receipt": order.receipt,
         "notes": order.notes or {},
         "status": order.status,
+        "livemode": order.livemode,
         "created_at": iso_z(order.created_at),
     }
 
@@ -50,6 +51,21 @@ def _instrument(payment: Payment) -> dict[str, Any]:
         "next_action": payment.next_action,
         "amount_received": payment.amount_received,
         "review_reason": payment.review_reason,
+        **_capture(payment),
+    }
+
+
+def _capture(payment: Payment) -> dict[str, Any]:
+    """How a provider payment is captured: `automatic` on success, or `manual` (authorised,
+    then captured by the merchant, or its authorisation expired uncaptured)."""
+    captured = payment.amount_captured
+    if captured is None and payment.captured:
+        captured = payment.amount_received
+    expired = payment.authorization_expired_at
+    return {
+        "capture_method": payment.capture_method,
+        "amount_captured": captured,
+        "authorization_expired_at": None if expired is None else iso_z(expired),
     }
 
 
@@ -75,6 +91,7 @@ def payment_created(payment: Payment) -> dict[str, Any]:
         "method": payment.method,
         **_instrument(payment),
         "status": payment.status,
+        "livemode": payment.livemode,
         "created_at": iso_z(payment.created_at),
     }
 
@@ -88,6 +105,7 @@ def payment_detail(payment: Payment) -> dict[str, Any]:
         "method": payment.method,
         **_instrument(payment),
         "status": payment.status,
+        "livemode": payment.livemode,
         "captured": payment.captured,
         "amount_refunded": payment.amount_refunded,
         **_failure(payment),
@@ -123,13 +141,21 @@ def refund_created(refund: Refund) -> dict[str, Any]:
         "amount": refund.amount,
         "reason": refund.reason,
         "status": refund.status,
+        "livemode": refund.livemode,
         "created_at": iso_z(refund.created_at),
     }
 
 
 def refund_detail(refund: Refund) -> dict[str, Any]:
     processed_at = None if refund.processed_at is None else iso_z(refund.processed_at)
-    return refund_created(refund) | {"processed_at": processed_at}
+    return refund_created(refund) | {"processed_at": processed_at} | _refund_failure(refund)
+
+
+def _refund_failure(refund: Refund) -> dict[str, Any]:
+    """Hazina's addition to a failed refund: why it failed."""
+    if refund.status != "failed":
+        return {}
+    return {"failure_reason": refund.failure_reason}
 
 
 def refund_event_data(refund: Refund) -> dict[str, Any]:
@@ -137,4 +163,4 @@ def refund_event_data(refund: Refund) -> dict[str, Any]:
     body = refund_created(refund)
     if refund.processed_at is not None:
         body["processed_at"] = iso_z(refund.processed_at)
-    return {"refund": body}
+    return {"refund": body | _refund_failure(refund)}

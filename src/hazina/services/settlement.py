@@ -19,16 +19,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hazina.db.models import Order, Payment, ProviderEventReceipt, Refund
-from hazina.db.statements import insert_unless_exists
+from hazina.db.queue import enqueue
+from hazina.db.statements import fresh_id, insert_unless_exists
+from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.events import EventType
 from hazina.domain.providers import ProviderEvent, ProviderEventKind
 from hazina.domain.settlement import Report, ReviewReason, decide
 from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
 from hazina.services import resources
+from hazina.services.captures import captured_on_success, expire_authorization
 from hazina.services.events import record_event
 from hazina.services.reconciliation import check_soon
 
+PROCESS_REFUND = "process_refund"
+# Attempts of a `process_refund` job Hazina opens itself (a merchant's refund uses the
+# deployment's HAZINA_JOB_MAX_ATTEMPTS); out of attempts, the refund fails and is released.
+REFUND_MAX_ATTEMPTS = 5
 PAYMENT_KINDS = frozenset(
     {
         ProviderEventKind.PAYMENT_SUCCEEDED,
@@ -58,6 +65,9 @@ class Scope:
     provider: str
     merchant_id: uuid.UUID | None
     account_id: str | None
+    # The provider can send money back by API: a duplicate payment is then refunded at once
+    # instead of waiting for a human (ProviderRegistry.can_refund).
+    refundable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +102,9 @@ async def apply_report(
     if not fresh:
         return Applied(Outcome.DUPLICATE, payment.id, payment.merchant_id)
     if event.kind in PAYMENT_KINDS:
-        changed = await _apply_to_payment(session, payment, order, event)
+        changed = await _apply_to_payment(session, scope, payment, order, event)
+    elif event.kind == ProviderEventKind.AUTHORIZATION_EXPIRED:
+        changed = await expire_authorization(session, payment, event)
     else:
         changed = await _apply_to_refunds(session, payment, event)
     outcome = Outcome.APPLIED if changed else Outcome.RECORDED
@@ -174,7 +186,7 @@ def _payment_lookup(
 
 
 async def _apply_to_payment(
-    session: AsyncSession, payment: Payment, order: Order, event: ProviderEvent
+    session: AsyncSession, scope: Scope, payment: Payment, order: Order, event: ProviderEvent
 ) -> bool:
     now = utc_now()
     decision = decide(
@@ -186,6 +198,7 @@ async def _apply_to_payment(
             reported_amount=event.amount,
             reported_currency=event.currency,
             order_paid_by_other=order.status == OrderStatus.PAID,
+            refundable=scope.refundable,
         )
     )
     learned = payment.provider_payment_reference or event.provider_payment_reference
@@ -204,12 +217,13 @@ async def _apply_to_payment(
         "provider_payment_reference": learned,
         "review_reason": None if decision.review is None else decision.review.value,
     }
-    if decision.status == PaymentStatus.SUCCESS:
+    if decision.status != PaymentStatus.FAILED:  # money arrived
         changes |= {
             "amount_received": payment.amount if event.amount is None else event.amount,
             "received_currency": event.currency or payment.currency,
             "error_code": None,
             "error_description": None,
+            "captured": captured_on_success(payment),
         }
     else:
         changes |= {
@@ -217,6 +231,7 @@ async def _apply_to_payment(
             "received_currency": payment.received_currency,
             "error_code": decision.error_code,
             "error_description": event.message or decision.error_description,
+            "captured": payment.captured,
         }
     await _write(session, _UPDATE_PAYMENT, payment, changes)
     if decision.pays_order and await _covers(session, order, payment):
@@ -227,7 +242,12 @@ async def _apply_to_payment(
         decision.event,
         payment.id,
         resources.payment_event_data(payment),
+        livemode=payment.livemode,
     )
+    if decision.refund_in_full:
+        await _refund_in_full(
+            session, payment, f"Automatic refund: order {order.id} was already paid"
+        )
     return True
 
 
@@ -252,6 +272,7 @@ _PAYMENT_OUTCOME = (
     "received_currency",
     "error_code",
     "error_description",
+    "captured",
 )
 _UPDATE_PAYMENT = (
     update(_payments)
@@ -266,6 +287,20 @@ _UPDATE_PAYMENT_REFERENCE = (
         updated_at=bindparam("updated_at"),
     )
 )
+_UPDATE_REVIEW = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("status"),
+        review_reason=bindparam("review_reason"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_UPDATE_REFUNDED = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("row_id"))
+    .values(amount_refunded=bindparam("amount_refunded"), updated_at=bindparam("updated_at"))
+)
 _UPDATE_ORDER = (
     update(_orders)
     .where(_orders.c.id == bindparam("row_id"))
@@ -274,8 +309,8 @@ _UPDATE_ORDER = (
 
 
 async def _covers(session: AsyncSession, order: Order, payment: Payment) -> bool:
-    """Whether the order's successful, unflagged-for-review payments add up to its amount.
-    Usually the payment just settled covers it alone, and nothing needs adding up."""
+    """Whether the order's successful payments add up to its amount (payments in review or
+    refunded are not successful). Usually the payment just settled covers it alone."""
     if payment.received_currency == order.currency and (payment.amount_received or 0) >= (
         order.amount
     ):
@@ -285,9 +320,6 @@ async def _covers(session: AsyncSession, order: Order, payment: Payment) -> bool
             Payment.order_id == order.id,
             Payment.status == PaymentStatus.SUCCESS,
             Payment.received_currency == order.currency,
-            or_(
-                Payment.review_reason.is_(None), Payment.review_reason == ReviewReason.LATE_SUCCESS
-            ),
         )
     )
     return int(received or 0) >= order.amount
@@ -311,14 +343,69 @@ async def _apply_to_refunds(session: AsyncSession, payment: Payment, event: Prov
     refund = await session.scalar(query.with_for_update())
     if refund is None:
         return False
-    await settle_refund(session, refund, payment, succeeded=succeeded)
+    await settle_refund(session, refund, payment, succeeded=succeeded, reason=event.message)
     return True
 
 
+async def add_refund(
+    session: AsyncSession,
+    payment: Payment,
+    amount: int,
+    reason: str | None,
+    max_attempts: int = REFUND_MAX_ATTEMPTS,
+) -> Refund:
+    """Write a `pending` refund of an amount already reserved on the payment, its
+    `refund.created` event and its `process_refund` job: every refund starts here."""
+    now = utc_now()
+    refund = Refund(
+        id=await fresh_id(session, Refund, ids.REFUND),
+        payment_id=payment.id,
+        merchant_id=payment.merchant_id,
+        livemode=payment.livemode,
+        amount=amount,
+        reason=reason,
+        status=RefundStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(refund)
+    await session.flush()
+    await record_event(
+        session,
+        payment.merchant_id,
+        EventType.REFUND_CREATED,
+        refund.id,
+        resources.refund_event_data(refund),
+        livemode=payment.livemode,
+    )
+    await enqueue(session, PROCESS_REFUND, {"refund_id": refund.id}, max_attempts=max_attempts)
+    return refund
+
+
+async def _refund_in_full(session: AsyncSession, payment: Payment, reason: str) -> None:
+    """Send back everything the (locked) payment received and is not refunded yet."""
+    amount = int(payment.amount_received or 0) - payment.amount_refunded
+    if amount <= 0:
+        return
+    await _write(
+        session,
+        _UPDATE_REFUNDED,
+        payment,
+        {"amount_refunded": payment.amount_refunded + amount, "updated_at": utc_now()},
+    )
+    await add_refund(session, payment, amount, reason)
+
+
 async def settle_refund(
-    session: AsyncSession, refund: Refund, payment: Payment, *, succeeded: bool
+    session: AsyncSession,
+    refund: Refund,
+    payment: Payment,
+    *,
+    succeeded: bool,
+    reason: str | None = None,
 ) -> None:
-    """A pending refund is processed, or failed with its amount refundable again."""
+    """A pending refund is processed, or failed (with its `reason`) and its amount refundable
+    again."""
     now = utc_now()
     refund.updated_at = now
     if succeeded:
@@ -326,9 +413,37 @@ async def settle_refund(
         refund.processed_at = now
     else:
         refund.status = RefundStatus.FAILED
+        refund.failure_reason = reason
         payment.amount_refunded = Payment.amount_refunded - refund.amount
     await session.flush()
     event = EventType.REFUND_PROCESSED if succeeded else EventType.REFUND_FAILED
     await record_event(
-        session, refund.merchant_id, event, refund.id, resources.refund_event_data(refund)
+        session,
+        refund.merchant_id,
+        event,
+        refund.id,
+        resources.refund_event_data(refund),
+        livemode=refund.livemode,
+    )
+    if not succeeded and payment.status == PaymentStatus.REFUNDED:
+        # Hazina's own return of the money failed: the money is still here, so a human must
+        # decide (refund again, or accept it).
+        await send_to_review(session, payment, ReviewReason.REFUND_FAILED)
+
+
+async def send_to_review(session: AsyncSession, payment: Payment, reason: ReviewReason) -> None:
+    """Move a locked payment to `review` with its event."""
+    changes = {
+        "status": PaymentStatus.REVIEW,
+        "review_reason": reason.value,
+        "updated_at": utc_now(),
+    }
+    await _write(session, _UPDATE_REVIEW, payment, changes)
+    await record_event(
+        session,
+        payment.merchant_id,
+        EventType.PAYMENT_REVIEW_REQUIRED,
+        payment.id,
+        resources.payment_event_data(payment),
+        livemode=payment.livemode,
     )

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import WebhookAttempt, WebhookEndpoint, WebhookLog
+from hazina.db.models import Merchant, WebhookAttempt, WebhookEndpoint, WebhookLog
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import iso_z, utc_now
@@ -154,7 +154,12 @@ async def send_test_event(db: Database, merchant_id: uuid.UUID) -> dict[str, Any
     """A `webhook.test` event, delivered like any other to every subscribed endpoint."""
     async with db.transaction() as session:
         data = {"message": "Test webhook from Hazina", "merchant_id": str(merchant_id)}
-        event_id = await record_event(session, merchant_id, EventType.WEBHOOK_TEST, "test", data)
+        livemode = bool(
+            await session.scalar(select(Merchant.livemode).where(Merchant.id == merchant_id))
+        )
+        event_id = await record_event(
+            session, merchant_id, EventType.WEBHOOK_TEST, "test", data, livemode=livemode
+        )
         deliveries = await session.scalar(
             select(func.count()).select_from(WebhookLog).where(WebhookLog.event_id == event_id)
         )

@@ -15,6 +15,8 @@ from hazina.services.dashboard_users import DashboardIdentity
 
 SESSION_COOKIE = "hazina_session"
 USER_ID = "user_id"
+# True while the dashboard shows live data; absent or False: test mode, the safe default.
+LIVEMODE = "livemode"
 CSRF = "csrf"
 FLASH = "flash"
 CSRF_FIELD = "csrf_token"

@@ -26,4 +26,6 @@ async def list_inbound_events(
 async def replay_inbound_event(
     inbound_event_id: Text, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
-    return await inbound.replay(container.db, inbound_event_id, merchant.id)
+    return await inbound.replay(
+        container.db, container.providers.registry, inbound_event_id, merchant.id
+    )

@@ -29,6 +29,7 @@ async def create_order(
         body.to_new_order(),
         request,
         container.settings.idempotency_ttl,
+        livemode=merchant.livemode,
     )
     return stored_response(stored)
 

@@ -3,13 +3,13 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
 from hazina.api.schemas import CaptureRequest, PaymentCreate, Text
 from hazina.bootstrap import Container
-from hazina.services import payments
+from hazina.services import captures, payments
 from hazina.services.idempotency import idempotency_request
 
 router = APIRouter(prefix="/api/v1/payments")
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api/v1/payments")
 async def _create(
     container: Container,
     merchant_id: uuid.UUID,
+    livemode: bool,
     body: PaymentCreate,
     idempotency_key: str | None,
     *,
@@ -31,6 +32,7 @@ async def _create(
         container.db,
         container.providers,
         merchant_id,
+        livemode,
         new,
         request,
         settings.idempotency_ttl,
@@ -46,18 +48,29 @@ async def create_payment(
     merchant: MerchantDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    return await _create(container, merchant.id, body, idempotency_key, public=False)
+    return await _create(
+        container, merchant.id, merchant.livemode, body, idempotency_key, public=False
+    )
 
 
 @router.post("/public", status_code=201)
 async def create_public_payment(
     body: PaymentCreate,
+    request: Request,
     container: ContainerDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    """The checkout's call: no credentials, the order names its merchant."""
-    merchant_id = await payments.find_order_merchant(container.db, body.order_id)
-    return await _create(container, merchant_id, body, idempotency_key, public=True)
+    """The checkout's call: no credentials, the order names its merchant.
+
+    Rate-limited per order and per client address before anything touches the database. The
+    address is the socket's (uvicorn substitutes X-Forwarded-For only from FORWARDED_ALLOW_IPS).
+    """
+    address = request.client.host if request.client else "unknown"
+    await container.public_payment_throttle.admit(body.order_id, address)
+    owner = await payments.find_order_owner(container.db, body.order_id)
+    return await _create(
+        container, owner.merchant_id, owner.livemode, body, idempotency_key, public=True
+    )
 
 
 @router.get("")
@@ -89,4 +102,7 @@ async def get_payment(
 async def capture_payment(
     payment_id: Text, body: CaptureRequest, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
-    return await payments.capture_payment(container.db, merchant.id, payment_id, body.amount)
+    providers = container.providers
+    return await captures.capture_payment(
+        container.db, providers.registry, providers.vault, merchant.id, payment_id, body.amount
+    )

@@ -23,7 +23,8 @@ Secret = Annotated[str, Field(max_length=provider_accounts.MAX_SECRET_LENGTH)]
 class AccountPut(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    mode: Annotated[str, Field(max_length=10)]
+    # The key's own mode when left out; another mode is refused.
+    mode: Annotated[str | None, Field(max_length=10)] = None
     credentials: Annotated[dict[Annotated[str, Field(max_length=64)], Secret], Field(max_length=20)]
 
 
@@ -39,6 +40,7 @@ async def put_account(
         body.mode,
         body.credentials,
         ACTOR,
+        livemode=merchant.livemode,
         base_url=container.settings.base_url,
         catalogue=container.providers.registry.credential_catalogue(),
     )

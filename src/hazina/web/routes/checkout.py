@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from hazina.domain.errors import NotFound
+from hazina.domain.money import UnknownCurrency, format_money
 from hazina.services import orders, payments
-from hazina.services.checkout_methods import provider_methods_for_order
+from hazina.services.checkout_methods import methods_for_order
 from hazina.services.merchants import find_merchant_by_email
 from hazina.web.dependencies import ContainerDep
 from hazina.web.templating import STATIC, render
@@ -36,7 +37,7 @@ class Method:
     provider: bool = False
 
 
-SANDBOX = (Method("upi", "UPI", True), Method("card", "Card", True))
+SANDBOX = {"upi": Method("upi", "UPI", True), "card": Method("card", "Card", True)}
 # How the checkout presents each provider method; an adapter added later without an entry here
 # still gets a plain button.
 PROVIDER_METHODS = {
@@ -45,8 +46,12 @@ PROVIDER_METHODS = {
 }
 
 
-def provider_method(method: str) -> Method:
-    return PROVIDER_METHODS.get(method) or Method(method, method.title(), False, provider=True)
+def present(method: str) -> Method:
+    return (
+        SANDBOX.get(method)
+        or PROVIDER_METHODS.get(method)
+        or Method(method, method.title(), False, provider=True)
+    )
 
 
 @router.get("/checkout", response_class=HTMLResponse)
@@ -61,11 +66,25 @@ async def checkout(
         context = {"title": "No order", "text": text}
         return render(request, "error.html", context, status=400, frameable=True)
     # Computed here, not by the page's script: which providers a merchant uses is not part of
-    # the public order, and the buttons are in the page before any script runs.
-    offered = await provider_methods_for_order(container.db, container.providers.registry, order_id)
-    methods = SANDBOX + tuple(provider_method(method) for method in offered)
+    # the public order, and the buttons are in the page before any script runs. A live order
+    # is never offered the sandbox's methods.
+    offered = await methods_for_order(container.db, container.providers.registry, order_id)
+    methods = tuple(present(method) for method in offered)
     page = {"order_id": order_id, "embedded": embedded, "methods": methods}
+    page["amount_display"] = await _amount_display(container, order_id)
     return render(request, "checkout.html", page, frameable=True)
+
+
+async def _amount_display(container: ContainerDep, order_id: str) -> str | None:
+    """The order's amount as the server writes it (`₹500.00`, `¥500`, `KWD 1.230`): one ISO 4217
+    table decides the decimals, not each browser's own. None for an unknown order, whose page
+    then says so once its script asks for the order, and for an order older than the table
+    whose currency is not in it: no amount is better than a wrong one."""
+    try:
+        order = await orders.get_public_order(container.db, order_id)
+        return format_money(order["amount"], order["currency"])
+    except (NotFound, UnknownCurrency):
+        return None
 
 
 async def _outcome(container: ContainerDep, payment_id: str | None) -> dict[str, Any] | None:
@@ -120,6 +139,7 @@ async def demo(request: Request, container: ContainerDep) -> HTMLResponse:
         orders.NewOrder(amount=DEMO_AMOUNT, receipt="demo"),
         None,
         settings.idempotency_ttl,
+        livemode=merchant.livemode,
     )
     order = json.loads(stored.body)
     return render(request, "demo.html", {"order": order, "api_key": merchant.api_key})

@@ -1,14 +1,16 @@
 """`/dashboard` (credentials and figures), rolling the API secret, and `/dashboard/docs`."""
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hazina.domain.money import format_money
 from hazina.services import webhook_endpoints
 from hazina.services.merchants import roll_api_secret
 from hazina.services.statistics import PaymentStats, payment_stats
 from hazina.web.dependencies import ContainerDep, UserDep
-from hazina.web.sessions import verified_form
+from hazina.web.sessions import LIVEMODE, flash, verified_form
 from hazina.web.templating import render
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -61,6 +63,19 @@ async def roll_secret(request: Request, container: ContainerDep, user: UserDep) 
         cache=container.credentials,
     )
     return await _overview(request, container, user, new_secret=secret)
+
+
+@router.post("/mode")
+async def switch_mode(request: Request, user: UserDep) -> RedirectResponse:
+    """Show the other twin's data: test mode or live mode, kept in the session."""
+    form = await verified_form(request)
+    livemode = form.get("livemode") == "true"
+    request.session[LIVEMODE] = livemode
+    flash(request, "Live mode: real payments." if livemode else "Test mode: test data only.")
+    back = request.headers.get("referer", "")
+    path = urlsplit(back).path if back else ""
+    target = path if path.startswith("/dashboard") else "/dashboard"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/docs", response_class=HTMLResponse)

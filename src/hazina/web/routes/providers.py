@@ -76,7 +76,7 @@ async def _page(
     views = []
     for name, fields in catalogue.items():
         account = by_provider.get(name)
-        mode = account["mode"] if account else "test"
+        mode = account["mode"] if account else ("live" if user.livemode else "test")
         if name == failed and typed_mode in provider_accounts.MODES:
             mode = typed_mode
         views.append(
@@ -92,7 +92,7 @@ async def _page(
                     for field in fields.names
                 ),
                 account=account,
-                has_default=registry.default_access(name) is not None,
+                has_default=registry.default_access(name, livemode=user.livemode) is not None,
                 mode=mode,
                 error=error if name == failed else None,
             )
@@ -106,7 +106,8 @@ async def _page(
             "user": user,
             "page": "providers",
             "providers": views,
-            "modes": provider_accounts.MODES,
+            # The dashboard's mode decides: its switch, not this form, changes modes.
+            "modes": ("live",) if user.livemode else ("test",),
             "error": page_error,
         },
         status=error.status if error else 200,
@@ -138,6 +139,7 @@ async def save_account(
             mode,
             secrets,
             _actor(user),
+            livemode=user.livemode,
             base_url=container.settings.base_url,
             catalogue=catalogue,
         )
