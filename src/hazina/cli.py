@@ -19,7 +19,7 @@ from hazina.bootstrap import Container, SchemaOutdated, VaultUnavailable, start
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import migrate as migrate_schema
-from hazina.domain.errors import BadRequest, Conflict, HazinaError
+from hazina.domain.errors import BadRequest, Conflict, HazinaError, NotFound
 from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
 from hazina.services import key_rotation, merchants, provider_payments
@@ -169,8 +169,8 @@ def merchant() -> None:
     help="Ask for the owner's dashboard password instead of generating one.",
 )
 def merchant_create(name: str, email: str, prompt_password: bool) -> None:
-    """Create a merchant with its owner's dashboard login; print the API key and secret (and a
-    generated password): secrets are shown only now."""
+    """Create a merchant (a test twin and a live twin) with its owner's dashboard login; print
+    both API key pairs (and a generated password): secrets are shown only now."""
     # Never a command-line value: it would be left in the shell history and the process list.
     password = (
         click.prompt("Dashboard password", hide_input=True, confirmation_prompt=True)
@@ -191,13 +191,45 @@ def merchant_create(name: str, email: str, prompt_password: bool) -> None:
         created = asyncio.run(run())
     except (Conflict, BadRequest) as exc:
         raise click.ClickException(exc.description) from None
-    click.echo(f"merchant id: {created.merchant.id}")
-    click.echo(f"api key:     {created.merchant.api_key}")
-    click.echo(f"api secret:  {created.api_secret}")
-    click.echo(f"dashboard:   {email.strip().lower()}")
+    click.echo(f"account id:       {created.merchant.account_id}")
+    click.echo(f"test merchant id: {created.merchant.id}")
+    click.echo(f"test api key:     {created.merchant.api_key}")
+    click.echo(f"test api secret:  {created.api_secret}")
+    click.echo(f"live merchant id: {created.live_merchant.id}")
+    click.echo(f"live api key:     {created.live_merchant.api_key}")
+    click.echo(f"live api secret:  {created.live_api_secret}")
+    click.echo(f"dashboard:        {email.strip().lower()}")
     if not prompt_password:
-        click.echo(f"password:    {password}")
+        click.echo(f"password:         {password}")
     click.echo("Store the secrets now: Hazina keeps only their hashes and cannot show them again.")
+
+
+@merchant.command("roll-secret")
+@click.option("--email", required=True, help="The merchant's email.")
+@click.option("--live", is_flag=True, help="Roll the live key's secret (default: the test key's).")
+def merchant_roll_secret(email: str, live: bool) -> None:
+    """Replace one mode's API secret and print the new one (shown only now). Merchants that
+    existed before modes get a live twin whose secret nobody knows until it is rolled."""
+
+    async def run() -> tuple[str, str]:
+        container = await _started(_settings())
+        try:
+            twin = await merchants.find_merchant_by_email(container.db, email, livemode=live)
+            if twin is None:
+                raise NotFound(f"No merchant with email {email}")
+            secret = await merchants.roll_api_secret(
+                container.db, twin.id, actor="cli", cache=container.credentials
+            )
+            return twin.api_key, secret
+        finally:
+            await container.db.dispose()
+
+    try:
+        api_key, secret = asyncio.run(run())
+    except NotFound as exc:
+        raise click.ClickException(exc.description) from None
+    click.echo(f"api key:    {api_key}")
+    click.echo(f"api secret: {secret}")
 
 
 @merchant.command("list")
@@ -212,7 +244,7 @@ def merchant_list() -> None:
             await container.db.dispose()
 
     for item in asyncio.run(run()):
-        click.echo(f"{item.id}  {item.api_key}  {item.email}  {item.name}")
+        click.echo(f"{item.id}  {item.mode}  {item.api_key}  {item.email}  {item.name}")
 
 
 @main.group()
