@@ -2,11 +2,14 @@
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hazina.db import queue
 from hazina.db.database import Database
 from hazina.db.models import Job
+from hazina.domain.clock import utc_now
+from hazina.domain.states import JobStatus
+from hazina.worker import Worker
 
 
 async def add_job(
@@ -29,3 +32,22 @@ async def add_job(
 async def get_job(db: Database, job_id: int) -> Job:
     async with db.read() as session:
         return await session.get_one(Job, job_id)
+
+
+async def run_jobs_to_exhaustion(worker: Worker, *, rounds: int = 60) -> None:
+    """Run every job until none is left pending, one attempt per job per round, with no
+    waiting: each round makes the pending jobs due (scheduled checks, retries after backoff),
+    claims them, and runs each exactly as the worker's loop would, give-up steps included."""
+    for _ in range(rounds):
+        async with worker.db.transaction() as session:
+            await session.execute(
+                update(Job).where(Job.status == JobStatus.PENDING).values(run_at=utc_now())
+            )
+        claimed = await queue.claim(
+            worker.db, worker.id, 100, worker.lease, kinds=list(worker.handlers)
+        )
+        if not claimed:
+            return
+        for job in claimed:
+            await worker._execute(job)  # the loop's own step, without the loop's timing
+    raise AssertionError(f"jobs still pending after {rounds} rounds")

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
@@ -51,6 +51,8 @@ class PaymentCreate(BaseModel):
     # Provider methods: with a phone number ClickPesa pushes a USSD prompt to it.
     phone: Annotated[Text | None, Field(max_length=20)] = None
     email: Annotated[Text | None, Field(max_length=255)] = None
+    # False: authorise now, capture later with POST /api/v1/payments/{id}/capture.
+    capture: StrictBool = True
 
     def to_new_payment(self) -> NewPayment:
         card = None
@@ -68,6 +70,7 @@ class PaymentCreate(BaseModel):
             card=card,
             phone=self.phone,
             email=self.email,
+            capture=self.capture,
         )
 
 

@@ -2,7 +2,9 @@
 
 Stripe's side, as the `stripe` package calls it: Bearer auth with `sk_test_…`/`sk_live_…` keys,
 form-encoded bodies (`a[b][c]=v`), `POST/GET /v1/checkout/sessions`, `POST
-/v1/checkout/sessions/{id}/expire`, `GET /v1/payment_intents/{id}`, `POST /v1/refunds`, Stripe's
+/v1/checkout/sessions/{id}/expire`, `GET /v1/payment_intents/{id}`, `POST
+/v1/payment_intents/{id}/capture` (sessions made with `payment_intent_data[capture_method]=manual`
+leave their intent `requires_capture`), `POST /v1/refunds`, `GET /v1/refunds/{id}`, Stripe's
 error body, and `Idempotency-Key` replays. Every object belongs to the secret key that made it.
 
 The customer's and the network's side are control calls under `/_control/` (not Stripe's):
@@ -11,6 +13,10 @@ The customer's and the network's side are control calls under `/_control/` (not 
   and the `whsec_…` secret they are signed with (`url` may be null: sign, never send).
 - `POST /_control/checkout/sessions/{id}/complete` `{"payment_status": "paid"|"unpaid"}`,
   `…/fail` `{"message"}`, `…/expire`, `POST /_control/refunds/{id}/fail`.
+- `POST /_control/payment_intents/{id}/expire_authorization`: an uncaptured authorisation
+  expires (`payment_intent.canceled`, `cancellation_reason: automatic`).
+- `POST /_control/refunds/hold` `{"hold": true|false}`: new refunds stay `pending` (a slow bank);
+  `POST /_control/refunds/{id}/succeed` settles one.
 - `POST /_control/events/{id}/deliver`: send a recorded event again (Stripe's retries, duplicates).
 - `GET /_control/events?type=…`: the event log; `POST /_control/deliveries/flush` waits for the
   events sent in the background (refunds and API expiries, which Stripe sends after answering).
@@ -189,10 +195,18 @@ class StripeFake:
     async def retrieve_intent(self, request: Request, owner: str, _: dict[str, Any]) -> Any:
         return self.state.get(owner, request.path_params["id"], "payment_intent")
 
+    async def capture_intent(self, request: Request, owner: str, params: dict[str, Any]) -> Any:
+        intent, events = self.state.capture_intent(owner, request.path_params["id"], params)
+        self._send_later(events)
+        return intent
+
     async def create_refund(self, _: Request, owner: str, params: dict[str, Any]) -> Any:
         refund, events = self.state.create_refund(owner, params)
         self._send_later(events)
         return refund
+
+    async def retrieve_refund(self, request: Request, owner: str, _: dict[str, Any]) -> Any:
+        return self.state.get(owner, request.path_params["id"], "refund")
 
     # --- Delivery ----------------------------------------------------------------------------
 
@@ -352,6 +366,20 @@ class StripeFake:
         refund, event = self.state.fail_refund(self.state.owner_of(refund_id), refund_id)
         return await self._answer(refund, [event], payload)
 
+    async def succeed_refund(self, request: Request, payload: dict[str, Any]) -> Any:
+        refund_id = request.path_params["id"]
+        refund, event = self.state.succeed_refund(self.state.owner_of(refund_id), refund_id)
+        return await self._answer(refund, [event], payload)
+
+    async def hold_refunds(self, _: Request, payload: dict[str, Any]) -> Any:
+        self.state.hold_refunds = bool(payload.get("hold", True))
+        return {"hold": self.state.hold_refunds}
+
+    async def expire_authorization(self, request: Request, payload: dict[str, Any]) -> Any:
+        intent_id = request.path_params["id"]
+        intent, event = self.state.expire_authorization(self.state.owner_of(intent_id), intent_id)
+        return await self._answer(intent, [event], payload)
+
     async def redeliver(self, request: Request, _: dict[str, Any]) -> Any:
         event_id = request.path_params["id"]
         signed = next((e for e in self.state.events if e.event["id"] == event_id), None)
@@ -449,7 +477,9 @@ def create_stripe_fake(
         Route("/v1/checkout/sessions/{id}", api(fake.retrieve_session), methods=["GET"]),
         Route("/v1/checkout/sessions/{id}/expire", api(fake.expire_session), methods=["POST"]),
         Route("/v1/payment_intents/{id}", api(fake.retrieve_intent), methods=["GET"]),
+        Route("/v1/payment_intents/{id}/capture", api(fake.capture_intent), methods=["POST"]),
         Route("/v1/refunds", api(fake.create_refund), methods=["POST"]),
+        Route("/v1/refunds/{id}", api(fake.retrieve_refund), methods=["GET"]),
         Route("/c/pay/{id}", fake.checkout_page, methods=["GET"], name="checkout_page"),
         Route("/c/pay/{id}/pay", fake.checkout_pay, methods=["POST"]),
         Route("/c/pay/{id}/decline", fake.checkout_decline, methods=["POST"]),
@@ -468,7 +498,14 @@ def create_stripe_fake(
             control(fake.expire_session_control),
             methods=["POST"],
         ),
+        Route("/_control/refunds/hold", control(fake.hold_refunds), methods=["POST"]),
         Route("/_control/refunds/{id}/fail", control(fake.fail_refund), methods=["POST"]),
+        Route("/_control/refunds/{id}/succeed", control(fake.succeed_refund), methods=["POST"]),
+        Route(
+            "/_control/payment_intents/{id}/expire_authorization",
+            control(fake.expire_authorization),
+            methods=["POST"],
+        ),
         Route("/_control/events", control(fake.list_events), methods=["GET"]),
         Route("/_control/events/{id}/deliver", control(fake.redeliver), methods=["POST"]),
         Route("/_control/deliveries/flush", control(fake.flush_deliveries), methods=["POST"]),

@@ -70,6 +70,8 @@ SESSION_PARAMS = frozenset({
     "expires_at", "expand",
 })  # fmt: skip
 REFUND_PARAMS = frozenset({"payment_intent", "charge", "amount", "reason", "metadata", "expand"})
+CAPTURE_PARAMS = frozenset({"amount_to_capture", "expand", "metadata"})
+CAPTURE_METHODS = frozenset({"automatic", "automatic_async", "manual"})
 _LINE_ITEM_PARAMS = frozenset({"price_data", "quantity"})
 _PRICE_DATA_PARAMS = frozenset({"currency", "unit_amount", "product_data"})
 

@@ -15,6 +15,8 @@ from typing import Any
 import stripe
 
 from hazina.testing.stripe_params import (
+    CAPTURE_METHODS,
+    CAPTURE_PARAMS,
     REFUND_PARAMS,
     SESSION_PARAMS,
     StripeApiError,
@@ -77,8 +79,12 @@ class StripeState:
     # Injected failures: how many of the next API requests answer with which status.
     failures: list[int] = field(default_factory=list)
     checkout_base: str = "https://checkout.stripe.com"
+    # True: new refunds stay `pending` (a bank slow to confirm) until settled by a control call.
+    hold_refunds: bool = False
     # A session's payment_intent_data[metadata], copied onto its intent when one is made.
     _intent_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A session's payment_intent_data[capture_method], the capture method of its intent.
+    _intent_capture: dict[str, str] = field(default_factory=dict)
     # A session's line items as (product name, quantity): Stripe keeps them apart from the
     # session object too (`GET …/line_items`); the hosted page shows them.
     _line_items: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
@@ -205,10 +211,12 @@ class StripeState:
             "url": f"{self.checkout_base}/c/pay/{session_id}",
         }
         intent_data = params.get("payment_intent_data", {})
+        if not isinstance(intent_data, dict):
+            intent_data = {}
         self._intent_metadata[session_id] = strings(
-            intent_data.get("metadata", {}) if isinstance(intent_data, dict) else {},
-            "payment_intent_data[metadata]",
+            intent_data.get("metadata", {}), "payment_intent_data[metadata]"
         )
+        self._intent_capture[session_id] = _capture_method(intent_data)
         self._line_items[session_id] = [
             (str(item["price_data"]["product_data"]["name"]), int(item.get("quantity", 1)))
             for item in items
@@ -248,6 +256,13 @@ class StripeState:
         if not paid:
             intent.update(status="processing")
             return session, [self.emit(owner, "checkout.session.completed", session)]
+        if intent["capture_method"] == "manual":
+            # Authorised only: the session stays `unpaid` until the intent is captured.
+            self._authorise(owner, intent)
+            return session, [
+                self.emit(owner, "checkout.session.completed", session),
+                self.emit(owner, "payment_intent.amount_capturable_updated", intent),
+            ]
         self._settle(owner, intent)
         session.update(payment_status="paid")
         return session, [
@@ -292,7 +307,8 @@ class StripeState:
                 "amount": session["amount_total"],
                 "amount_capturable": 0,
                 "amount_received": 0,
-                "capture_method": "automatic_async",
+                "capture_method": self._intent_capture.get(session["id"], "automatic_async"),
+                "cancellation_reason": None,
                 "client_secret": f"{intent_id}_secret_{new_id('', 24)}",
                 "confirmation_method": "automatic",
                 "created": int(time.time()),
@@ -310,7 +326,7 @@ class StripeState:
             },
         )
 
-    def _settle(self, owner: str, intent: dict[str, Any]) -> None:
+    def _settle(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
         charge = self.put(
             owner,
             {
@@ -339,6 +355,69 @@ class StripeState:
             latest_charge=charge["id"],
             last_payment_error=None,
         )
+        return charge
+
+    def _authorise(self, owner: str, intent: dict[str, Any]) -> None:
+        """A manual-capture payment: the card is charged nothing yet, the amount is held."""
+        charge = self._settle(owner, intent)
+        charge.update(captured=False, amount_captured=0)
+        intent.update(
+            status="requires_capture", amount_capturable=intent["amount"], amount_received=0
+        )
+
+    # --- Capture -------------------------------------------------------------------------------
+
+    def capture_intent(
+        self, owner: str, intent_id: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[SignedEvent]]:
+        """Capture all or part (`amount_to_capture`) of a held amount; the rest is released."""
+        allow(params, CAPTURE_PARAMS)
+        intent = self.get(owner, intent_id, "payment_intent")
+        if intent["status"] != "requires_capture":
+            raise StripeApiError(
+                400,
+                f"This PaymentIntent could not be captured because it has a status of"
+                f" {intent['status']}. Only a PaymentIntent with one of the following statuses"
+                " may be acted upon: requires_capture.",
+                code="payment_intent_unexpected_state",
+            )
+        capturable = intent["amount_capturable"]
+        amount = integer(params.get("amount_to_capture", capturable), "amount_to_capture")
+        if not 0 < amount <= capturable:
+            raise StripeApiError(
+                400,
+                f"The amount to capture ({amount}) must be positive and at most the amount"
+                f" capturable ({capturable}).",
+                code="amount_too_large" if amount > capturable else "parameter_invalid_integer",
+                param="amount_to_capture",
+            )
+        charge = self.get(owner, intent["latest_charge"], "charge")
+        charge.update(captured=True, amount_captured=amount)
+        intent.update(status="succeeded", amount_capturable=0, amount_received=amount)
+        for (key, _), found in self.objects.items():
+            session = found["object"] == "checkout.session"
+            if session and key == owner and found.get("payment_intent") == intent_id:
+                found["payment_status"] = "paid"
+        return intent, [
+            self.emit(owner, "payment_intent.succeeded", intent),
+            self.emit(owner, "charge.captured", charge),
+        ]
+
+    def expire_authorization(
+        self, owner: str, intent_id: str
+    ) -> tuple[dict[str, Any], SignedEvent]:
+        """Stripe cancels an uncaptured PaymentIntent when its authorisation expires (7 days
+        for most cards) and releases the held amount."""
+        intent = self.get(owner, intent_id, "payment_intent")
+        if intent["status"] != "requires_capture":
+            raise StripeApiError(400, f"PaymentIntent {intent_id} holds no authorisation.")
+        intent.update(
+            status="canceled",
+            cancellation_reason="automatic",
+            canceled_at=int(time.time()),
+            amount_capturable=0,
+        )
+        return intent, self.emit(owner, "payment_intent.canceled", intent)
 
     # --- Refunds -------------------------------------------------------------------------------
 
@@ -368,7 +447,8 @@ class StripeState:
                 " payment_intent or charge.",
                 code="parameter_missing",
             )
-        remaining = charge["amount"] - charge["amount_refunded"]
+        # Only captured money can go back (a partial capture released the rest).
+        remaining = charge["amount_captured"] - charge["amount_refunded"]
         if remaining == 0:
             raise StripeApiError(
                 400,
@@ -404,15 +484,25 @@ class StripeState:
                 "payment_intent": charge["payment_intent"],
                 "reason": params.get("reason"),
                 "receipt_number": None,
-                "status": "succeeded",
+                "status": "pending" if self.hold_refunds else "succeeded",
             },
         )
         charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
+        if self.hold_refunds:
+            return refund, [self.emit(owner, "refund.created", refund)]
         return refund, [
             self.emit(owner, "charge.refunded", charge),
             self.emit(owner, "refund.updated", refund),
         ]
+
+    def succeed_refund(self, owner: str, refund_id: str) -> tuple[dict[str, Any], SignedEvent]:
+        """A held (`pending`) refund reaches the customer's bank."""
+        refund = self.get(owner, refund_id, "refund")
+        if refund["status"] != "pending":
+            raise StripeApiError(400, f"Refund {refund_id} is {refund['status']}, not pending.")
+        refund["status"] = "succeeded"
+        return refund, self.emit(owner, "refund.updated", refund)
 
     def fail_refund(self, owner: str, refund_id: str) -> tuple[dict[str, Any], SignedEvent]:
         """The card network sent the money back: Stripe returns it to the charge."""
@@ -424,3 +514,16 @@ class StripeState:
         charge["refunded"] = False
         refund.update(status="failed", failure_reason="expired_or_canceled_card")
         return refund, self.emit(owner, "refund.updated", refund)
+
+
+def _capture_method(intent_data: dict[str, Any]) -> str:
+    method = str(intent_data.get("capture_method", "automatic_async"))
+    if method not in CAPTURE_METHODS:
+        raise StripeApiError(
+            400,
+            f"Invalid payment_intent_data[capture_method]: must be one of"
+            f" {', '.join(sorted(CAPTURE_METHODS))}",
+            code="parameter_invalid_string",
+            param="payment_intent_data[capture_method]",
+        )
+    return method
