@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
 from hazina.services.refunds import NewRefund
+from hazina.services.reviews import Resolution
 
 
 def refuse_nul(value: str) -> str:
@@ -88,3 +89,10 @@ class RefundCreate(BaseModel):
 
     def to_new_refund(self) -> NewRefund:
         return NewRefund(amount=self.amount, reason=self.reason)
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    # accept: keep the money (the payment succeeds); refund: send back all it received.
+    action: Resolution

@@ -431,6 +431,39 @@ async def settle_refund(
         await send_to_review(session, payment, ReviewReason.REFUND_FAILED)
 
 
+async def accept_reviewed(session: AsyncSession, payment: Payment, order: Order) -> None:
+    """The merchant keeps the money of a locked payment in review: it succeeds (its
+    `review_reason` stays as the record of why it was held) and pays the order if it covers it."""
+    now = utc_now()
+    changes = {"status": PaymentStatus.SUCCESS, "review_reason": payment.review_reason}
+    await _write(session, _UPDATE_REVIEW, payment, changes | {"updated_at": now})
+    if order.status != OrderStatus.PAID and await _covers(session, order, payment):
+        await _write(session, _UPDATE_ORDER, order, {"status": OrderStatus.PAID, "updated_at": now})
+    await record_event(
+        session,
+        payment.merchant_id,
+        EventType.PAYMENT_SUCCESS,
+        payment.id,
+        resources.payment_event_data(payment),
+        livemode=payment.livemode,
+    )
+
+
+async def refund_reviewed(session: AsyncSession, payment: Payment) -> None:
+    """The merchant sends back everything a locked payment in review received."""
+    changes = {"status": PaymentStatus.REFUNDED, "review_reason": payment.review_reason}
+    await _write(session, _UPDATE_REVIEW, payment, changes | {"updated_at": utc_now()})
+    await record_event(
+        session,
+        payment.merchant_id,
+        EventType.PAYMENT_REFUNDED,
+        payment.id,
+        resources.payment_event_data(payment),
+        livemode=payment.livemode,
+    )
+    await _refund_in_full(session, payment, "Refunded on review")
+
+
 async def send_to_review(session: AsyncSession, payment: Payment, reason: ReviewReason) -> None:
     """Move a locked payment to `review` with its event."""
     changes = {

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import CaptureRequest, PaymentCreate, Text
+from hazina.api.schemas import CaptureRequest, PaymentCreate, ReviewRequest, Text
 from hazina.bootstrap import Container
-from hazina.services import captures, payments
+from hazina.services import captures, payments, reviews
 from hazina.services.idempotency import idempotency_request
 
 router = APIRouter(prefix="/api/v1/payments")
@@ -105,4 +105,19 @@ async def capture_payment(
     providers = container.providers
     return await captures.capture_payment(
         container.db, providers.registry, providers.vault, merchant.id, payment_id, body.amount
+    )
+
+
+@router.post("/{payment_id}/review")
+async def resolve_review(
+    payment_id: Text, body: ReviewRequest, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    """Resolve a payment held in `review`: `accept` keeps the money, `refund` returns it."""
+    return await reviews.resolve_review(
+        container.db,
+        container.providers.registry,
+        merchant.id,
+        payment_id,
+        body.action,
+        actor=f"api_key:{merchant.api_key}",
     )

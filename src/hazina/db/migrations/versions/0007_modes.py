@@ -6,10 +6,10 @@ Create Date: 2026-12-02 01:00:00.000000
 
 Every existing merchant becomes the test twin of its account (`account_id` = its own id) and
 gets a live twin with a fresh `key_live_…` key, an unknown secret (roll it with
-`hazina merchant roll-secret --email … --live`) and its own primary webhook endpoint. Existing orders,
-payments, refunds and events are test mode. A provider account saved in `live` mode moves to
-the live twin; its sealed secrets are bound to the test twin's id, so they no longer open and
-must be entered again: a live key never keeps working from a test key.
+`hazina merchant roll-secret --email … --live`) and its own primary webhook endpoint.
+Existing orders, payments, refunds and events are test mode. A provider account saved in
+`live` mode moves to the live twin; its sealed secrets are bound to the test twin's id, so
+they no longer open and must be entered again: a live key never keeps working from a test key.
 """
 
 import base64
