@@ -1,22 +1,27 @@
 """Money at the edges: minor units inside Hazina; decimal strings where a provider or a person
-speaks them, and the currency's symbol where people read them. No float touches an amount."""
+speaks them, and the currency's symbol where people read them. No float touches an amount.
+
+How many decimals a currency has comes from `hazina.domain.currencies` (ISO 4217) alone: every
+function here raises UnknownCurrency (a ValueError) for a code that is not in it."""
 
 from decimal import Decimal, InvalidOperation
 
+from hazina.domain.currencies import UnknownCurrency, exponent, is_currency
 from hazina.domain.errors import BadRequest
 
-# ISO 4217 minor-unit exponents that differ from the usual 2.
-_EXPONENTS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
+__all__ = [
+    "UnknownCurrency",
+    "exponent",
+    "format_money",
+    "is_currency",
+    "parse_major_units",
+    "to_major",
+    "to_minor",
+]
+
+
 _SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "NGN": "₦", "ZAR": "R",
-            "KES": "KSh ", "TZS": "TSh ", "UGX": "USh ", "ZWG": "ZiG ", "ZWL": "Z$"}  # fmt: skip
-
-
-def exponent(currency: str) -> int:
-    return _EXPONENTS.get(currency.upper(), 2)
+            "KES": "KSh ", "TZS": "TSh ", "UGX": "USh ", "ZWG": "ZiG "}  # fmt: skip
 
 
 def to_minor(amount: str | int, currency: str) -> int:

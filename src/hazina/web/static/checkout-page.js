@@ -31,18 +31,6 @@
   var nextLink = root.querySelector("[data-next-link]");
   var retryButton = byTestId("retry-button");
 
-  function formatAmount(minor, currency) {
-    var locale = currency === "INR" ? "en-IN" : undefined;
-    var format;
-    try {
-      format = new Intl.NumberFormat(locale, { style: "currency", currency: currency });
-    } catch (unknownCurrency) {
-      return currency + " " + (minor / 100).toFixed(2);
-    }
-    var digits = format.resolvedOptions().maximumFractionDigits;
-    return format.format(minor / Math.pow(10, digits));
-  }
-
   // Which part of the page is showing: "loading", "choose" (methods, plus a method's form),
   // "processing", "success" or "error".
   function show(view) {
@@ -295,11 +283,8 @@
           return;
         }
         order = result.json;
-        var amount = formatAmount(order.amount, order.currency);
-        byTestId("order-amount").textContent = amount;
-        root.querySelectorAll('[data-test-id="pay-button"]').forEach(function (button) {
-          button.textContent = "Pay " + amount;
-        });
+        // The amount and the Pay buttons were written by the server, with the currency's ISO
+        // 4217 decimals: a browser's own currency table may differ.
         if (order.status === "paid") {
           fail("This order has already been paid.", null, false);
           return;
