@@ -5,6 +5,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 
+import limits
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -95,6 +96,21 @@ class Settings(BaseSettings):
     login_window_seconds: Annotated[
         float, Field(validation_alias=_env("HAZINA_LOGIN_WINDOW_SECONDS"), gt=0)
     ] = 900.0
+
+    # Anonymous payment creation (the checkout's `POST /api/v1/payments/public`), in moving
+    # windows: `limits` notation, e.g. "10/minute" or "10/minute;50/hour". The client address is
+    # the socket's, or X-Forwarded-For from the proxies uvicorn trusts (FORWARDED_ALLOW_IPS).
+    public_payment_limit_per_order: Annotated[
+        str, Field(validation_alias=_env("HAZINA_PUBLIC_PAYMENT_LIMIT_PER_ORDER"))
+    ] = "10/minute"
+    public_payment_limit_per_address: Annotated[
+        str, Field(validation_alias=_env("HAZINA_PUBLIC_PAYMENT_LIMIT_PER_ADDRESS"))
+    ] = "30/minute"
+    # Where the counts live: `memory://` (this process) or a shared `limits` storage such as
+    # `redis://host:6379` (every process then counts together).
+    rate_limit_storage: Annotated[
+        str, Field(validation_alias=_env("HAZINA_RATE_LIMIT_STORAGE"))
+    ] = "memory://"
 
     # The job queue and its workers.
     worker_concurrency: Annotated[
@@ -201,6 +217,17 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("public_payment_limit_per_order", "public_payment_limit_per_address")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (try '10/minute')") from None
+        if any(item.amount < 1 for item in items):
+            raise ValueError(f"a rate limit allows at least one request: {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _require_session_secret(self) -> Self:

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from hazina.domain.errors import HazinaError
+from hazina.domain.errors import HazinaError, RateLimited
 
 log = logging.getLogger("hazina.api")
 
@@ -23,8 +23,11 @@ _CODES_BY_STATUS = {
 }
 
 
-def envelope(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "description": description}}, status_code=status)
+def envelope(
+    status: int, code: str, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "description": description}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def describe_validation(exc: RequestValidationError) -> str:
@@ -45,7 +48,8 @@ def describe_validation(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HazinaError)
     async def _hazina(_: Request, exc: HazinaError) -> JSONResponse:
-        return envelope(exc.status, exc.code, exc.description)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return envelope(exc.status, exc.code, exc.description, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -46,6 +46,17 @@ class Conflict(HazinaError):
     status = 409
 
 
+class RateLimited(HazinaError):
+    """Too many requests: the client may try again after `retry_after` seconds."""
+
+    code = "RATE_LIMIT_ERROR"
+    status = 429
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
 class ProviderError(HazinaError):
     """The payment provider refused the request or could not be reached."""
 
