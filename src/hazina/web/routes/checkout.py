@@ -23,6 +23,13 @@ from hazina.web.templating import STATIC, render
 router = APIRouter(include_in_schema=False)
 OrderIdQuery = Annotated[str | None, Query(max_length=64)]
 DEMO_AMOUNT = 50000
+# Which outcome page a payment's status shows; anything else is still pending.
+OUTCOMES = {
+    "success": "success",
+    "failed": "failure",
+    "review": "held",
+    "refunded": "refunded",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,11 @@ async def success(
     request: Request, container: ContainerDep, payment_id: OrderIdQuery = None
 ) -> HTMLResponse:
     payment = await _outcome(container, payment_id)
-    return render(request, "outcome.html", {"payment": payment, "succeeded": True}, frameable=True)
+    # A provider sends the customer here once they finished on its page; the payment itself
+    # says how it went (it may still be pending, held for review, or being returned).
+    outcome = OUTCOMES.get(payment["status"], "pending") if payment else "pending"
+    context = {"payment": payment, "outcome": outcome, "order_id": payment and payment["order_id"]}
+    return render(request, "outcome.html", context, frameable=True)
 
 
 @router.get("/failure", response_class=HTMLResponse)
@@ -112,7 +123,7 @@ async def failure(
     order_id: OrderIdQuery = None,
 ) -> HTMLResponse:
     payment = await _outcome(container, payment_id)
-    context = {"payment": payment, "succeeded": False, "order_id": order_id}
+    context = {"payment": payment, "outcome": "failure", "order_id": order_id}
     return render(request, "outcome.html", context, frameable=True)
 
 

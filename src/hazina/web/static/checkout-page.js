@@ -27,12 +27,14 @@
   var processing = byTestId("processing-state");
   var success = byTestId("success-state");
   var failure = byTestId("error-state");
+  var held = byTestId("review-state");
   var nextAction = root.querySelector("[data-next-action]");
   var nextLink = root.querySelector("[data-next-link]");
   var retryButton = byTestId("retry-button");
 
   // Which part of the page is showing: "loading", "choose" (methods, plus a method's form),
-  // "processing", "success" or "error".
+  // "processing", "success", "held" (money received but not a success: in review, or being
+  // returned) or "error".
   function show(view) {
     loading.hidden = view !== "loading";
     methods.hidden = view !== "choose";
@@ -42,6 +44,7 @@
     processing.hidden = view !== "processing";
     success.hidden = view !== "success";
     failure.hidden = view !== "error";
+    held.hidden = view !== "held";
   }
 
   function notify(type, data) {
@@ -88,6 +91,30 @@
     }
   }
 
+  // Never a success: the money arrived but the merchant must check it (`review`), or it is on
+  // its way back because the order was already paid (`refunded`).
+  var HELD = {
+    review: [
+      "Payment received, not yet confirmed",
+      "The merchant is checking this payment before confirming your order. You will not be charged again."
+    ],
+    refunded: [
+      "Payment being returned",
+      "This order was already paid, so this payment is being refunded to you in full."
+    ]
+  };
+
+  function hold(payment) {
+    stopPolling();
+    closePopup();
+    lastPayment = payment;
+    root.querySelector("[data-held-title]").textContent = HELD[payment.status][0];
+    byTestId("review-message").textContent = HELD[payment.status][1];
+    byTestId("review-payment-id").textContent = payment.id;
+    show("held");
+    notify("payment_review", describe(payment, payment.status));
+  }
+
   function stopPolling() {
     if (pollTimer !== null) window.clearTimeout(pollTimer);
     pollTimer = null;
@@ -102,6 +129,7 @@
         .catch(function () { return null; }) // a network blip: ask again next time
         .then(function (payment) {
           if (payment && payment.status === "success") succeed(payment);
+          else if (payment && HELD.hasOwnProperty(payment.status)) hold(payment);
           else if (payment && payment.status === "failed") {
             fail(payment.error_description || "Payment failed", payment, true);
           } else poll(paymentId);

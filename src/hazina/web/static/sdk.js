@@ -4,6 +4,7 @@
  *     key: "key_…", orderId: "order_…",
  *     onSuccess: function (response) { response.paymentId … },
  *     onFailure: function (error) { … },
+ *     onReview: function (response) { … },  // optional: money held for review or returned
  *     onClose: function () { … }
  *   });
  *   checkout.open();  // checkout.close() removes the modal and calls onClose
@@ -122,6 +123,11 @@
       this.close();
     } else if (message.type === "payment_failed") {
       call(this.options.onFailure, message.data);
+    } else if (message.type === "payment_review") {
+      // Money arrived but is not a success (held for the merchant's review, or being returned):
+      // onReview if the merchant has one, else onFailure, so it is never mistaken for a success.
+      if (typeof this.options.onReview === "function") call(this.options.onReview, message.data);
+      else call(this.options.onFailure, message.data);
     } else if (message.type === "close_modal") {
       this.close();
     }
