@@ -5,9 +5,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hazina.domain.errors import HazinaError, NotFound
+from hazina.domain.errors import BadRequest, HazinaError, NotFound
 from hazina.domain.money import format_money, parse_major_units
-from hazina.services import events, payments, refunds, webhooks
+from hazina.services import events, payments, refunds, reviews, webhooks
 from hazina.web.dependencies import ContainerDep, UserDep
 from hazina.web.paging import pager
 from hazina.web.sessions import flash, verified_form
@@ -40,6 +40,7 @@ async def _detail(
     *,
     error: HazinaError | None = None,
     form: dict[str, str] | None = None,
+    review_error: HazinaError | None = None,
 ) -> HTMLResponse:
     db, merchant_id = container.db, user.merchant_id
     try:
@@ -61,8 +62,10 @@ async def _detail(
         "deliveries": await webhooks.list_resource_deliveries(db, merchant_id, payment_id),
         "error": error,
         "form": form or {"amount": "", "reason": ""},
+        "review_error": review_error,
     }
-    return render(request, "payment.html", context, status=error.status if error else 200)
+    failure = error or review_error
+    return render(request, "payment.html", context, status=failure.status if failure else 200)
 
 
 @router.get("/{payment_id}", response_class=HTMLResponse)
@@ -96,4 +99,29 @@ async def refund(
     except HazinaError as exc:
         return await _detail(request, container, user, payment_id, error=exc, form=typed)
     flash(request, f"Refund of {format_money(amount, payment['currency'])} created.")
+    return RedirectResponse(f"/dashboard/transactions/{payment_id}", status_code=303)
+
+
+@router.post("/{payment_id}/review", response_class=HTMLResponse)
+async def resolve_review(
+    payment_id: str, request: Request, container: ContainerDep, user: UserDep
+) -> Response:
+    form = await verified_form(request)
+    try:
+        resolution = reviews.Resolution(str(form.get("action") or ""))
+        await reviews.resolve_review(
+            container.db,
+            container.providers.registry,
+            user.merchant_id,
+            payment_id,
+            resolution,
+            actor=f"dashboard_user:{user.user_id}",
+        )
+    except ValueError:
+        error = BadRequest("action must be accept or refund")
+        return await _detail(request, container, user, payment_id, review_error=error)
+    except HazinaError as exc:
+        return await _detail(request, container, user, payment_id, review_error=exc)
+    done = "accepted" if resolution == reviews.Resolution.ACCEPT else "refunded"
+    flash(request, f"Payment {payment_id} {done}.")
     return RedirectResponse(f"/dashboard/transactions/{payment_id}", status_code=303)
