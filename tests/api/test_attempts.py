@@ -15,7 +15,7 @@ from tests.factories import failing_worker
 from tests.waiting import drain
 
 UPI = {"method": "upi", "vpa": "user@paytm"}
-CARD = {
+CARD: dict[str, Any] = {
     "method": "card",
     "card": {
         "number": "4111111111111111",
