@@ -137,9 +137,8 @@ async def test_a_duplicate_a_provider_cannot_refund_goes_to_review(
         held = await get(api, f"/api/v1/payments/{second['id']}")
         assert (held["status"], held["review_reason"]) == ("review", "order_already_paid")
         assert await refunds_of(db, second["id"]) == []
-        refused = await api.post(
-            f"/api/v1/payments/{second['id']}/review", json={"action": "refund"}
-        )
+        review = f"/api/v1/payments/{second['id']}/review"
+        refused = await api.post(review, json={"action": "refund"})
         assert_error(
             refused,
             400,
