@@ -19,8 +19,12 @@ from hazina.services.events import record_event
 ORDER_ALREADY_PAID = "Order already paid"
 
 
-async def open_attempt(session: AsyncSession, merchant_id: uuid.UUID, order_id: str) -> Order:
+async def open_attempt(
+    session: AsyncSession, merchant_id: uuid.UUID, order_id: str
+) -> tuple[Order, bool]:
     """Lock the order a new payment attempt is for, and refuse it once the order is paid.
+    Returns the order and whether it had attempts before this one (only then can another be
+    left to end).
 
     Attempts already in flight do not block a new one: a customer who abandoned a provider's
     page or a USSD prompt can always try again. Should two attempts both succeed, the
@@ -35,9 +39,10 @@ async def open_attempt(session: AsyncSession, merchant_id: uuid.UUID, order_id: 
         raise NotFound("Order not found")
     if order.status == OrderStatus.PAID:
         raise BadRequest(ORDER_ALREADY_PAID)
+    retried = order.status != OrderStatus.CREATED
     order.status = order_status_after_payment_created(OrderStatus(order.status))
     order.updated_at = utc_now()
-    return order
+    return order, retried
 
 
 async def add_payment(session: AsyncSession, order: Order, method: str, **details: Any) -> Payment:

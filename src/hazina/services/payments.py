@@ -130,10 +130,11 @@ async def create_payment(
             f"use a provider method ({live_methods})"
         )
     instrument = _validate_instrument(new, utc_now().date())
-    payment_ids: list[str] = []
+    # The new payment's id, when the order had earlier attempts that may need ending.
+    retried_by: list[str] = []
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        order = await open_attempt(session, merchant_id, new.order_id)
+        order, retried = await open_attempt(session, merchant_id, new.order_id)
         payment = await add_payment(
             session,
             order,
@@ -145,12 +146,13 @@ async def create_payment(
         await enqueue(
             session, PROCESS_PAYMENT, {"payment_id": payment.id}, max_attempts=max_attempts
         )
-        payment_ids.append(payment.id)
+        if retried:
+            retried_by.append(payment.id)
         return 201, resources.payment_created(payment)
 
     stored = await respond_once(db, merchant_id, idempotency, ttl, insert)
-    if payment_ids:  # created now, not replayed
-        await end_other_attempts(db, providers, new.order_id, payment_ids[0])
+    if retried_by:  # created now (not replayed), after earlier attempts
+        await end_other_attempts(db, providers, new.order_id, retried_by[0])
     return stored
 
 

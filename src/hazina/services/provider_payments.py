@@ -92,10 +92,11 @@ async def start_provider_payment(
         access = await access_for_merchant(
             session, context.vault, context.registry, merchant_id, adapter.name, livemode=livemode
         )
-    payment_ids: list[str] = []
+    # The new payment's id, and whether its order had earlier attempts that may need ending.
+    created: list[tuple[str, bool]] = []
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        order = await open_attempt(session, merchant_id, new.order_id)
+        order, retried = await open_attempt(session, merchant_id, new.order_id)
         payment = await add_payment(
             session,
             order,
@@ -105,12 +106,13 @@ async def start_provider_payment(
             capture_method="automatic" if new.capture else "manual",
         )
         await schedule_reconciliation(session, payment.id, context.reconcile_schedule, final=True)
-        payment_ids.append(payment.id)
+        created.append((payment.id, retried))
         return 201, resources.payment_created(payment)
 
     async def finish(body: dict[str, Any], store: StoreResponse) -> tuple[int, dict[str, Any]]:
-        payment_id = payment_ids[0]
-        await end_other_attempts(db, context, new.order_id, payment_id)
+        payment_id, retried = created[0]
+        if retried:
+            await end_other_attempts(db, context, new.order_id, payment_id)
         start = PaymentStart(
             payment_id=payment_id,
             order_id=new.order_id,
@@ -128,8 +130,8 @@ async def start_provider_payment(
         except ProviderFailure as exc:
             if exc.retryable:
                 # Down, slow or cut off: the provider may have started it all the same (a USSD
-                # push already on the customer's phone). The payment stays pending, so the
-                # order cannot be paid twice, until the provider is asked what it knows.
+                # push already on the customer's phone). The payment stays pending until the
+                # provider is asked what it knows; should it succeed, it is applied then.
                 await _check_soon(db, payment_id, context.start_grace_seconds)
                 raise ProviderError(
                     f"{exc.description} Payment {payment_id} stays pending until "
