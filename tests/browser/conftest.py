@@ -42,6 +42,9 @@ SERVER_ENV = {
     "HAZINA_SESSION_SECRET": "browser-tests-session-secret-0123456789",
     # One attempt per delivery: a failing receiver fails the delivery at once, for the retry button.
     "HAZINA_WEBHOOK_RETRY_SCHEDULE": "[0]",
+    # Every page of the suite pays from 127.0.0.1: the checkout's per-address limit is tested in
+    # tests/api/test_public_rate_limit.py, not by the pace of the browser stories.
+    "HAZINA_PUBLIC_PAYMENT_LIMIT_PER_ADDRESS": "1000/minute",
 }
 
 expect.set_options(timeout=WAIT_MS)
