@@ -1,5 +1,6 @@
 """Applying Alembic migrations from code: `hazina migrate`, and `hazina serve` on SQLite."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,10 +23,20 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-    command.upgrade(alembic_config(connection), "head")
+def _upgrade(revision: str) -> Callable[[Connection], None]:
+    def upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        command.upgrade(alembic_config(connection), revision)
+
+    return upgrade
+
+
+def _downgrade(revision: str) -> Callable[[Connection], None]:
+    def downgrade(connection: Connection) -> None:
+        command.downgrade(alembic_config(connection), revision)
+
+    return downgrade
 
 
 def _is_current(connection: Connection) -> bool:
@@ -33,9 +44,40 @@ def _is_current(connection: Connection) -> bool:
     return MigrationContext.configure(connection).get_current_revision() == head
 
 
-async def migrate(db: Database) -> None:
-    async with db.engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+async def migrate(db: Database, revision: str = "head") -> None:
+    """Upgrade to `revision` in one transaction."""
+    await _run(db, _upgrade(revision))
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    """Downgrade to `revision` in one transaction (an operator's way back, and the tests')."""
+    await _run(db, _downgrade(revision))
+
+
+async def _run(db: Database, step: Callable[[Connection], None]) -> None:
+    async with db.engine.connect() as connection:
+        if not db.is_sqlite:
+            async with connection.begin():
+                await connection.run_sync(step)
+            return
+        # SQLite alters a table by rebuilding it, and dropping the old copy of a table other
+        # rows reference fails while foreign keys are enforced; the pragma only changes outside
+        # a transaction. The keys are checked before the migration commits instead.
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            async with connection.begin():
+                await connection.run_sync(step)
+                await connection.run_sync(_check_foreign_keys)
+        finally:
+            await raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows without their parent: {broken[:5]}")
 
 
 async def is_current(db: Database) -> bool:

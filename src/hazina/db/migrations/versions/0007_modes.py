@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+import hazina.db.types
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -74,8 +76,8 @@ def _add_live_twins() -> None:
         sa.column("api_key", sa.String()),
         sa.column("api_secret_hash", sa.String()),
         sa.column("is_active", sa.Boolean()),
-        sa.column("created_at", sa.DateTime()),
-        sa.column("updated_at", sa.DateTime()),
+        sa.column("created_at", hazina.db.types.UtcDateTime(timezone=True)),
+        sa.column("updated_at", hazina.db.types.UtcDateTime(timezone=True)),
     )
     endpoints = sa.table(
         "webhook_endpoints",
@@ -84,8 +86,8 @@ def _add_live_twins() -> None:
         sa.column("secret", sa.String()),
         sa.column("enabled", sa.Boolean()),
         sa.column("is_primary", sa.Boolean()),
-        sa.column("created_at", sa.DateTime()),
-        sa.column("updated_at", sa.DateTime()),
+        sa.column("created_at", hazina.db.types.UtcDateTime(timezone=True)),
+        sa.column("updated_at", hazina.db.types.UtcDateTime(timezone=True)),
     )
     accounts = sa.table(
         "provider_accounts",
