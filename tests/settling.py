@@ -1,7 +1,7 @@
-"""Settling a payment behind the API's back, for tests that need an order payable again.
+"""Settling a payment behind the API's back, as the worker would after a decline.
 
-An order takes one payment at a time: a test that sends several payments for one order first
-marks the earlier one `failed`, as the worker would after a decline.
+An order takes a new attempt while another is pending; a test that wants the earlier attempt
+out of the way (so it cannot succeed too) marks it `failed` first.
 """
 
 from sqlalchemy import update
@@ -12,7 +12,7 @@ from hazina.domain.clock import utc_now
 
 
 async def mark_failed(db: Database, payment_id: str) -> None:
-    """A pending payment becomes `failed` (the sandbox's decline), leaving its order payable."""
+    """A pending payment becomes `failed` (the sandbox's decline); its order stays payable."""
     async with db.transaction() as session:
         result = await session.execute(
             update(Payment)

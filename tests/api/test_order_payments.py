@@ -1,5 +1,6 @@
-"""One payment in flight per order: a second is refused while one is pending, allowed after it
-failed, refused once the order is paid; concurrent attempts on one order serialise."""
+"""Several attempts per order: a new one is allowed while another is pending or after one
+failed, refused once the order is paid; concurrent attempts are all created and the order is
+paid once, the duplicates refunded."""
 
 import asyncio
 from typing import Any
@@ -10,22 +11,13 @@ from sqlalchemy import func, select
 
 from hazina.config import Settings
 from hazina.db.database import Database
-from hazina.db.models import Event, Job, Payment
+from hazina.db.models import Event, Job, Payment, Refund
 from hazina.worker import Worker
 from tests.conftest import make_settings
 from tests.settling import mark_failed
 from tests.waiting import drain
 
-PAID = {"error": {"code": "BAD_REQUEST_ERROR", "description": "Order is already paid"}}
-
-
-def in_progress(payment_id: str) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": "BAD_REQUEST_ERROR",
-            "description": f"Order already has a payment in progress: {payment_id}",
-        }
-    }
+PAID = {"error": {"code": "BAD_REQUEST_ERROR", "description": "Order already paid"}}
 
 
 async def new_order(client: httpx.AsyncClient) -> str:
@@ -54,9 +46,10 @@ async def count(db: Database, model: type[Any]) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def test_a_second_payment_is_refused_while_one_is_pending(
+async def test_a_second_payment_is_allowed_while_one_is_pending(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database
 ) -> None:
+    """A customer can always try again: an attempt still pending does not lock the order."""
     order_id = await new_order(client)
     first = await client.post("/api/v1/payments", json=upi(order_id))
     assert first.status_code == 201
@@ -68,7 +61,7 @@ async def test_a_second_payment_is_refused_while_one_is_pending(
         "cvv": "123",
         "holder_name": "J",
     }
-    for response in (
+    responses = [
         await client.post("/api/v1/payments", json=upi(order_id)),  # the very same request
         await client.post("/api/v1/payments", json=upi(order_id, "other@bank")),
         await client.post(
@@ -78,17 +71,27 @@ async def test_a_second_payment_is_refused_while_one_is_pending(
         await client.post(
             "/api/v1/payments", json=upi(order_id), headers={"Idempotency-Key": "fresh"}
         ),
-    ):
-        assert (response.status_code, response.json()) == (400, in_progress(payment_id))
-    assert await payments_of(db, order_id) == [(payment_id, "pending")]
-    assert (await count(db, Job), await count(db, Event)) == (1, 2)
-    # A refusal is not stored against the key: the key still works once the order is payable.
-    await mark_failed(db, payment_id)
+    ]
+    for response in responses:
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "pending"
+        assert response.json()["order_id"] == order_id
+    created = [payment_id] + [response.json()["id"] for response in responses]
+    assert len(set(created)) == 6
+    assert sorted(await payments_of(db, order_id)) == sorted(
+        (created_id, "pending") for created_id in created
+    )
+    # The sandbox cannot end an attempt: each keeps its job and its two events.
+    assert (await count(db, Job), await count(db, Event)) == (6, 12)
+    assert (await client.get(f"/api/v1/orders/{order_id}")).json()["status"] == "attempted"
+    # The attempt made with a key is stored against it: the same request replays it.
     retried = await client.post(
         "/api/v1/payments", json=upi(order_id), headers={"Idempotency-Key": "fresh"}
     )
     assert retried.status_code == 201
-    assert "idempotent-replayed" not in retried.headers
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert retried.json() == responses[-1].json()
+    assert await count(db, Payment) == 6
 
 
 async def test_other_orders_are_not_held_up(client: httpx.AsyncClient) -> None:
@@ -98,19 +101,19 @@ async def test_other_orders_are_not_held_up(client: httpx.AsyncClient) -> None:
     assert (await client.post("/api/v1/payments", json=upi(other))).status_code == 201
 
 
-async def test_pending_then_failed_then_allowed_then_paid_then_refused(
+async def test_pending_then_another_then_failed_then_allowed_then_paid_then_refused(
     client: httpx.AsyncClient, db: Database, worker: Worker
 ) -> None:
     order_id = await new_order(client)
     first = (await client.post("/api/v1/payments", json=upi(order_id))).json()["id"]
-    refused = await client.post("/api/v1/payments", json=upi(order_id))
-    assert (refused.status_code, refused.json()) == (400, in_progress(first))
+    another = await client.post("/api/v1/payments", json=upi(order_id))
+    assert another.status_code == 201, another.text
+    another_id = another.json()["id"]
     await mark_failed(db, first)
+    await mark_failed(db, another_id)
     second = await client.post("/api/v1/payments", json=upi(order_id))
     assert second.status_code == 201
     second_id = second.json()["id"]
-    refused = await client.post("/api/v1/payments", json=upi(order_id))
-    assert (refused.status_code, refused.json()) == (400, in_progress(second_id))
     await drain(worker)  # the sandbox approves it
     assert (await client.get(f"/api/v1/orders/{order_id}")).json()["status"] == "paid"
     for response in (
@@ -118,7 +121,11 @@ async def test_pending_then_failed_then_allowed_then_paid_then_refused(
         await client.post("/api/v1/payments", json=upi(order_id, "x@bank")),
     ):
         assert (response.status_code, response.json()) == (400, PAID)
-    assert await payments_of(db, order_id) == [(first, "failed"), (second_id, "success")]
+    assert await payments_of(db, order_id) == [
+        (first, "failed"),
+        (another_id, "failed"),
+        (second_id, "success"),
+    ]
 
 
 class TestAfterADecline:
@@ -133,19 +140,22 @@ class TestAfterADecline:
     ) -> None:
         order_id = await new_order(client)
         first = (await client.post("/api/v1/payments", json=upi(order_id))).json()["id"]
-        refused = await client.post("/api/v1/payments", json=upi(order_id))
-        assert (refused.status_code, refused.json()) == (400, in_progress(first))
+        retry = await client.post("/api/v1/payments", json=upi(order_id))
+        assert retry.status_code == 201, retry.text
+        retry_id = retry.json()["id"]
         await drain(worker)
+        assert (await client.get(f"/api/v1/orders/{order_id}")).json()["status"] == "attempted"
         second = await client.post("/api/v1/payments", json=upi(order_id))
         assert second.status_code == 201, second.text
         assert await payments_of(db, order_id) == [
             (first, "failed"),
+            (retry_id, "failed"),
             (second.json()["id"], "pending"),
         ]
 
 
-async def test_concurrent_attempts_on_one_order_create_one_payment(
-    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database
+async def test_concurrent_attempts_on_one_order_are_all_created_and_pay_it_once(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database, worker: Worker
 ) -> None:
     order_id = await new_order(client)
     attempts = [
@@ -155,13 +165,35 @@ async def test_concurrent_attempts_on_one_order_create_one_payment(
         for n in range(5)
     ]
     responses = await asyncio.gather(*attempts)
-    statuses = sorted(response.status_code for response in responses)
-    assert statuses == [201] + [400] * 9, [r.text for r in responses]
-    [created] = [response for response in responses if response.status_code == 201]
-    payment_id = created.json()["id"]
-    for response in responses:
-        if response.status_code == 400:
-            assert response.json() == in_progress(payment_id)
-    assert await payments_of(db, order_id) == [(payment_id, "pending")]
-    assert (await count(db, Payment), await count(db, Job), await count(db, Event)) == (1, 1, 2)
+    assert [response.status_code for response in responses] == [201] * 10, [
+        r.text for r in responses
+    ]
+    created = {response.json()["id"] for response in responses}
+    assert len(created) == 10
+    assert sorted(await payments_of(db, order_id)) == sorted(
+        (payment_id, "pending") for payment_id in created
+    )
+    assert (await count(db, Payment), await count(db, Job), await count(db, Event)) == (10, 10, 20)
     assert (await client.get(f"/api/v1/orders/{order_id}")).json()["status"] == "attempted"
+    # The sandbox approves every attempt: the order is paid once, the duplicates refunded.
+    await drain(worker)
+    assert (await client.get(f"/api/v1/orders/{order_id}")).json()["status"] == "paid"
+    settled = await payments_of(db, order_id)
+    statuses = sorted(status for _, status in settled)
+    assert statuses == ["refunded"] * 9 + ["success"]
+    [paid_by] = [payment_id for payment_id, status in settled if status == "success"]
+    async with db.read() as session:
+        payments = list(await session.scalars(select(Payment).where(Payment.order_id == order_id)))
+        refunds = list(await session.scalars(select(Refund)))
+        refunded_events = list(
+            await session.scalars(select(Event).where(Event.type == "payment.refunded"))
+        )
+    for payment in payments:
+        if payment.id == paid_by:
+            assert (payment.review_reason, payment.amount_refunded) == (None, 0)
+        else:
+            assert payment.review_reason == "order_already_paid"
+            assert payment.amount_refunded == payment.amount_received == 50000
+    assert sorted(refund.payment_id for refund in refunds) == sorted(created - {paid_by})
+    assert {(refund.amount, refund.status) for refund in refunds} == {(50000, "processed")}
+    assert sorted(event.resource_id for event in refunded_events) == sorted(created - {paid_by})

@@ -24,6 +24,7 @@ CREATED_KEYS = {
     "receipt",
     "notes",
     "status",
+    "livemode",
     "created_at",
 }
 
@@ -73,6 +74,7 @@ async def test_create_order_full_body(client: httpx.AsyncClient) -> None:
     assert body["receipt"] == "receipt_123"
     assert body["notes"] == {"customer_name": "John Doe", "tags": ["a", 1]}
     assert body["status"] == "created"
+    assert body["livemode"] is False
     assert before <= parse_z(body["created_at"]) <= datetime.now(UTC) + timedelta(seconds=1)
 
 
@@ -86,6 +88,7 @@ async def test_create_order_defaults(client: httpx.AsyncClient) -> None:
     assert body["receipt"] is None
     assert body["notes"] == {}
     assert body["status"] == "created"
+    assert body["livemode"] is False
 
 
 async def test_order_ids_are_unique(client: httpx.AsyncClient) -> None:
@@ -178,7 +181,7 @@ async def test_a_paid_order_refuses_another_payment(
     assert (await client.post("/api/v1/payments", json=body)).status_code == 201
     await drain(worker)
     response = await client.post("/api/v1/payments", json=body)
-    assert_error(response, 400, "BAD_REQUEST_ERROR", "Order is already paid")
+    assert_error(response, 400, "BAD_REQUEST_ERROR", "Order already paid")
 
 
 @pytest.mark.parametrize("amount", [99, 0, -1, -50000])

@@ -19,8 +19,9 @@ from tests.waiting import drain
 PAYMENT_ID = re.compile(r"pay_[A-Za-z0-9]{16}")
 ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 BASE_KEYS = {"id", "order_id", "amount", "currency", "method", "status", "created_at"}
-UPI_CREATED = BASE_KEYS | {"vpa"}
-CARD_CREATED = BASE_KEYS | {"card_network", "card_last4"}
+# Hazina's resources say which mode they belong to; the public (checkout) view does not.
+UPI_CREATED = BASE_KEYS | {"vpa", "livemode"}
+CARD_CREATED = BASE_KEYS | {"card_network", "card_last4", "livemode"}
 DETAIL = {"captured", "amount_refunded", "updated_at"}
 FAILURE = {"error_code", "error_description"}
 PAN = "4111111111111111"
@@ -85,6 +86,7 @@ async def test_create_upi_payment(client: httpx.AsyncClient) -> None:
     assert (body["amount"], body["currency"], body["method"]) == (50000, "INR", "upi")
     assert body["vpa"] == "user@paytm"
     assert body["status"] == "pending"
+    assert body["livemode"] is False
     assert ISO_Z.fullmatch(body["created_at"])
 
 
@@ -195,7 +197,9 @@ async def test_events_at_creation_and_exactly_one_outcome(
             select(Event).where(Event.resource_id == payment_id, Event.type == "payment.success")
         )
     assert success is not None
+    assert set(success.payload) == {"event", "timestamp", "livemode", "data"}
     assert success.payload["event"] == "payment.success"
+    assert success.payload["livemode"] is False
     assert isinstance(success.payload["timestamp"], int)
     assert success.payload["data"]["payment"]["id"] == payment_id
     assert success.payload["data"]["payment"]["status"] == "success"
@@ -234,7 +238,7 @@ async def test_public_payment_create_needs_no_credentials(
     # It belongs to the order's merchant, who can read it with credentials.
     assert (await client.get(f"/api/v1/payments/{body['id']}")).json()["order_id"] == order_id
     assert sorted(await event_types(db, body["id"])) == ["payment.created", "payment.pending"]
-    # UPI too, on an order of its own (an order takes one payment at a time).
+    # UPI too, on an order of its own.
     upi_order_id = await new_order(client, 999)
     upi = await anonymous.post(
         "/api/v1/payments/public", json={"order_id": upi_order_id, "method": "upi", "vpa": "a@b"}
@@ -406,7 +410,7 @@ class TestFailedPayment:
 
 
 async def test_list_payments(client: httpx.AsyncClient, worker: Worker) -> None:
-    # One order per payment: an order takes one payment at a time.
+    # One order per payment: each payment settles to success on an order of its own.
     created = [
         (await pay(client, await new_order(client, 300), vpa=f"user{n}@bank")).json()["id"]
         for n in range(5)

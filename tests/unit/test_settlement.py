@@ -86,7 +86,7 @@ def test_a_repeated_success_changes_nothing():
 )
 def test_a_mismatched_success_is_sent_for_review_not_fulfilment(amount, currency, reason):
     decision = decide(report(SUCCEEDED, amount=amount, currency=currency))
-    assert decision.status == PaymentStatus.SUCCESS
+    assert decision.status == PaymentStatus.REVIEW
     assert decision.event == EventType.PAYMENT_REVIEW_REQUIRED
     assert decision.review == reason
     assert not decision.pays_order
@@ -94,8 +94,30 @@ def test_a_mismatched_success_is_sent_for_review_not_fulfilment(amount, currency
 
 def test_a_second_payment_for_a_paid_order_is_sent_for_review():
     decision = decide(report(SUCCEEDED, paid_by_other=True))
+    assert decision.status == PaymentStatus.REVIEW
     assert decision.event == EventType.PAYMENT_REVIEW_REQUIRED
     assert decision.review == ReviewReason.ORDER_ALREADY_PAID
+    assert not decision.pays_order
+    assert not decision.refund_in_full
+
+
+def test_a_second_refundable_payment_for_a_paid_order_is_refunded_in_full():
+    decision = decide(
+        Report(
+            kind=SUCCEEDED,
+            status=PaymentStatus.PENDING,
+            amount=5000,
+            currency="TZS",
+            reported_amount=5000,
+            reported_currency="TZS",
+            order_paid_by_other=True,
+            refundable=True,
+        )
+    )
+    assert decision.status == PaymentStatus.REFUNDED
+    assert decision.event == EventType.PAYMENT_REFUNDED
+    assert decision.review == ReviewReason.ORDER_ALREADY_PAID
+    assert decision.refund_in_full
     assert not decision.pays_order
 
 
