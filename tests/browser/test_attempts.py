@@ -404,8 +404,7 @@ async def test_an_underpaid_ussd_payment_shows_the_review_state_on_the_checkout(
     await expect(held).to_be_visible()
     await expect(held.get_by_test_id("review-payment-id")).to_have_text(started["id"])
     await expect(page.get_by_test_id("review-message")).to_have_text(
-        "The merchant is checking this payment before confirming your order. "
-        "You will not be charged again."
+        "The merchant is checking this payment before confirming your order."
     )
     await expect(page.get_by_test_id("success-state")).to_be_hidden()
     await screenshot(page, "attempts-review")

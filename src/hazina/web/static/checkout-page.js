@@ -96,7 +96,7 @@
   var HELD = {
     review: [
       "Payment received, not yet confirmed",
-      "The merchant is checking this payment before confirming your order. You will not be charged again."
+      "The merchant is checking this payment before confirming your order."
     ],
     refunded: [
       "Payment being returned",
