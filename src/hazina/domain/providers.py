@@ -102,6 +102,35 @@ def event_from_json(data: dict[str, Any]) -> ProviderEvent:
     )
 
 
+# Dedup keys of the reports Hazina makes itself start with it; provider event ids never do.
+OWN_REPORT_PREFIX = "hazina:"
+
+
+def own_report(
+    kind: ProviderEventKind,
+    reason: str,
+    payment_id: str,
+    *,
+    refund_id: str | None = None,
+    message: str | None = None,
+    amount: int | None = None,
+    currency: str | None = None,
+) -> ProviderEvent:
+    """A fact Hazina establishes itself (the sandbox's outcome, an attempt it ended, a check it
+    gave up on), applied like a provider's report. One per `reason` and payment (or refund)."""
+    return ProviderEvent(
+        kind=kind,
+        dedup_key=f"{OWN_REPORT_PREFIX}{reason}:{refund_id or payment_id}",
+        raw_type="hazina",
+        raw_status=reason,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        message=message,
+        amount=amount,
+        currency=currency,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentStart:
     """What an adapter needs to start collecting one payment."""

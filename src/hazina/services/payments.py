@@ -14,7 +14,7 @@ from hazina.db.queue import complete_current_job, enqueue
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.instruments import validate_card, validate_vpa
-from hazina.domain.providers import ProviderEvent, ProviderEventKind
+from hazina.domain.providers import ProviderEventKind, own_report
 from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
@@ -228,14 +228,8 @@ async def give_up_payment(db: Database, payment_id: str) -> None:
 
 async def _apply_sandbox_report(db: Database, payment: Payment, *, succeeded: bool) -> None:
     kind = ProviderEventKind.PAYMENT_SUCCEEDED if succeeded else ProviderEventKind.PAYMENT_FAILED
-    report = ProviderEvent(
-        kind=kind,
-        dedup_key=f"hazina:sandbox:{payment.id}",
-        raw_type="sandbox",
-        raw_status="success" if succeeded else "failed",
-        payment_id=payment.id,
-        amount=payment.amount,
-        currency=payment.currency,
+    report = own_report(
+        kind, "sandbox", payment.id, amount=payment.amount, currency=payment.currency
     )
     scope = Scope(SANDBOX, payment.merchant_id, None, refundable=True)
     async with db.transaction() as session:

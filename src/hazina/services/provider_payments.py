@@ -23,9 +23,9 @@ from hazina.domain.errors import BadRequest, ProviderError
 from hazina.domain.providers import (
     Capability,
     PaymentStart,
-    ProviderEvent,
     ProviderEventKind,
     ProviderFailure,
+    own_report,
 )
 from hazina.domain.states import PaymentStatus
 from hazina.services import resources
@@ -186,12 +186,10 @@ async def end_other_attempts(
         except ProviderFailure:
             await _check_soon(db, payment.id, 0.0)
             continue
-        ended = ProviderEvent(
-            kind=ProviderEventKind.PAYMENT_EXPIRED,
-            dedup_key=f"hazina:superseded:{payment.id}",
-            raw_type="superseded",
-            raw_status="expired",
-            payment_id=payment.id,
+        ended = own_report(
+            ProviderEventKind.PAYMENT_EXPIRED,
+            "superseded",
+            payment.id,
             message=f"Ended: the customer started payment {current_payment_id} instead",
         )
         async with db.transaction() as session:
@@ -217,13 +215,8 @@ async def _fail_start(
     db: Database, context: ProviderContext, payment_id: str, description: str
 ) -> None:
     """The provider refused the start: the payment fails now, with its event."""
-    failure = ProviderEvent(
-        kind=ProviderEventKind.PAYMENT_FAILED,
-        dedup_key=f"hazina:start-failed:{payment_id}",
-        raw_type="start",
-        raw_status="refused",
-        payment_id=payment_id,
-        message=description,
+    failure = own_report(
+        ProviderEventKind.PAYMENT_FAILED, "start-failed", payment_id, message=description
     )
     async with db.transaction() as session:
         payment = await session.get_one(Payment, payment_id)
@@ -250,12 +243,10 @@ async def reconcile_payment(
     report = await adapter.fetch_payment(access, payment.id, payment.provider_reference)
     unresolved = report is None or report.kind == ProviderEventKind.PAYMENT_PENDING
     if final and unresolved:
-        report = ProviderEvent(
-            kind=ProviderEventKind.PAYMENT_EXPIRED,
-            dedup_key=f"hazina:reconcile-final:{payment.id}",
-            raw_type="reconcile",
-            raw_status="still_pending",
-            payment_id=payment.id,
+        report = own_report(
+            ProviderEventKind.PAYMENT_EXPIRED,
+            "reconcile-final",
+            payment.id,
             message="The provider never confirmed the payment",
         )
     started_long_ago = utc_now() - payment.created_at > timedelta(
@@ -264,12 +255,10 @@ async def reconcile_payment(
     if report is None and (payment.provider_reference is not None or not started_long_ago):
         return "unknown"
     if report is None:
-        report = ProviderEvent(
-            kind=ProviderEventKind.PAYMENT_FAILED,
-            dedup_key=f"hazina:never-started:{payment.id}",
-            raw_type="reconcile",
-            raw_status="not_found",
-            payment_id=payment.id,
+        report = own_report(
+            ProviderEventKind.PAYMENT_FAILED,
+            "never-started",
+            payment.id,
             message="The payment never reached the provider",
         )
     async with db.transaction() as session:
@@ -289,12 +278,10 @@ async def give_up_reconciliation(db: Database, context: ProviderContext, payment
             return
         if await checks_remaining(session, RECONCILE_PAYMENT, "payment_id", payment_id):
             return
-    expiry = ProviderEvent(
-        kind=ProviderEventKind.PAYMENT_EXPIRED,
-        dedup_key=f"hazina:reconcile-gave-up:{payment_id}",
-        raw_type="reconcile",
-        raw_status="unanswered",
-        payment_id=payment_id,
+    expiry = own_report(
+        ProviderEventKind.PAYMENT_EXPIRED,
+        "reconcile-gave-up",
+        payment_id,
         message="The provider could not be asked about the payment: every status query failed",
     )
     async with db.transaction() as session:

@@ -24,10 +24,10 @@ from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
 from hazina.domain.providers import (
     ProviderAccess,
-    ProviderEvent,
     ProviderEventKind,
     ProviderFailure,
     RefundStart,
+    own_report,
 )
 from hazina.domain.states import PaymentStatus, RefundStatus
 from hazina.services import resources
@@ -200,13 +200,8 @@ async def process_refund(
     await processor.settle_refund()
     # The sandbox's answer is a provider report, settled on the one path every provider's
     # takes; its receipt makes a second run of this job a duplicate.
-    report = ProviderEvent(
-        kind=ProviderEventKind.REFUND_SUCCEEDED,
-        dedup_key=f"hazina:sandbox-refund:{refund.id}",
-        raw_type="sandbox",
-        raw_status="processed",
-        payment_id=payment.id,
-        refund_id=refund.id,
+    report = own_report(
+        ProviderEventKind.REFUND_SUCCEEDED, "sandbox-refund", payment.id, refund_id=refund.id
     )
     async with db.transaction() as session:
         await complete_current_job(session)
