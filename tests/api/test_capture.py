@@ -24,6 +24,7 @@ CAPTURED_KEYS = {
     "method",
     "vpa",
     "status",
+    "livemode",
     "captured",
     "amount_refunded",
     "created_at",

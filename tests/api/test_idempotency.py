@@ -12,7 +12,6 @@ from hazina.db.database import Database
 from hazina.db.models import Event, IdempotencyKey, Job, Order, Payment
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
 from hazina.worker import Worker
-from tests.settling import mark_failed
 from tests.waiting import drain
 
 CONFLICT = {
@@ -91,7 +90,6 @@ async def test_without_a_key_every_request_creates(
 ) -> None:
     first = await client.post("/api/v1/payments", json=upi(order_id))
     assert first.status_code == 201
-    await mark_failed(db, first.json()["id"])  # the order takes one payment at a time
     second = await client.post("/api/v1/payments", json=upi(order_id))
     assert second.status_code == 201
     assert "idempotent-replayed" not in second.headers
@@ -104,7 +102,16 @@ async def test_without_a_key_every_request_creates(
     "other",
     [
         {"vpa": "someone@else"},
-        {"method": "card"},
+        {
+            "method": "card",
+            "card": {
+                "number": "4111111111111111",
+                "expiry_month": 12,
+                "expiry_year": 2099,
+                "cvv": "123",
+                "holder_name": "J",
+            },
+        },
         {"order_id": "order_DoesNotExist0001"},
     ],
 )
@@ -120,6 +127,26 @@ async def test_same_key_different_body_is_a_conflict(
     # The original is still replayed.
     again = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("k"))
     assert again.content == first.content
+
+
+async def test_same_key_with_an_invalid_body_gets_the_validation_error(
+    client: httpx.AsyncClient, db: Database, order_id: str
+) -> None:
+    """The request is validated before anything else is looked at: a different body that is
+    invalid answers its own 400, not a conflict, and the original is still replayed."""
+    first = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("k"))
+    assert first.status_code == 201
+    response = await client.post(
+        "/api/v1/payments", json=upi(order_id) | {"method": "card"}, headers=keyed("k")
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"code": "BAD_REQUEST_ERROR", "description": "card is required for method card"}
+    }
+    assert await count(db, Payment) == 1
+    again = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("k"))
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
 
 
 async def test_same_key_on_another_route_is_a_conflict(
@@ -180,7 +207,6 @@ async def test_an_expired_key_is_processed_anew(
 ) -> None:
     first = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
     await expire(db, "old")
-    await mark_failed(db, first.json()["id"])  # the order takes one payment at a time
     second = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
     assert second.status_code == 201
     assert "idempotent-replayed" not in second.headers
@@ -197,12 +223,12 @@ async def test_an_expired_key_accepts_a_different_body(
 ) -> None:
     first = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("old"))
     await expire(db, "old")
-    await mark_failed(db, first.json()["id"])  # the order takes one payment at a time
     response = await client.post(
         "/api/v1/payments", json=upi(order_id, "new@bank"), headers=keyed("old")
     )
     assert response.status_code == 201
     assert response.json()["vpa"] == "new@bank"
+    assert response.json()["id"] != first.json()["id"]
 
 
 @pytest.mark.parametrize(
@@ -337,13 +363,12 @@ async def test_public_keys_are_a_namespace_of_their_own(
 
 
 async def test_a_public_key_cannot_block_the_merchants_request(
-    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, db: Database, order_id: str
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, order_id: str
 ) -> None:
     """The same key and the same body, public first: the merchant's request is not a replay or a
-    conflict; it meets the order's own rule (one payment in flight) instead."""
+    conflict; it is a new attempt on the order, which takes one while another is pending."""
     public = await anonymous.post("/api/v1/payments/public", json=upi(order_id), headers=keyed("k"))
     assert public.status_code == 201
-    await mark_failed(db, public.json()["id"])
     private = await client.post("/api/v1/payments", json=upi(order_id), headers=keyed("k"))
     assert private.status_code == 201, private.text
     assert "idempotent-replayed" not in private.headers

@@ -60,12 +60,21 @@ async def test_a_full_refund_is_created_pending(
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "payment_id", "amount", "reason", "status", "created_at"}
+    assert set(body) == {
+        "id",
+        "payment_id",
+        "amount",
+        "reason",
+        "status",
+        "livemode",
+        "created_at",
+    }
     assert re.fullmatch(r"rfnd_[A-Za-z0-9]{16}", body["id"])
     assert body["payment_id"] == payment["id"]
     assert body["amount"] == 50000
     assert body["reason"] == "Damaged item"
     assert body["status"] == "pending"
+    assert body["livemode"] is False
     assert ISO_Z.match(body["created_at"])
     assert await amount_refunded(client, payment["id"]) == 50000
 
@@ -74,8 +83,10 @@ async def test_a_full_refund_is_created_pending(
 
     created = await event_payloads(db, body["id"], "refund.created")
     assert len(created) == 1
+    assert set(created[0]) == {"event", "timestamp", "livemode", "data"}
     assert created[0]["event"] == "refund.created"
     assert isinstance(created[0]["timestamp"], int)
+    assert created[0]["livemode"] is False
     assert created[0]["data"] == {"refund": body}
 
 
@@ -364,6 +375,7 @@ async def test_refunds_are_listed_newest_first_in_pages(
         "amount",
         "reason",
         "status",
+        "livemode",
         "created_at",
         "processed_at",
     }

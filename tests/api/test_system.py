@@ -158,13 +158,22 @@ class TestProductionOnADevelopmentDatabase:
                     ), (method, path)
             async with production.db.read() as session:
                 merchant = await session.get_one(Merchant, TEST_MERCHANT_ID)
+                twins = (
+                    await session.scalars(
+                        select(Merchant).where(Merchant.account_id == merchant.account_id)
+                    )
+                ).all()
                 audits = (
                     await session.scalars(
                         select(AuditLog).where(AuditLog.action == "merchant.deactivated")
                     )
                 ).all()
-            assert merchant.is_active is False
-            assert [audit.target for audit in audits] == [f"merchant:{TEST_MERCHANT_ID}"]
+            # Both twins of the published test merchant: its test and its live key pairs.
+            assert sorted(twin.livemode for twin in twins) == [False, True]
+            assert [twin.is_active for twin in twins] == [False, False]
+            assert sorted(audit.target for audit in audits) == sorted(
+                f"merchant:{twin.id}" for twin in twins
+            )
             # A second production start finds nothing left to deactivate.
             again = await start(
                 make_settings(database_url, env="production", session_secret=SESSION_SECRET)
@@ -176,7 +185,7 @@ class TestProductionOnADevelopmentDatabase:
                     .select_from(AuditLog)
                     .where(AuditLog.action == "merchant.deactivated")
                 )
-            assert count == 1
+            assert count == 2
         finally:
             await production.db.dispose()
 

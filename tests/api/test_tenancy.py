@@ -12,7 +12,6 @@ from hazina.db.database import Database
 from hazina.db.models import Event, Order, Payment
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
 from hazina.worker import Worker
-from tests.settling import mark_failed
 from tests.waiting import drain
 
 ORDER_NOT_FOUND = {"error": {"code": "NOT_FOUND_ERROR", "description": "Order not found"}}
@@ -119,10 +118,9 @@ async def test_lists_hold_only_the_merchants_own_payments(
 
 
 async def test_a_public_payment_belongs_to_the_orders_merchant(
-    client: httpx.AsyncClient, db: Database, tenants: tuple[Tenant, Tenant]
+    client: httpx.AsyncClient, tenants: tuple[Tenant, Tenant]
 ) -> None:
     a, b = tenants
-    await mark_failed(db, b.payment_id)  # B's order takes a new payment only once this one failed
     body = {"order_id": b.order_id, "method": "upi", "vpa": "buyer@bank"}
     # The checkout carries no credentials; a merchant's headers must not re-assign the payment.
     created = await client.post("/api/v1/payments/public", json=body, headers=a.headers)
@@ -138,10 +136,9 @@ async def test_a_public_payment_belongs_to_the_orders_merchant(
 
 
 async def test_idempotent_replays_never_cross_merchants(
-    client: httpx.AsyncClient, db: Database, tenants: tuple[Tenant, Tenant]
+    client: httpx.AsyncClient, tenants: tuple[Tenant, Tenant]
 ) -> None:
     a, b = tenants
-    await mark_failed(db, a.payment_id)  # A's order takes a new payment only once this one failed
     body = {"order_id": a.order_id, "method": "upi", "vpa": "user@paytm"}
     key = {"Idempotency-Key": "same-key"}
     first = await client.post("/api/v1/payments", json=body, headers=a.headers | key)

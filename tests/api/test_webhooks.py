@@ -292,7 +292,9 @@ async def test_events_list_filter_and_get(client: httpx.AsyncClient) -> None:
     event = page["data"][0]
     assert event["id"].startswith("evt_")
     assert event["resource_id"] == payment["id"]
-    assert set(event["payload"]) == {"event", "timestamp", "data"}
+    assert event["livemode"] is False
+    assert set(event["payload"]) == {"event", "timestamp", "livemode", "data"}
+    assert event["payload"]["livemode"] is False
     assert (await client.get("/api/v1/events")).json()["total"] == 2
     missing = await client.get("/api/v1/events/evt_nope")
     assert_error(missing, 404, "NOT_FOUND_ERROR", "Event not found")
