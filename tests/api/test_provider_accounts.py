@@ -1,6 +1,7 @@
 """Provider accounts over HTTP: write-only credentials, masks on read, audit rows, tenancy."""
 
 import logging
+import secrets
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from hazina.bootstrap import Container
 from hazina.db.models import AuditLog, ProviderAccount
 from hazina.domain.errors import NotFound
-from hazina.services.merchants import TEST_MERCHANT_ID
+from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
 from hazina.services.provider_accounts import (
     CredentialsUnreadable,
     load_access,
@@ -27,6 +28,14 @@ STRIPE = {
 CLICKPESA = {"client_id": "IDclickpesaClient0001", "api_key": "SKclickpesaApiKey000000000001"}
 ALL_SECRETS = [*STRIPE.values(), *CLICKPESA.values()]
 URL = "/api/v1/provider-accounts"
+STRIPE_LIVE = {
+    "secret_key": "sk_live_51HazinaLiveKey0000000000000live",
+    "webhook_secret": STRIPE["webhook_secret"],
+}
+TEST_KEYS_ONLY = (
+    "mode must be test: test keys manage test accounts only "
+    "(use the live keys, or the dashboard's live mode, for live accounts)"
+)
 
 
 def assert_no_secret(*texts: str) -> None:
@@ -53,6 +62,24 @@ async def listed(client: httpx.AsyncClient, headers: dict[str, str] | None = Non
     assert response.status_code == 200, response.text
     assert_no_secret(response.text)
     return response.json()["data"]
+
+
+async def twin_headers(container: Container) -> tuple[dict[str, str], dict[str, str]]:
+    """A new merchant's test and live credentials: one account, two modes."""
+    suffix = secrets.token_hex(4)
+    credentials = await create_merchant(
+        container.db,
+        container.providers.vault,
+        name="Twins",
+        email=f"twins-{suffix}@example.com",
+        actor="test",
+    )
+    test = {"X-Api-Key": credentials.merchant.api_key, "X-Api-Secret": credentials.api_secret}
+    live = {
+        "X-Api-Key": credentials.live_merchant.api_key,
+        "X-Api-Secret": credentials.live_api_secret,
+    }
+    return test, live
 
 
 async def audit_rows(container: Container) -> list[AuditLog]:
@@ -113,14 +140,14 @@ async def test_put_replaces_the_credentials_and_keeps_the_id(
 ) -> None:
     first = (await put(client)).json()
     replacement = {
-        "secret_key": "sk_live_51HazinaLiveKey0000000000000live",
+        "secret_key": "sk_test_51HazinaOtherKey00000000000next",
         "webhook_secret": STRIPE["webhook_secret"],
     }
-    second = (await put(client, credentials=replacement, mode="live")).json()
+    second = (await put(client, credentials=replacement)).json()
     assert second["id"] == first["id"]
     assert second["webhook_url"] == first["webhook_url"]
-    assert second["mode"] == "live"
-    assert second["credentials"]["secret_key"] == {"configured": True, "last4": "…live"}
+    assert second["mode"] == "test"
+    assert second["credentials"]["secret_key"] == {"configured": True, "last4": "…next"}
     assert second["credentials"]["publishable_key"] == {"configured": False, "last4": None}
     access = await load_access(
         container.db, container.providers.vault, "stripe", account_id=first["id"]
@@ -136,13 +163,58 @@ async def test_put_replaces_the_credentials_and_keeps_the_id(
     assert updated.action == "provider_account.updated"
     assert updated.details == {
         "provider": "stripe",
-        "mode": "live",
+        "mode": "test",
         "previous_mode": "test",
         "changed": ["secret_key"],
         "removed": ["publishable_key"],
     }
     assert_no_secret(repr(created.details), repr(updated.details))
     assert replacement["secret_key"] not in repr(updated.details)
+
+
+async def test_live_credentials_go_to_the_live_twins_own_account(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """A test key cannot save a live key; the live keys keep a live account of their own."""
+    test, live = await twin_headers(container)
+    mine = (await put(client, headers=test)).json()
+    refused = await put(client, credentials=STRIPE_LIVE, mode="live", headers=test)
+    assert_error(refused, 400, "BAD_REQUEST_ERROR", TEST_KEYS_ONLY)
+    response = await put(client, credentials=STRIPE_LIVE, mode="live", headers=live)
+    assert response.status_code == 200, response.text
+    account = response.json()
+    assert account["id"] != mine["id"]
+    assert account["mode"] == "live"
+    assert account["webhook_url"] != mine["webhook_url"]
+    assert account["credentials"]["secret_key"] == {"configured": True, "last4": "…live"}
+    assert account["credentials"]["publishable_key"] == {"configured": False, "last4": None}
+    # Each twin lists only its own account, in its own mode.
+    assert await listed(client, test) == [mine]
+    assert await listed(client, live) == [account]
+    access = await load_access(
+        container.db, container.providers.vault, "stripe", account_id=account["id"]
+    )
+    assert (access.secrets, access.mode) == (STRIPE_LIVE, "live")
+    # A live key without `mode` means a live account; test credentials there are refused.
+    no_mode = await client.put(f"{URL}/stripe", json={"credentials": STRIPE_LIVE}, headers=live)
+    assert no_mode.status_code == 200, no_mode.text
+    assert (no_mode.json()["id"], no_mode.json()["mode"]) == (account["id"], "live")
+    wrong_prefix = await put(client, credentials=STRIPE, mode="live", headers=live)
+    assert_error(
+        wrong_prefix,
+        400,
+        "BAD_REQUEST_ERROR",
+        "secret_key must start with sk_live_ or rk_live_ in live mode",
+    )
+    test_mode = await put(client, credentials=STRIPE, mode="test", headers=live)
+    assert_error(
+        test_mode,
+        400,
+        "BAD_REQUEST_ERROR",
+        "mode must be live: live keys manage live accounts only "
+        "(use the test keys, or the dashboard's test mode, for test accounts)",
+    )
+    assert await listed(client, live) == [no_mode.json()]
 
 
 async def test_clickpesa_optional_checksum_key(client: httpx.AsyncClient) -> None:
@@ -166,7 +238,7 @@ async def test_short_secrets_show_no_last_four(client: httpx.AsyncClient) -> Non
     ("provider", "mode", "credentials", "description"),
     [
         ("paypal", "test", STRIPE, "Unsupported provider 'paypal': use one of clickpesa, stripe"),
-        ("stripe", "sandbox", STRIPE, "mode must be one of: test, live"),
+        ("stripe", "sandbox", STRIPE, TEST_KEYS_ONLY),
         (
             "stripe",
             "test",
@@ -186,12 +258,9 @@ async def test_short_secrets_show_no_last_four(client: httpx.AsyncClient) -> Non
             {**STRIPE, "secret_key": "sk_live_51HazinaSecretKey000000000000wxyz"},
             "secret_key must start with sk_test_ or rk_test_ in test mode",
         ),
-        (
-            "stripe",
-            "live",
-            STRIPE,
-            "secret_key must start with sk_live_ or rk_live_ in live mode",
-        ),
+        # A test key cannot save a live account, whatever its credentials.
+        ("stripe", "live", STRIPE, TEST_KEYS_ONLY),
+        ("stripe", "live", STRIPE_LIVE, TEST_KEYS_ONLY),
         (
             "stripe",
             "test",
@@ -235,8 +304,16 @@ async def test_malformed_bodies_are_400_without_echoing_values(client: httpx.Asy
     assert too_long.status_code == 400
     assert "xxxx" not in too_long.text
     assert_no_secret(too_long.text)
+    no_credentials = await client.put(f"{URL}/stripe", json={"mode": "test"})
+    assert_error(no_credentials, 400, "BAD_REQUEST_ERROR", "credentials: Field required")
+    long_mode = await client.put(f"{URL}/stripe", json={"mode": "x" * 11, "credentials": STRIPE})
+    assert long_mode.status_code == 400
+    assert long_mode.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+    assert_no_secret(long_mode.text)
+    # Without `mode`, the account takes the key's own mode.
     no_mode = await client.put(f"{URL}/stripe", json={"credentials": STRIPE})
-    assert_error(no_mode, 400, "BAD_REQUEST_ERROR", "mode: Field required")
+    assert no_mode.status_code == 200, no_mode.text
+    assert no_mode.json()["mode"] == "test"
     assert_no_secret(no_mode.text)
 
 
