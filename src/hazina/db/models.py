@@ -351,11 +351,17 @@ class InboundEvent(Base):
 
 
 class ProviderEventReceipt(Base):
-    """One row per provider fact applied: the primary key is what de-duplicates notifications."""
+    """One row per provider fact applied: the primary key is what de-duplicates notifications.
+
+    Keyed per account, so one merchant's notifications cannot pre-empt another's by reusing
+    their event ids. The deployment's default account is `''`, not NULL: a primary key column
+    cannot hold NULL on PostgreSQL, and NULLs would never collide on SQLite.
+    """
 
     __tablename__ = "provider_event_receipts"
 
     provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    provider_account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     inbound_event_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -1,6 +1,6 @@
 """What every payment provider's notifications and status answers are normalised into."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -104,6 +104,15 @@ def event_from_json(data: dict[str, Any]) -> ProviderEvent:
 
 # Dedup keys of the reports Hazina makes itself start with it; provider event ids never do.
 OWN_REPORT_PREFIX = "hazina:"
+
+
+def refuse_own_namespace(reports: Sequence[ProviderEvent]) -> None:
+    """A notification's reports may not use Hazina's own dedup keys: whoever holds an
+    account's signing key chooses its event ids, and one named like Hazina's final check would
+    pre-empt it. Raises ValueError (a malformed notification)."""
+    for report in reports:
+        if report.dedup_key.startswith(OWN_REPORT_PREFIX):
+            raise ValueError(f"event id {report.dedup_key!r} is in Hazina's own namespace")
 
 
 def own_report(

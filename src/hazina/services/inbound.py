@@ -25,6 +25,7 @@ from hazina.domain.providers import (
     ProviderEvent,
     event_from_json,
     event_to_json,
+    refuse_own_namespace,
 )
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SecretBox
@@ -89,6 +90,7 @@ async def receive(
     row["merchant_id"] = account.merchant_id
     try:
         reports = adapter.parse_webhook(account.access, body, headers)
+        refuse_own_namespace(reports)
     except InvalidSignature as exc:
         await _store_unapplied(db, row, InboundStatus.REJECTED, f"signature: {exc}")
         return Receipt(400, row["id"], InboundStatus.REJECTED)

@@ -69,6 +69,11 @@ class Scope:
     # instead of waiting for a human (ProviderRegistry.can_refund).
     refundable: bool = False
 
+    @property
+    def receipt_account(self) -> str:
+        """The account in a receipt's key: `''` for the default account (ProviderEventReceipt)."""
+        return self.account_id or ""
+
 
 @dataclass(frozen=True, slots=True)
 class Applied:
@@ -94,6 +99,7 @@ async def apply_report(
         ProviderEventReceipt,
         {
             "provider": scope.provider,
+            "provider_account_id": scope.receipt_account,
             "dedup_key": event.dedup_key,
             "inbound_event_id": inbound_event_id,
             "created_at": utc_now(),

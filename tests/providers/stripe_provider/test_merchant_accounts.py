@@ -176,3 +176,74 @@ async def test_credentials_that_no_longer_open_keep_the_body_for_a_retry(
     assert (stored.status, stored.body) == ("failed", body)
     assert stored.error is not None
     assert "does not decrypt" in stored.error
+
+
+async def _completion(stripe_server: StripeServer, payment: dict[str, Any]) -> dict[str, Any]:
+    """The signed `checkout.session.completed` the fake would send for a payment, not sent."""
+    completed = await stripe_server.control(
+        f"checkout/sessions/{payment['provider_reference']}/complete",
+        payment_status="paid",
+        deliver=False,
+    )
+    event: dict[str, Any] = next(
+        e for e in completed["events"] if e["type"] == "checkout.session.completed"
+    )
+    return event
+
+
+async def test_another_merchant_reusing_an_event_id_cannot_pre_empt_it(
+    container: Container, client: httpx.AsyncClient, stripe_server: StripeServer
+) -> None:
+    """Receipts are keyed per account: merchant B, who signs its own account's notifications,
+    sends one about its own payment under the id of merchant A's notification still on its
+    way. A's notification is then applied, not taken for a duplicate."""
+    hook = await connect(client, SECRET_KEY, WEBHOOK_SECRET)
+    other = await other_merchant_headers(container)
+    await stripe_server.control(
+        "webhook_endpoints", api_key=OTHER_SECRET_KEY, url=None, secret=OTHER_WEBHOOK_SECRET
+    )
+    other_hook = await connect(client, OTHER_SECRET_KEY, OTHER_WEBHOOK_SECRET, **other)
+    mine = await pay_by_stripe(client)
+    theirs = await pay_by_stripe(client, **other)
+    pending = await _completion(stripe_server, mine)
+    their_event = json.loads((await _completion(stripe_server, theirs))["body"])
+
+    their_event["id"] = json.loads(pending["body"])["id"]
+    forged = json.dumps(their_event)
+    pre_empt = await client.post(
+        other_hook,
+        content=forged.encode(),
+        headers={"Stripe-Signature": resign(forged, OTHER_WEBHOOK_SECRET)},
+    )
+    assert pre_empt.status_code == 200, pre_empt.text
+    assert pre_empt.json()["status"] == "processed"
+    received = await client.post(
+        hook, content=pending["body"].encode(), headers={"Stripe-Signature": pending["signature"]}
+    )
+    assert received.status_code == 200, received.text
+    assert received.json()["status"] == "processed"
+    assert (await client.get(f"/api/v1/payments/{mine['id']}")).json()["status"] == "success"
+    # A repeat within one account is still a duplicate.
+    again = await client.post(
+        hook, content=pending["body"].encode(), headers={"Stripe-Signature": pending["signature"]}
+    )
+    assert again.json()["status"] == "duplicate"
+
+
+async def test_a_notification_cannot_use_hazinas_own_event_ids(
+    client: httpx.AsyncClient, stripe_server: StripeServer
+) -> None:
+    """Whoever holds an account's signing key chooses its event ids; one named like Hazina's
+    final check would pre-empt that check, so it is refused as malformed."""
+    hook = await connect(client, SECRET_KEY, WEBHOOK_SECRET)
+    payment = await pay_by_stripe(client)
+    event = json.loads((await _completion(stripe_server, payment))["body"])
+    event["id"] = f"hazina:reconcile-final:{payment['id']}"
+    forged = json.dumps(event)
+
+    refused = await client.post(
+        hook, content=forged.encode(), headers={"Stripe-Signature": resign(forged, WEBHOOK_SECRET)}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["status"] == "rejected"
+    assert (await client.get(f"/api/v1/payments/{payment['id']}")).json()["status"] == "pending"
