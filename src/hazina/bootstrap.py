@@ -23,7 +23,7 @@ from hazina.services.merchants import (
 from hazina.services.ports import PaymentProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
-from hazina.services.throttle import PaymentThrottle, async_storage
+from hazina.services.throttle import PaymentThrottle, SampleThrottle, async_storage
 from hazina.vault.keyfile import load_or_create_key_file
 from hazina.vault.keyring import KeyRing, KeyRingError
 
@@ -40,6 +40,7 @@ class Container:
     credentials: CredentialCache
     providers: ProviderContext
     public_payment_throttle: PaymentThrottle
+    rejected_hook_samples: SampleThrottle
 
     async def close(self) -> None:
         await self.providers.registry.aclose()
@@ -50,8 +51,9 @@ class Container:
 def build(settings: Settings) -> Container:
     # First: a refused key ring must not leave a connection pool or HTTP client behind.
     key_ring = vault(settings)
+    throttles = async_storage(settings.rate_limit_storage)
     throttle = PaymentThrottle(
-        async_storage(settings.rate_limit_storage),
+        throttles,
         per_order=settings.public_payment_limit_per_order,
         per_address=settings.public_payment_limit_per_address,
     )
@@ -85,6 +87,7 @@ def build(settings: Settings) -> Container:
             start_grace_seconds=2 * settings.provider_timeout_seconds + 60,
         ),
         public_payment_throttle=throttle,
+        rejected_hook_samples=SampleThrottle(throttles, settings.rejected_hook_samples_per_address),
     )
 
 

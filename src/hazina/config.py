@@ -142,6 +142,11 @@ class Settings(BaseSettings):
 
     idempotency_ttl_hours: Annotated[
         float, Field(validation_alias=_env("HAZINA_IDEMPOTENCY_TTL_HOURS"), gt=0)
+    # Provider-hook bodies rejected (bad signature, malformed) stored per source address, in the
+    # same notation: the rest are counted, not stored. Each sample is cut to its first 4 KiB.
+    rejected_hook_samples_per_address: Annotated[
+        str, Field(validation_alias=_env("HAZINA_REJECTED_HOOK_SAMPLES_PER_ADDRESS"))
+    ] = "10/minute"
     ] = 24.0
 
     # Outbound webhooks. The contract's schedule: waits before attempts 1-5, in seconds.
@@ -218,7 +223,11 @@ class Settings(BaseSettings):
     def _normalise_database_url(cls, value: str) -> str:
         return normalise_database_url(value)
 
-    @field_validator("public_payment_limit_per_order", "public_payment_limit_per_address")
+    @field_validator(
+        "public_payment_limit_per_order",
+        "public_payment_limit_per_address",
+        "rejected_hook_samples_per_address",
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from hazina import __version__
 from hazina.api.errors import install_error_handlers
+from hazina.api.request_bounds import RequestBounds
 from hazina.api.routes import (
     audit_logs,
     events,
@@ -35,3 +36,5 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     mount_site(app, container)
     return app
+    # Added last, so it runs first: nothing reads a body or a path before it is bounded.
+    app.add_middleware(RequestBounds)

@@ -1,8 +1,21 @@
-"""Request bodies. Amounts are strict integers of minor units: a float is refused, never rounded."""
+"""Request bodies and list parameters. Amounts are strict integers of minor units: a float is
+refused, never rounded. Every body is bounded: nesting (MAX_JSON_DEPTH), text without NUL, notes
+as the big gateways limit them."""
 
+import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from fastapi import Query
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
@@ -19,14 +32,84 @@ def refuse_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(refuse_nul)]
 
+# Lists: `limit` 1-100; `offset` up to what a 64-bit OFFSET holds on both databases.
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageOffset = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
-class OrderCreate(BaseModel):
+# The top-level object or array is level 1. Deeper bodies than this are refused whole, whatever
+# field the nesting hides in (ignored fields too): no request needs more than a few levels.
+MAX_JSON_DEPTH = 32
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers in `value` nest past `limit` levels; iterative, so never recursion."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = container.values() if isinstance(container, dict) else container
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class Body(BaseModel):
+    """A JSON request body: unknown fields ignored, nesting bounded."""
+
     model_config = ConfigDict(extra="ignore")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_depth(cls, data: Any) -> Any:
+        if _nested_deeper_than(data, MAX_JSON_DEPTH):
+            raise ValueError(f"Request body nests deeper than {MAX_JSON_DEPTH} levels")
+        return data
+
+
+# An order's notes, bounded as the big gateways bound them: at most 15 keys of at most 40
+# characters; a text value at most 256 characters, any other value at most 256 as compact JSON.
+NOTES_MAX_KEYS = 15
+NOTE_KEY_MAX_LENGTH = 40
+NOTE_VALUE_MAX_LENGTH = 256
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def check_notes(notes: dict[str, Any]) -> dict[str, Any]:
+    if len(notes) > NOTES_MAX_KEYS:
+        raise ValueError(f"at most {NOTES_MAX_KEYS} keys")
+    for key, value in notes.items():
+        if len(key) > NOTE_KEY_MAX_LENGTH:
+            raise ValueError(f"keys must be at most {NOTE_KEY_MAX_LENGTH} characters")
+        if not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if len(value) > NOTE_VALUE_MAX_LENGTH:
+            raise ValueError(f"values must be at most {NOTE_VALUE_MAX_LENGTH} characters")
+    # Bounded by now (15 x 256 characters), so walking it is cheap.
+    if any("\x00" in text for text in _texts(notes)):
+        raise ValueError("must not contain NUL characters")
+    return notes
+
+
+Notes = Annotated[dict[str, Any], AfterValidator(check_notes)]
+
+
+class OrderCreate(Body):
     amount: StrictInt
     currency: Annotated[Text, Field(max_length=3)] = "INR"
     receipt: Annotated[Text | None, Field(max_length=255)] = None
-    notes: dict[str, Any] | None = None
+    notes: Notes | None = None
 
     def to_new_order(self) -> NewOrder:
         return NewOrder(
@@ -36,15 +119,13 @@ class OrderCreate(BaseModel):
 
 class CardIn(BaseModel):
     number: Annotated[Text, Field(max_length=40)]
-    expiry_month: str | int
-    expiry_year: str | int
+    expiry_month: Text | int
+    expiry_year: Text | int
     cvv: Annotated[str, Field(max_length=4, pattern=r"^[0-9]{3,4}$")]
     holder_name: Annotated[Text, Field(min_length=1, max_length=255)]
 
 
-class PaymentCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PaymentCreate(Body):
     order_id: Annotated[Text, Field(max_length=64)]
     method: Annotated[Text, Field(max_length=20)]
     vpa: Annotated[Text | None, Field(max_length=255)] = None
@@ -75,24 +156,18 @@ class PaymentCreate(BaseModel):
         )
 
 
-class CaptureRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class CaptureRequest(Body):
     amount: StrictInt
 
 
-class RefundCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class RefundCreate(Body):
     amount: StrictInt
-    reason: str | None = None
+    reason: Text | None = None
 
     def to_new_refund(self) -> NewRefund:
         return NewRefund(amount=self.amount, reason=self.reason)
 
 
-class ReviewRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ReviewRequest(Body):
     # accept: keep the money (the payment succeeds); refund: send back all it received.
     action: Resolution

@@ -33,10 +33,13 @@ from hazina.services.provider_access import HookAccount, access_for_hook, defaul
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.registry import ProviderRegistry
 from hazina.services.settlement import Applied, Outcome, Scope, UnknownPayment, apply_report
+from hazina.services.throttle import SampleThrottle
 
 log = logging.getLogger("hazina.inbound")
 # On the table: written once per notification, it needs no unit of work.
 _INSERT_INBOUND_EVENT = insert(cast(Table, InboundEvent.__table__))
+# A rejected body is kept for debugging only: its first 4 KiB say what was sent.
+REJECTED_SAMPLE_BYTES = 4096
 
 
 class InboundStatus:
@@ -65,7 +68,10 @@ async def receive(
     account_id: str | None,
     body: bytes,
     headers: Mapping[str, str],
+    source: str,
+    samples: SampleThrottle,
 ) -> Receipt:
+    """`source` is the sender's address; `samples` says how many rejected bodies it may leave."""
     adapter = registry.get(provider)
     # Plain values, not an ORM object: they must survive a rolled-back transaction.
     row: dict[str, Any] = {
@@ -92,10 +98,10 @@ async def receive(
         reports = adapter.parse_webhook(account.access, body, headers)
         refuse_own_namespace(reports)
     except InvalidSignature as exc:
-        await _store_unapplied(db, row, InboundStatus.REJECTED, f"signature: {exc}")
+        await _store_rejected(db, row, f"signature: {exc}", source, samples)
         return Receipt(400, row["id"], InboundStatus.REJECTED)
-    except ValueError as exc:
-        await _store_unapplied(db, row, InboundStatus.REJECTED, f"malformed: {exc}")
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested past the parser
+        await _store_rejected(db, row, f"malformed: {exc}", source, samples)
         return Receipt(400, row["id"], InboundStatus.REJECTED)
 
     row["events"] = [event_to_json(report) for report in reports]
@@ -148,6 +154,22 @@ def _status_of(results: list[Applied]) -> str:
     if Outcome.DUPLICATE in outcomes:
         return InboundStatus.DUPLICATE
     return InboundStatus.IGNORED
+
+
+async def _store_rejected(
+    db: Database, row: dict[str, Any], error: str, source: str, samples: SampleThrottle
+) -> None:
+    """Keep a bounded sample of a body that failed verification: anyone can send one, so only
+    its first bytes, and only a few per source address (the rest are counted, not stored)."""
+    if not await samples.admit(source):
+        if samples.dropped % 1000 == 1:  # a line per thousand, so the log cannot flood either
+            log.warning("rejected hook bodies unstored: %d, last from %s", samples.dropped, source)
+        return
+    body: bytes = row["body"]
+    if len(body) > REJECTED_SAMPLE_BYTES:
+        row = {**row, "body": body[:REJECTED_SAMPLE_BYTES]}
+        error = f"{error} (body cut to {REJECTED_SAMPLE_BYTES} of {len(body)} bytes)"
+    await _store_unapplied(db, row, InboundStatus.REJECTED, error)
 
 
 async def _store_unapplied(db: Database, row: dict[str, Any], status: str, error: str) -> None:

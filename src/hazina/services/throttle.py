@@ -75,3 +75,25 @@ class PaymentThrottle:
         wait = max(1, math.ceil(stats.reset_time - time.time()))
         unit = "second" if wait == 1 else "seconds"
         return RateLimited(f"{_REFUSALS[scope]}; try again in {wait} {unit}", retry_after=wait)
+
+
+class SampleThrottle:
+    """How many rejected provider-hook bodies per source address are kept, in moving windows.
+
+    A body that fails verification could come from anyone: a few per address are stored for
+    debugging, the rest only counted, so a flood can neither fill the disk nor bury the
+    merchant's real notifications. With `memory://` the windows and the count are per process.
+    """
+
+    def __init__(self, storage: Storage, per_address: str) -> None:
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._limits = parse_many(per_address)
+        self.dropped = 0
+
+    async def admit(self, address: str) -> bool:
+        """Count one rejected body from `address`: whether it may be stored."""
+        for item in self._limits:
+            if not await self._limiter.hit(item, "rejected-sample", address):
+                self.dropped += 1
+                return False
+        return True

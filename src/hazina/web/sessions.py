@@ -9,6 +9,7 @@ import hmac
 import secrets
 
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from hazina.services.dashboard_users import DashboardIdentity
@@ -54,6 +55,9 @@ async def verified_form(request: Request) -> FormData:
         and hmac.compare_digest(presented.encode(), expected.encode())
     ):
         raise CsrfRejected
+    # PostgreSQL cannot store U+0000 in text: refused for every form, alike on every database.
+    if any(isinstance(value, str) and "\x00" in value for value in form.values()):
+        raise HTTPException(400, "Form fields must not contain NUL characters")
     return form
 
 

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hazina.api.dependencies import ContainerDep, MerchantDep
+from hazina.api.schemas import PageLimit, PageOffset
 from hazina.services import events
 
 router = APIRouter(prefix="/api/v1/events")
@@ -14,8 +15,8 @@ router = APIRouter(prefix="/api/v1/events")
 async def list_events(
     container: ContainerDep,
     merchant: MerchantDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
     type: Annotated[str | None, Query(max_length=50)] = None,
 ) -> dict[str, Any]:
     page = await events.list_events(container.db, merchant.id, type, limit, offset)

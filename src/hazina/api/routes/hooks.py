@@ -26,6 +26,9 @@ async def _receive(
         account_id,
         await request.body(),
         request.headers,
+        # The socket's address, or X-Forwarded-For from the proxies uvicorn trusts.
+        request.client.host if request.client else "unknown",
+        container.rejected_hook_samples,
     )
     body = {"received": True, "id": receipt.inbound_event_id, "status": receipt.status}
     return JSONResponse(body, status_code=receipt.status_code)

@@ -1,11 +1,11 @@
 """Provider notifications as received: list them and replay one whose handling failed."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from hazina.api.dependencies import ContainerDep, MerchantDep
-from hazina.api.schemas import Text
+from hazina.api.schemas import PageLimit, PageOffset, Text
 from hazina.services import inbound
 
 router = APIRouter(prefix="/api/v1/inbound-events")
@@ -15,8 +15,8 @@ router = APIRouter(prefix="/api/v1/inbound-events")
 async def list_inbound_events(
     container: ContainerDep,
     merchant: MerchantDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     page = await inbound.list_inbound_events(container.db, merchant.id, limit, offset)
     return page.body()

@@ -1,13 +1,20 @@
 """Payments: `/api/v1/payments`, authenticated and public (checkout) variants."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import CaptureRequest, PaymentCreate, ReviewRequest, Text
+from hazina.api.schemas import (
+    CaptureRequest,
+    PageLimit,
+    PageOffset,
+    PaymentCreate,
+    ReviewRequest,
+    Text,
+)
 from hazina.bootstrap import Container
 from hazina.services import captures, payments, reviews
 from hazina.services.idempotency import idempotency_request
@@ -77,8 +84,8 @@ async def create_public_payment(
 async def list_payments(
     container: ContainerDep,
     merchant: MerchantDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     page = await payments.list_payments(container.db, merchant.id, limit, offset)
     return page.body()

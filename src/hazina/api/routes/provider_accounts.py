@@ -7,9 +7,10 @@ answers 200 with the masked account; DELETE answers 204.
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from hazina.api.dependencies import ContainerDep, MerchantDep
+from hazina.api.schemas import Body, Text
 from hazina.services import provider_accounts
 
 router = APIRouter(prefix="/api/v1/provider-accounts")
@@ -17,15 +18,14 @@ router = APIRouter(prefix="/api/v1/provider-accounts")
 # Who changed a credential, as the audit log names it.
 ACTOR = "api"
 
-Secret = Annotated[str, Field(max_length=provider_accounts.MAX_SECRET_LENGTH)]
+Name = Annotated[Text, Field(max_length=64)]
+Secret = Annotated[Text, Field(max_length=provider_accounts.MAX_SECRET_LENGTH)]
 
 
-class AccountPut(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class AccountPut(Body):
     # The key's own mode when left out; another mode is refused.
-    mode: Annotated[str | None, Field(max_length=10)] = None
-    credentials: Annotated[dict[Annotated[str, Field(max_length=64)], Secret], Field(max_length=20)]
+    mode: Annotated[Text | None, Field(max_length=10)] = None
+    credentials: Annotated[dict[Name, Secret], Field(max_length=20)]
 
 
 @router.put("/{provider}")

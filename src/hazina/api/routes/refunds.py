@@ -1,12 +1,12 @@
 """Refunds: created and listed under their payment, read by their own id."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
-from hazina.api.schemas import RefundCreate
+from hazina.api.schemas import PageLimit, PageOffset, RefundCreate
 from hazina.services import refunds
 from hazina.services.idempotency import idempotency_request
 
@@ -46,8 +46,8 @@ async def list_refunds(
     payment_id: str,
     container: ContainerDep,
     merchant: MerchantDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     page = await refunds.list_refunds(container.db, merchant.id, payment_id, limit, offset)
     return page.body()

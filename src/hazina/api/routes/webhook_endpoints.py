@@ -2,30 +2,27 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Response
+from pydantic import Field
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import stored_response
+from hazina.api.schemas import Body, PageLimit, PageOffset, Text
 from hazina.services import webhook_endpoints
 from hazina.services.idempotency import idempotency_request
 
 router = APIRouter(prefix="/api/v1/webhook-endpoints")
 
 
-class EndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    url: Annotated[str, Field(max_length=2048)]
-    event_types: Annotated[list[str] | None, Field(max_length=50)] = None
+class EndpointCreate(Body):
+    url: Annotated[Text, Field(max_length=2048)]
+    event_types: Annotated[list[Text] | None, Field(max_length=50)] = None
     enabled: bool = True
 
 
-class EndpointUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    url: Annotated[str | None, Field(max_length=2048)] = None
-    event_types: Annotated[list[str] | None, Field(max_length=50)] = None
+class EndpointUpdate(Body):
+    url: Annotated[Text | None, Field(max_length=2048)] = None
+    event_types: Annotated[list[Text] | None, Field(max_length=50)] = None
     enabled: bool | None = None
 
     def to_changes(self) -> webhook_endpoints.EndpointChanges:
@@ -64,8 +61,8 @@ async def create_endpoint(
 async def list_endpoints(
     container: ContainerDep,
     merchant: MerchantDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     page = await webhook_endpoints.list_endpoints(container.db, merchant.id, limit, offset)
     return page.body()

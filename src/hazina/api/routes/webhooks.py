@@ -4,25 +4,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from hazina.api.dependencies import ContainerDep, MerchantDep
+from hazina.api.schemas import Body, PageLimit, PageOffset, Text
 from hazina.services import webhook_endpoints, webhooks
 
 router = APIRouter(prefix="/api/v1/webhooks")
 
 
-class WebhookConfig(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    webhook_url: Annotated[str | None, Field(max_length=2048)] = None
+class WebhookConfig(Body):
+    webhook_url: Annotated[Text | None, Field(max_length=2048)] = None
 
 
-class RecoverRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class RecoverRequest(Body):
     since: AwareDatetime | datetime
-    endpoint_id: Annotated[str | None, Field(max_length=64)] = None
+    endpoint_id: Annotated[Text | None, Field(max_length=64)] = None
 
 
 @router.get("/config")
@@ -65,8 +62,8 @@ async def recover(
 async def list_webhooks(
     container: ContainerDep,
     merchant: MerchantDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
     status: Annotated[str | None, Query(max_length=20)] = None,
     event: Annotated[str | None, Query(max_length=50)] = None,
     endpoint_id: Annotated[str | None, Query(max_length=64)] = None,
