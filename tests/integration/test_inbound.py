@@ -171,16 +171,24 @@ async def test_a_mismatched_amount_leaves_the_order_unpaid_for_review(api, hub, 
     body = webhook(payment["id"], "paid", amount=amount, currency=currency)
     assert (await notify(api, body)).status_code == 200
     detail = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert detail["status"] == "review"
     assert detail["review_reason"] in {"amount_mismatch", "currency_mismatch"}
     assert (await api.get(f"/api/v1/orders/{payment['order_id']}")).json()["status"] != "paid"
     events = await events_of(hub.db, payment["id"])
     assert events[-1] == "payment.review_required"
     assert "payment.success" not in events
-    # Only what the provider reported receiving can be given back.
+    # Held for review, it is not refunded piecemeal: the review's refund resolves it.
     refunds = f"/api/v1/payments/{payment['id']}/refunds"
+    assert (await api.post(refunds, json={"amount": min(amount, 5000)})).status_code == 400
     if currency == "USD":
-        assert (await api.post(refunds, json={"amount": 5000})).status_code == 400
-        assert (await api.post(refunds, json={"amount": amount})).status_code == 201
+        # Only what the provider reported receiving is given back.
+        resolved = await api.post(
+            f"/api/v1/payments/{payment['id']}/review", json={"action": "refund"}
+        )
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["status"] == "refunded"
+        listed = (await api.get(refunds)).json()["data"]
+        assert [refund["amount"] for refund in listed] == [amount]
 
 
 async def test_a_notification_naming_an_unknown_hazina_payment_fails_for_a_retry(api, hub):
@@ -307,9 +315,11 @@ async def test_a_refused_start_fails_the_payment_and_frees_the_key(api, hub, acm
     assert replayed.json()["next_action"]["type"] == "redirect"
 
 
-async def test_an_uncertain_start_keeps_the_payment_pending_until_the_provider_says(api, hub, acme):
-    """A timeout may hide a start that happened (a USSD push on its way): no second attempt on
-    the order until the provider has been asked."""
+async def test_an_uncertain_start_stays_pending_until_the_provider_says_and_a_retry_is_new(
+    api, hub, acme
+):
+    """A timeout may hide a start that happened (a USSD push on its way): the payment stays
+    pending until the provider has been asked, and a retry is a new attempt meanwhile."""
     acme.refuse_starts = ProviderFailure("Acme timed out.", retryable=True)
     order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
     request = {"order_id": order.json()["id"], "method": "acme"}
@@ -321,8 +331,13 @@ async def test_an_uncertain_start_keeps_the_payment_pending_until_the_provider_s
     assert payment.id in uncertain.json()["error"]["description"]
     acme.refuse_starts = None
     retried = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k3"})
-    assert retried.status_code == 400
-    assert payment.id in retried.json()["error"]["description"]  # "payment in progress"
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["id"] != payment.id
+    assert retried.json()["next_action"]["type"] == "redirect"
+    # Without a provider reference the uncertain attempt cannot be ended: it stays pending.
+    assert acme.cancelled == []
+    statuses = {p.id: p.status for p in await payments_of(hub.db, request["order_id"])}
+    assert statuses == {payment.id: "pending", retried.json()["id"]: "pending"}
     async with hub.db.read() as session:
         soon = await session.scalar(
             select(func.count())
@@ -339,8 +354,8 @@ async def test_an_uncertain_start_keeps_the_payment_pending_until_the_provider_s
     )
     ages_ago = dataclasses.replace(hub.providers, start_grace_seconds=0)
     assert await provider_payments.reconcile_payment(hub.db, ages_ago, payment.id) == "applied"
-    (payment,) = await payments_of(hub.db, request["order_id"])
-    assert payment.status == "failed"
+    statuses = {p.id: p.status for p in await payments_of(hub.db, request["order_id"])}
+    assert statuses == {payment.id: "failed", retried.json()["id"]: "pending"}
     again = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k4"})
     assert again.status_code == 201
 
@@ -441,7 +456,8 @@ async def test_a_provider_refund_waits_for_the_provider_confirmation(api, hub, a
 
 async def test_a_key_left_claimed_by_a_dead_process_is_not_stuck(api, hub, acme):
     """A process that died between the two steps of a start leaves its key claimed: once no
-    start can still be running, the key is processed again (and meets the pending payment)."""
+    start can still be running, the key is processed again (a new attempt, which ends the
+    pending one)."""
     order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
     request = {"order_id": order.json()["id"], "method": "acme"}
     created = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k5"})
@@ -454,8 +470,12 @@ async def test_a_key_left_claimed_by_a_dead_process_is_not_stuck(api, hub, acme)
             .values(status_code=0, response_body="", created_at=utc_now() - timedelta(hours=1))
         )
     again = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k5"})
-    assert again.status_code == 400
-    assert created.json()["id"] in again.json()["error"]["description"]  # payment in progress
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != created.json()["id"]
+    # The abandoned attempt is ended at the provider, and settled as expired.
+    assert acme.cancelled == [reference_of(created.json()["id"])]
+    ended = (await api.get(f"/api/v1/payments/{created.json()['id']}")).json()
+    assert (ended["status"], ended["error_code"]) == ("failed", "PAYMENT_EXPIRED")
     async with hub.db.transaction() as session:
         await session.execute(
             update(IdempotencyKey)
