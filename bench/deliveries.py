@@ -36,6 +36,7 @@ from hazina.services.events import record_event
 from hazina.services.merchants import create_merchant
 from hazina.services.resources import render
 from hazina.testing.sink import WebhookSink
+from hazina.vault.keyring import KeyRing, generate_key_entry
 
 ADMIN_URL = os.environ.get(
     "HAZINA_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -111,11 +112,16 @@ async def run(events: int, rate: float, seconds: float) -> dict[str, Any]:
     worker: asyncio.subprocess.Process | None = None
     try:
         await migrate(db)
-        merchant = await create_merchant(db, name="Bench", email="bench@example.com", actor="bench")
+        # The worker process opens the endpoint's sealed secret with the same ring.
+        master_keys = generate_key_entry()
+        vault = KeyRing.parse(master_keys)
+        merchant = await create_merchant(
+            db, vault, name="Bench", email="bench@example.com", actor="bench"
+        )
         merchant_id = merchant.merchant.id
         async with WebhookSink() as sink:
             config = await webhook_endpoints.set_config(
-                db, merchant_id, sink.url("/throughput"), production=False
+                db, vault, merchant_id, sink.url("/throughput"), production=False
             )
             secret = config["webhook_secret"]
             bodies = [
@@ -127,6 +133,7 @@ async def run(events: int, rate: float, seconds: float) -> dict[str, Any]:
             await commit_events(db, merchant_id, 0, events, per_transaction=100)
             env = os.environ | {
                 "HAZINA_DATABASE_URL": url,
+                "HAZINA_MASTER_KEYS": master_keys,
                 "HAZINA_WORKER_CONCURRENCY": str(CONCURRENCY),
                 "HAZINA_WORKER_POLL_SECONDS": "0.2",
                 # One connection per concurrent job: with fewer, jobs queue for the pool.
@@ -140,7 +147,7 @@ async def run(events: int, rate: float, seconds: float) -> dict[str, Any]:
             per_s = (len(times) - 1) / (times[-1] - times[0])
 
             await webhook_endpoints.set_config(
-                db, merchant_id, sink.url("/latency"), production=False
+                db, vault, merchant_id, sink.url("/latency"), production=False
             )
             offered = round(rate * seconds)
             committed: dict[int, float] = {}

@@ -15,6 +15,7 @@ from hazina.api.app import create_app
 from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.db.database import Database
+from hazina.services.ports import SecretBox
 from hazina.testing.sink import WebhookSink
 from hazina.worker import Worker
 from tests.databases import (
@@ -86,6 +87,12 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
 @pytest.fixture
 def db(container: Container) -> Database:
     return container.db
+
+
+@pytest.fixture
+def vault(container: Container) -> SecretBox:
+    """The container's key ring, which seals provider credentials and webhook secrets."""
+    return container.providers.vault
 
 
 @asynccontextmanager

@@ -56,6 +56,10 @@ async def other_merchant_headers(container: Container) -> dict[str, str]:
     """Credentials of a second merchant, to prove one tenant never reaches another's rows."""
     suffix = secrets.token_hex(4)
     credentials = await create_merchant(
-        container.db, name="Other Merchant", email=f"other-{suffix}@example.com", actor="test"
+        container.db,
+        container.providers.vault,
+        name="Other Merchant",
+        email=f"other-{suffix}@example.com",
+        actor="test",
     )
     return {"X-Api-Key": credentials.merchant.api_key, "X-Api-Secret": credentials.api_secret}

@@ -24,6 +24,7 @@ from hazina.services.ports import PaymentProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
 from hazina.services.throttle import PaymentThrottle, SampleThrottle, async_storage
+from hazina.services.webhook_secrets import seal_endpoints
 from hazina.vault.keyfile import load_or_create_key_file
 from hazina.vault.keyring import KeyRing, KeyRingError
 
@@ -182,12 +183,18 @@ async def start(settings: Settings) -> Container:
     elif not await is_current(db):
         await db.dispose()
         raise SchemaOutdated("the database schema is not current: run `hazina migrate` first")
+    # Migration 0009 could not seal what older versions stored in plaintext (it has no key
+    # ring): every process seals what is left before it serves. Repeating it is harmless.
+    sealing = await seal_endpoints(db, container.providers.vault, unsealed_only=True)
+    if sealing.endpoints_sealed:
+        log.info("sealed the signing secrets of %d webhook endpoints", sealing.endpoints_sealed)
     if settings.is_production:
         if await deactivate_published_test_merchant(db, settings.test_api_key):
             log.warning("deactivated the development test merchant: production refuses it")
     else:
         seeded = await seed_test_merchant(
             db,
+            container.providers.vault,
             email=settings.test_merchant_email,
             api_key=settings.test_api_key,
             api_secret=settings.test_api_secret,

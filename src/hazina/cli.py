@@ -24,6 +24,7 @@ from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
 from hazina.services import key_rotation, merchants, provider_payments
 from hazina.services.provider_accounts import CredentialsUnreadable
+from hazina.services.webhook_secrets import WebhookSecretUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
 from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
 from hazina.vault.keyring import KeyRingError, generate_key_entry
@@ -182,7 +183,12 @@ def merchant_create(name: str, email: str, prompt_password: bool) -> None:
         container = await _started(_settings())
         try:
             return await merchants.create_merchant(
-                container.db, name=name, email=email, actor="cli", owner_password=password
+                container.db,
+                container.providers.vault,
+                name=name,
+                email=email,
+                actor="cli",
+                owner_password=password,
             )
         finally:
             await container.db.dispose()
@@ -381,7 +387,8 @@ def keys_generate(kid: str | None) -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every provider secret under the newest key; resumable, safe to repeat."""
+    """Re-encrypt every provider and webhook secret under the newest key; resumable, safe to
+    repeat."""
 
     async def run() -> key_rotation.RotationResult:
         container = await _started(_settings())
@@ -400,9 +407,10 @@ def keys_rotate() -> None:
 
     try:
         result = asyncio.run(run())
-    except CredentialsUnreadable as exc:
+    except (CredentialsUnreadable, WebhookSecretUnreadable) as exc:
         raise click.ClickException(f"rotation stopped: {exc}") from None
     click.echo(
         f"{result.accounts} accounts examined, {result.accounts_rotated} re-encrypted "
-        f"({result.secrets_rotated} secrets)"
+        f"({result.secrets_rotated} secrets); {result.endpoints} webhook endpoints examined, "
+        f"{result.endpoints_rotated} re-encrypted"
     )

@@ -163,6 +163,31 @@ class Settings(BaseSettings):
     webhook_retry_after_max_seconds: Annotated[
         float, Field(validation_alias=_env("HAZINA_WEBHOOK_RETRY_AFTER_MAX_SECONDS"), ge=0)
     ] = 86400.0
+    # Webhook endpoints one merchant may have (the primary included): each multiplies every
+    # event's deliveries, so an unbounded number would let one merchant flood the workers.
+    max_webhook_endpoints: Annotated[
+        int, Field(validation_alias=_env("HAZINA_MAX_WEBHOOK_ENDPOINTS"), ge=1)
+    ] = 16
+
+    # The janitor (`janitor` job, `hazina janitor`): how often it runs, how many rows one
+    # transaction deletes, and how long finished work is kept. Nothing a merchant can still ask
+    # for (payments, orders, refunds, events, deliveries, audit rows) is ever purged.
+    janitor_interval_seconds: Annotated[
+        float, Field(validation_alias=_env("HAZINA_JANITOR_INTERVAL_SECONDS"), gt=0)
+    ] = 3600.0
+    janitor_batch_size: Annotated[
+        int, Field(validation_alias=_env("HAZINA_JANITOR_BATCH_SIZE"), ge=1)
+    ] = 1000
+    retain_finished_jobs_days: Annotated[
+        float, Field(validation_alias=_env("HAZINA_RETAIN_FINISHED_JOBS_DAYS"), gt=0)
+    ] = 7.0
+    retain_webhook_attempts_days: Annotated[
+        float, Field(validation_alias=_env("HAZINA_RETAIN_WEBHOOK_ATTEMPTS_DAYS"), gt=0)
+    ] = 30.0
+    retain_rejected_inbound_days: Annotated[
+        float, Field(validation_alias=_env("HAZINA_RETAIN_REJECTED_INBOUND_DAYS"), gt=0)
+    ] = 7.0
+
     # The contract's D2 seed value for the test merchant's webhook secret.
     test_webhook_secret: Annotated[str, Field(validation_alias=_env("TEST_WEBHOOK_SECRET"))] = (
         "whsec_test_abc123"  # noqa: S105

@@ -68,6 +68,7 @@ def handlers(container: Container) -> dict[str, Handler]:
             container.db,
             container.webhook_sender,
             container.webhook_policy,
+            container.providers.vault,
             payload["delivery_id"],
         )
 

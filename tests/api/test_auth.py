@@ -11,6 +11,7 @@ from hazina.db.database import Database
 from hazina.db.models import Merchant, Order, Payment
 from hazina.domain.errors import AuthenticationFailed
 from hazina.services.merchants import CredentialCache, authenticate, create_merchant
+from hazina.services.ports import SecretBox
 from tests.conftest import TEST_KEY, TEST_SECRET
 
 UNAUTHORISED = {"error": {"code": "AUTHENTICATION_ERROR", "description": "Invalid API credentials"}}
@@ -108,9 +109,9 @@ async def test_header_names_are_case_insensitive(anonymous: httpx.AsyncClient) -
 
 
 async def test_another_merchants_secret_does_not_open_this_key(
-    anonymous: httpx.AsyncClient, db: Database
+    anonymous: httpx.AsyncClient, db: Database, vault: SecretBox
 ) -> None:
-    other = await create_merchant(db, name="Other", email="other@example.com", actor="test")
+    other = await create_merchant(db, vault, name="Other", email="other@example.com", actor="test")
     mixed = {"X-Api-Key": TEST_KEY, "X-Api-Secret": other.api_secret}
     response = await anonymous.get("/api/v1/payments", headers=mixed)
     assert (response.status_code, response.json()) == (401, UNAUTHORISED)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from hazina.db.database import Database
 from hazina.db.models import Event, IdempotencyKey, Job, Order, Payment
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
+from hazina.services.ports import SecretBox
 from hazina.worker import Worker
 from tests.waiting import drain
 
@@ -161,8 +162,10 @@ async def test_same_key_on_another_route_is_a_conflict(
     assert (response.status_code, response.json()) == (409, CONFLICT)
 
 
-async def test_keys_are_scoped_to_the_merchant(client: httpx.AsyncClient, db: Database) -> None:
-    other = await create_merchant(db, name="Other", email="other@example.com", actor="test")
+async def test_keys_are_scoped_to_the_merchant(
+    client: httpx.AsyncClient, db: Database, vault: SecretBox
+) -> None:
+    other = await create_merchant(db, vault, name="Other", email="other@example.com", actor="test")
     other_auth = {"X-Api-Key": other.merchant.api_key, "X-Api-Secret": other.api_secret}
     mine = await client.post("/api/v1/orders", json={"amount": 500}, headers=keyed("shared"))
     theirs = await client.post(

@@ -20,6 +20,7 @@ from hazina.db.models import (
     WorkerHeartbeat,
 )
 from hazina.services.merchants import TEST_MERCHANT_ID, seed_test_merchant
+from hazina.services.ports import SecretBox
 from hazina.worker import Worker
 from tests.conftest import http_client, make_settings
 from tests.waiting import drain, wait_until
@@ -206,10 +207,10 @@ class TestProduction:
         assert orders.status_code == 401
 
     async def test_hidden_even_when_the_merchant_exists(
-        self, anonymous: httpx.AsyncClient, db: Database
+        self, anonymous: httpx.AsyncClient, db: Database, vault: SecretBox
     ) -> None:
         seeded = await seed_test_merchant(
-            db, email="test@example.com", api_key="key_test_abc123", api_secret="s"
+            db, vault, email="test@example.com", api_key="key_test_abc123", api_secret="s"
         )
         assert seeded
         response = await anonymous.get("/api/v1/test/merchant")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hazina.db.database import Database
 from hazina.db.models import Event, Order, Payment
 from hazina.services.merchants import TEST_MERCHANT_ID, create_merchant
+from hazina.services.ports import SecretBox
 from hazina.worker import Worker
 from tests.waiting import drain
 
@@ -49,9 +50,13 @@ async def open_tenant(
 
 
 @pytest.fixture
-async def tenants(client: httpx.AsyncClient, db: Database) -> tuple[Tenant, Tenant]:
+async def tenants(
+    client: httpx.AsyncClient, db: Database, vault: SecretBox
+) -> tuple[Tenant, Tenant]:
     """The seeded test merchant (A) and a second merchant (B), each with an order and payment."""
-    other = await create_merchant(db, name="Other Shop", email="other@example.com", actor="test")
+    other = await create_merchant(
+        db, vault, name="Other Shop", email="other@example.com", actor="test"
+    )
     b_headers = {"X-Api-Key": other.merchant.api_key, "X-Api-Secret": other.api_secret}
     a = await open_tenant(client, TEST_MERCHANT_ID, {})
     b = await open_tenant(client, other.merchant.id, b_headers)

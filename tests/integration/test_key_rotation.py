@@ -34,7 +34,9 @@ async def seed_accounts(db: Database, vault: KeyRing) -> list[uuid.UUID]:
     """Three merchants, each with a Stripe and a ClickPesa account: six accounts in all."""
     merchants = [TEST_MERCHANT_ID]
     for n in range(2):
-        created = await create_merchant(db, name=f"M{n}", email=f"rot{n}@example.com", actor="t")
+        created = await create_merchant(
+            db, vault, name=f"M{n}", email=f"rot{n}@example.com", actor="t"
+        )
         merchants.append(created.merchant.id)
     for merchant_id in merchants:
         for provider, secrets in (("stripe", STRIPE), ("clickpesa", CLICKPESA)):
@@ -92,9 +94,22 @@ async def test_rotation_reseals_everything_once_and_secrets_survive(
                 .order_by(AuditLog.id)
             )
         )
+    # Three merchants, two twins each: six primary webhook endpoints, re-sealed once.
     assert [audit.details for audit in audits] == [
-        {"accounts": 6, "accounts_rotated": 6, "secrets_rotated": 12},
-        {"accounts": 6, "accounts_rotated": 0, "secrets_rotated": 0},
+        {
+            "accounts": 6,
+            "accounts_rotated": 6,
+            "secrets_rotated": 12,
+            "webhook_endpoints": 6,
+            "webhook_endpoints_rotated": 6,
+        },
+        {
+            "accounts": 6,
+            "accounts_rotated": 0,
+            "secrets_rotated": 0,
+            "webhook_endpoints": 6,
+            "webhook_endpoints_rotated": 0,
+        },
     ]
     assert all(audit.merchant_id is None and audit.actor == "cli" for audit in audits)
 

@@ -480,7 +480,11 @@ class TestGivingUpOnADelivery:
     ) -> None:
         db = container.db
         await webhook_endpoints.set_config(
-            db, TEST_MERCHANT_ID, "http://127.0.0.1:9/hook", production=False
+            db,
+            container.providers.vault,
+            TEST_MERCHANT_ID,
+            "http://127.0.0.1:9/hook",
+            production=False,
         )
         await webhook_endpoints.send_test_event(db, TEST_MERCHANT_ID)
         broken = dataclasses.replace(container, webhook_sender=RaisingSender())

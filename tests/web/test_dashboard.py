@@ -144,6 +144,7 @@ async def test_a_user_sees_only_its_own_merchants_payments(
 ) -> None:
     other = await create_merchant(
         container.db,
+        container.providers.vault,
         name="Other Shop",
         email=f"shop-{uuid.uuid4().hex[:6]}@example.com",
         actor="test",

@@ -141,6 +141,7 @@ async def test_each_merchant_sees_and_changes_only_its_own_accounts(
 ) -> None:
     other = await create_merchant(
         container.db,
+        container.providers.vault,
         name="Other Shop",
         email=f"shop-{uuid.uuid4().hex[:6]}@example.com",
         actor="test",
@@ -212,6 +213,7 @@ async def test_the_checkout_offers_a_provider_once_the_merchant_has_an_account(
     # Another merchant's order: that merchant has no account, so no ClickPesa button.
     other = await create_merchant(
         container.db,
+        container.providers.vault,
         name="Other Shop",
         email=f"shop-{uuid.uuid4().hex[:6]}@example.com",
         actor="test",

@@ -197,10 +197,14 @@ class WebhookEndpoint(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
     url: Mapped[str | None] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(String(100))
+    # Vault tokens (services/webhook_secrets.py) once `secrets_sealed`; plaintext before that:
+    # rows written before migration 0009, or by an older process during a rolling upgrade,
+    # until start-up or `hazina keys rotate` seals them.
+    secret: Mapped[str] = mapped_column(Text)
     # After a regeneration the old secret keeps signing (beside the new one) until this time.
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None]
+    secrets_sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # NULL: every event type.
     event_types: Mapped[list[str] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,7 +1,8 @@
-"""Key rotation: re-seal every provider secret under the vault's newest key.
+"""Key rotation: re-seal every provider secret and webhook endpoint secret under the vault's
+newest key (sealing any endpoint secret still in plaintext on the way).
 
-One transaction per account, so an interrupted run keeps what it finished and the next run
-skips those (their tokens are current): rotation is resumable and safe to repeat.
+One transaction per account or endpoint, so an interrupted run keeps what it finished and the
+next run skips those (their tokens are current): rotation is resumable and safe to repeat.
 """
 
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from hazina.db.models import ProviderAccount
 from hazina.services.audit import record_audit
 from hazina.services.ports import SecretBox
 from hazina.services.provider_accounts import CredentialsUnreadable, secret_context
+from hazina.services.webhook_secrets import seal_endpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,8 @@ class RotationResult:
     accounts: int  # examined
     accounts_rotated: int
     secrets_rotated: int
+    endpoints: int  # webhook endpoints examined
+    endpoints_rotated: int
 
 
 async def _rotate_account(db: Database, vault: SecretBox, account_id: str) -> int:
@@ -59,7 +63,7 @@ async def rotate_secrets(
     actor: str = "cli",
 ) -> RotationResult:
     """Re-seal every secret not under the newest key; `on_progress(done, total)` after each
-    account. The run is audited once, with its counts."""
+    account. Webhook endpoints follow the accounts. The run is audited once, with its counts."""
     async with db.read() as session:
         account_ids = list(
             await session.scalars(select(ProviderAccount.id).order_by(ProviderAccount.id))
@@ -71,7 +75,14 @@ async def rotate_secrets(
         secrets_rotated += rotated
         if on_progress is not None:
             on_progress(done, len(account_ids))
-    result = RotationResult(len(account_ids), accounts_rotated, secrets_rotated)
+    endpoints = await seal_endpoints(db, vault, unsealed_only=False)
+    result = RotationResult(
+        len(account_ids),
+        accounts_rotated,
+        secrets_rotated,
+        endpoints.endpoints,
+        endpoints.endpoints_sealed,
+    )
     async with db.transaction() as session:
         record_audit(
             session,
@@ -83,6 +94,8 @@ async def rotate_secrets(
                 "accounts": result.accounts,
                 "accounts_rotated": result.accounts_rotated,
                 "secrets_rotated": result.secrets_rotated,
+                "webhook_endpoints": result.endpoints,
+                "webhook_endpoints_rotated": result.endpoints_rotated,
             },
         )
     return result

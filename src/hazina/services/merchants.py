@@ -25,6 +25,7 @@ from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import AuthenticationFailed, Conflict, NotFound
 from hazina.services.audit import record_audit
+from hazina.services.ports import SecretBox
 from hazina.services.dashboard_users import hash_password, normalise_email
 from hazina.services.webhook_endpoints import new_primary_endpoint
 
@@ -92,6 +93,7 @@ def _identity(merchant: Merchant) -> MerchantIdentity:
 
 async def create_merchant(
     db: Database,
+    vault: SecretBox,
     *,
     name: str,
     email: str,
@@ -113,7 +115,7 @@ async def create_merchant(
     try:
         async with db.transaction() as session:
             rows = [
-                await _insert_twin(session, twin, account_id, name, email, actor, secret)
+                await _insert_twin(session, vault, twin, account_id, name, email, actor, secret)
                 for twin, secret in ((test, webhook_secret), (live, None))
             ]
             if password_hash is not None:
@@ -141,6 +143,7 @@ class _Twin:
 
 async def _insert_twin(
     session: AsyncSession,
+    vault: SecretBox,
     twin: _Twin,
     account_id: uuid.UUID,
     name: str,
@@ -163,7 +166,7 @@ async def _insert_twin(
     # Every twin has a primary webhook endpoint (the contract's webhook_url and
     # webhook_secret), unconfigured until a URL is set.
     endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
-    session.add(new_primary_endpoint(endpoint_id, merchant.id, webhook_secret))
+    session.add(new_primary_endpoint(vault, endpoint_id, merchant.id, webhook_secret))
     record_audit(
         session,
         actor=actor,
@@ -327,7 +330,13 @@ async def deactivate_published_test_merchant(db: Database, api_key: str) -> bool
 
 
 async def seed_test_merchant(
-    db: Database, *, email: str, api_key: str, api_secret: str, webhook_secret: str | None = None
+    db: Database,
+    vault: SecretBox,
+    *,
+    email: str,
+    api_key: str,
+    api_secret: str,
+    webhook_secret: str | None = None,
 ) -> bool:
     """Insert the contract's test merchant unless its email exists; True if it was inserted."""
     if await find_merchant_by_email(db, email) is not None:
@@ -335,6 +344,7 @@ async def seed_test_merchant(
     try:
         await create_merchant(
             db,
+            vault,
             name=TEST_MERCHANT_NAME,
             email=email,
             actor="system:seed",

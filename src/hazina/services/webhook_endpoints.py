@@ -1,5 +1,7 @@
 """Webhook endpoints: the contract's single configured URL (the primary endpoint) and, beyond it,
-any number of endpoints per merchant, each with its own secret, event filter and enabled state."""
+more endpoints per merchant (up to a cap), each with its own secret, event filter and enabled
+state. Secrets are sealed in the vault (services/webhook_secrets.py) and opened only to be shown
+to their merchant."""
 
 import uuid
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ from hazina.services.audit import record_audit
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.pages import Page, fetch_page
+from hazina.services.ports import SecretBox
+from hazina.services.webhook_secrets import current_secret, set_secrets
 
 _UNSET: Any = object()
 
@@ -47,12 +51,15 @@ class EndpointChanges:
     enabled: bool = _UNSET
 
 
-def endpoint_resource(endpoint: WebhookEndpoint, *, reveal_secret: bool = False) -> dict[str, Any]:
-    """The secret is shown in full only when an endpoint is created."""
+def endpoint_resource(
+    endpoint: WebhookEndpoint, vault: SecretBox, *, reveal_secret: bool = False
+) -> dict[str, Any]:
+    """The secret is shown in full only when an endpoint is created or its secret regenerated."""
+    secret = current_secret(vault, endpoint)
     return {
         "id": endpoint.id,
         "url": endpoint.url,
-        "secret": endpoint.secret if reveal_secret else mask_secret(endpoint.secret),
+        "secret": secret if reveal_secret else mask_secret(secret),
         "event_types": endpoint.event_types,
         "enabled": endpoint.enabled,
         "is_primary": endpoint.is_primary,
@@ -63,18 +70,19 @@ def endpoint_resource(endpoint: WebhookEndpoint, *, reveal_secret: bool = False)
 
 
 def new_primary_endpoint(
-    endpoint_id: str, merchant_id: uuid.UUID, secret: str | None = None
+    vault: SecretBox, endpoint_id: str, merchant_id: uuid.UUID, secret: str | None = None
 ) -> WebhookEndpoint:
     """A merchant's primary endpoint: unconfigured (no URL) until `PUT /webhooks/config`."""
-    return WebhookEndpoint(
+    endpoint = WebhookEndpoint(
         id=endpoint_id,
         merchant_id=merchant_id,
         url=None,
-        secret=secret or generate_secret(),
         event_types=None,
         enabled=True,
         is_primary=True,
     )
+    set_secrets(vault, endpoint, secret or generate_secret(), None)
+    return endpoint
 
 
 async def _primary(session: AsyncSession, merchant_id: uuid.UUID) -> WebhookEndpoint | None:
@@ -85,33 +93,35 @@ async def _primary(session: AsyncSession, merchant_id: uuid.UUID) -> WebhookEndp
     )
 
 
-async def _primary_or_new(session: AsyncSession, merchant_id: uuid.UUID) -> WebhookEndpoint:
+async def _primary_or_new(
+    session: AsyncSession, vault: SecretBox, merchant_id: uuid.UUID
+) -> WebhookEndpoint:
     endpoint = await _primary(session, merchant_id)
     if endpoint is None:
         endpoint_id = await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT)
-        endpoint = new_primary_endpoint(endpoint_id, merchant_id)
+        endpoint = new_primary_endpoint(vault, endpoint_id, merchant_id)
         session.add(endpoint)
     return endpoint
 
 
-def _config(endpoint: WebhookEndpoint | None) -> dict[str, Any]:
+def _config(vault: SecretBox, endpoint: WebhookEndpoint | None) -> dict[str, Any]:
     if endpoint is None:
         return {"webhook_url": None, "webhook_secret": None}
-    return {"webhook_url": endpoint.url, "webhook_secret": endpoint.secret}
+    return {"webhook_url": endpoint.url, "webhook_secret": current_secret(vault, endpoint)}
 
 
-async def get_config(db: Database, merchant_id: uuid.UUID) -> dict[str, Any]:
+async def get_config(db: Database, vault: SecretBox, merchant_id: uuid.UUID) -> dict[str, Any]:
     async with db.read() as session:
-        return _config(await _primary(session, merchant_id))
+        return _config(vault, await _primary(session, merchant_id))
 
 
 async def set_config(
-    db: Database, merchant_id: uuid.UUID, url: str | None, *, production: bool
+    db: Database, vault: SecretBox, merchant_id: uuid.UUID, url: str | None, *, production: bool
 ) -> dict[str, Any]:
     """Set (or, with an empty value, clear) the primary endpoint's URL."""
     clean = validate_webhook_url(url, production=production) if url and url.strip() else None
     async with db.transaction() as session:
-        endpoint = await _primary_or_new(session, merchant_id)
+        endpoint = await _primary_or_new(session, vault, merchant_id)
         endpoint.url = clean
         if clean is not None and not endpoint.enabled:
             endpoint.enabled, endpoint.disabled_reason = True, None
@@ -124,14 +134,15 @@ async def set_config(
             merchant_id=merchant_id,
             details={"url": clean},
         )
-        return _config(endpoint)
+        return _config(vault, endpoint)
 
 
-def _rotate(session: AsyncSession, endpoint: WebhookEndpoint, merchant_id: uuid.UUID) -> None:
+def _rotate(
+    session: AsyncSession, vault: SecretBox, endpoint: WebhookEndpoint, merchant_id: uuid.UUID
+) -> None:
     """New secret; the old one keeps signing beside it for SECRET_OVERLAP."""
-    endpoint.previous_secret = endpoint.secret
+    set_secrets(vault, endpoint, generate_secret(), current_secret(vault, endpoint))
     endpoint.previous_secret_expires_at = utc_now() + SECRET_OVERLAP
-    endpoint.secret = generate_secret()
     record_audit(
         session,
         actor="merchant",
@@ -142,12 +153,14 @@ def _rotate(session: AsyncSession, endpoint: WebhookEndpoint, merchant_id: uuid.
     )
 
 
-async def regenerate_primary_secret(db: Database, merchant_id: uuid.UUID) -> dict[str, Any]:
+async def regenerate_primary_secret(
+    db: Database, vault: SecretBox, merchant_id: uuid.UUID
+) -> dict[str, Any]:
     async with db.transaction() as session:
-        endpoint = await _primary_or_new(session, merchant_id)
+        endpoint = await _primary_or_new(session, vault, merchant_id)
         await session.flush()
-        _rotate(session, endpoint, merchant_id)
-        return _config(endpoint)
+        _rotate(session, vault, endpoint, merchant_id)
+        return _config(vault, endpoint)
 
 
 async def send_test_event(db: Database, merchant_id: uuid.UUID) -> dict[str, Any]:
@@ -171,28 +184,44 @@ async def send_test_event(db: Database, merchant_id: uuid.UUID) -> dict[str, Any
     }
 
 
+async def _check_room(session: AsyncSession, merchant_id: uuid.UUID, limit: int) -> None:
+    """At most `limit` endpoints per merchant (the primary included): each one multiplies every
+    event's deliveries. The merchant row is locked so concurrent creates count one by one."""
+    await session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
+    count = await session.scalar(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.merchant_id == merchant_id)
+    )
+    if int(count or 0) >= limit:
+        raise BadRequest(f"A merchant may have at most {limit} webhook endpoints; delete one first")
+
+
 async def create_endpoint(
     db: Database,
+    vault: SecretBox,
     merchant_id: uuid.UUID,
     new: NewEndpoint,
     idempotency: IdempotencyRequest | None,
     ttl: timedelta,
     *,
     production: bool,
+    max_endpoints: int,
 ) -> StoredResponse:
     url = validate_webhook_url(new.url, production=production)
     event_types = validate_event_types(new.event_types)
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+        await _check_room(session, merchant_id, max_endpoints)
         endpoint = WebhookEndpoint(
             id=await fresh_id(session, WebhookEndpoint, ids.WEBHOOK_ENDPOINT),
             merchant_id=merchant_id,
             url=url,
-            secret=generate_secret(),
             event_types=event_types,
             enabled=new.enabled,
             is_primary=False,
         )
+        set_secrets(vault, endpoint, generate_secret(), None)
         session.add(endpoint)
         await session.flush()
         record_audit(
@@ -203,7 +232,7 @@ async def create_endpoint(
             merchant_id=merchant_id,
             details={"url": url, "event_types": event_types},
         )
-        return 201, endpoint_resource(endpoint, reveal_secret=True)
+        return 201, endpoint_resource(endpoint, vault, reveal_secret=True)
 
     return await respond_once(db, merchant_id, idempotency, ttl, insert)
 
@@ -221,19 +250,23 @@ async def _owned(
     return endpoint
 
 
-async def get_endpoint(db: Database, merchant_id: uuid.UUID, endpoint_id: str) -> dict[str, Any]:
+async def get_endpoint(
+    db: Database, vault: SecretBox, merchant_id: uuid.UUID, endpoint_id: str
+) -> dict[str, Any]:
     async with db.read() as session:
-        return endpoint_resource(await _owned(session, merchant_id, endpoint_id))
+        return endpoint_resource(await _owned(session, merchant_id, endpoint_id), vault)
 
 
-async def list_endpoints(db: Database, merchant_id: uuid.UUID, limit: int, offset: int) -> Page:
+async def list_endpoints(
+    db: Database, vault: SecretBox, merchant_id: uuid.UUID, limit: int, offset: int
+) -> Page:
     async with db.read() as session:
         return await fetch_page(
             session,
             WebhookEndpoint,
             [WebhookEndpoint.merchant_id == merchant_id],
             [WebhookEndpoint.created_at, WebhookEndpoint.id],
-            endpoint_resource,
+            lambda endpoint: endpoint_resource(endpoint, vault),
             limit,
             offset,
         )
@@ -241,6 +274,7 @@ async def list_endpoints(db: Database, merchant_id: uuid.UUID, limit: int, offse
 
 async def update_endpoint(
     db: Database,
+    vault: SecretBox,
     merchant_id: uuid.UUID,
     endpoint_id: str,
     changes: EndpointChanges,
@@ -272,16 +306,16 @@ async def update_endpoint(
             merchant_id=merchant_id,
             details={"url": endpoint.url, "enabled": endpoint.enabled},
         )
-        return endpoint_resource(endpoint)
+        return endpoint_resource(endpoint, vault)
 
 
 async def regenerate_endpoint_secret(
-    db: Database, merchant_id: uuid.UUID, endpoint_id: str
+    db: Database, vault: SecretBox, merchant_id: uuid.UUID, endpoint_id: str
 ) -> dict[str, Any]:
     async with db.transaction() as session:
         endpoint = await _owned(session, merchant_id, endpoint_id)
-        _rotate(session, endpoint, merchant_id)
-        return endpoint_resource(endpoint, reveal_secret=True)
+        _rotate(session, vault, endpoint, merchant_id)
+        return endpoint_resource(endpoint, vault, reveal_secret=True)
 
 
 async def delete_endpoint(db: Database, merchant_id: uuid.UUID, endpoint_id: str) -> None:

@@ -37,8 +37,9 @@ from hazina.domain.webhooks import (
 from hazina.services.audit import record_audit
 from hazina.services.events import enqueue_delivery
 from hazina.services.pages import Page, fetch_page
-from hazina.services.ports import WebhookSender
+from hazina.services.ports import SecretBox, WebhookSender
 from hazina.services.resources import render
+from hazina.services.webhook_secrets import SecretField, open_secret
 
 log = logging.getLogger("hazina.webhooks")
 NOT_FOUND = "Webhook not found"
@@ -69,10 +70,26 @@ def _parse_id(delivery_id: str) -> uuid.UUID | None:
         return None
 
 
-def _valid_secrets(
-    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
-) -> tuple[str, ...]:
-    if previous and previous_expires_at is not None and previous_expires_at > now:
+def _valid_secrets(vault: SecretBox, row: Any, now: datetime) -> tuple[str, ...]:
+    """The secrets that sign this attempt, opened once for it (a few microseconds each)."""
+    secret = open_secret(
+        vault,
+        row.merchant_id,
+        row.endpoint_id,
+        SecretField.CURRENT,
+        row.secret,
+        sealed=row.secrets_sealed,
+    )
+    expires_at = row.previous_secret_expires_at
+    if row.previous_secret and expires_at is not None and expires_at > now:
+        previous = open_secret(
+            vault,
+            row.merchant_id,
+            row.endpoint_id,
+            SecretField.PREVIOUS,
+            row.previous_secret,
+            sealed=row.secrets_sealed,
+        )
         return (secret, previous)
     return (secret,)
 
@@ -94,10 +111,11 @@ _DUE = select(
     _endpoints.c.secret,
     _endpoints.c.previous_secret,
     _endpoints.c.previous_secret_expires_at,
+    _endpoints.c.secrets_sealed,
 ).select_from(_deliveries.outerjoin(_endpoints, _endpoints.c.id == _deliveries.c.endpoint_id))
 
 
-async def _due(db: Database, delivery_id: uuid.UUID) -> _Attempt | None:
+async def _due(db: Database, vault: SecretBox, delivery_id: uuid.UUID) -> _Attempt | None:
     now = utc_now()
     async with db.read() as session:
         row = (await session.execute(_DUE.where(_deliveries.c.id == delivery_id))).first()
@@ -113,9 +131,7 @@ async def _due(db: Database, delivery_id: uuid.UUID) -> _Attempt | None:
             delivery_id=str(delivery_id),
             url=row.url,
             body=render(row.payload),
-            secrets=_valid_secrets(
-                row.secret, row.previous_secret, row.previous_secret_expires_at, now
-            ),
+            secrets=_valid_secrets(vault, row, now),
         )
     return _Attempt(delivery_id, row.merchant_id, row.endpoint_id, row.attempts, message)
 
@@ -130,11 +146,12 @@ def _unchanged(attempt: _Attempt) -> Any:
 
 
 async def deliver_webhook(
-    db: Database, sender: WebhookSender, policy: RetryPolicy, delivery_id: str
+    db: Database, sender: WebhookSender, policy: RetryPolicy, vault: SecretBox, delivery_id: str
 ) -> None:
-    """The `deliver_webhook` job: one attempt of one delivery. Safe to run twice."""
+    """The `deliver_webhook` job: one attempt of one delivery. Safe to run twice. A secret that
+    does not open fails the job (WebhookSecretUnreadable), which retries and then gives up."""
     parsed = _parse_id(delivery_id)
-    attempt = None if parsed is None else await _due(db, parsed)
+    attempt = None if parsed is None else await _due(db, vault, parsed)
     if attempt is None:
         return
     if attempt.message is None:

@@ -48,11 +48,13 @@ async def create_endpoint(
     )
     stored = await webhook_endpoints.create_endpoint(
         container.db,
+        container.providers.vault,
         merchant.id,
         new,
         request,
         container.settings.idempotency_ttl,
         production=container.settings.is_production,
+        max_endpoints=container.settings.max_webhook_endpoints,
     )
     return stored_response(stored)
 
@@ -64,7 +66,9 @@ async def list_endpoints(
     limit: PageLimit = 10,
     offset: PageOffset = 0,
 ) -> dict[str, Any]:
-    page = await webhook_endpoints.list_endpoints(container.db, merchant.id, limit, offset)
+    page = await webhook_endpoints.list_endpoints(
+        container.db, container.providers.vault, merchant.id, limit, offset
+    )
     return page.body()
 
 
@@ -72,7 +76,9 @@ async def list_endpoints(
 async def get_endpoint(
     endpoint_id: str, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
-    return await webhook_endpoints.get_endpoint(container.db, merchant.id, endpoint_id)
+    return await webhook_endpoints.get_endpoint(
+        container.db, container.providers.vault, merchant.id, endpoint_id
+    )
 
 
 @router.patch("/{endpoint_id}")
@@ -81,6 +87,7 @@ async def update_endpoint(
 ) -> dict[str, Any]:
     return await webhook_endpoints.update_endpoint(
         container.db,
+        container.providers.vault,
         merchant.id,
         endpoint_id,
         body.to_changes(),
@@ -93,7 +100,7 @@ async def regenerate_secret(
     endpoint_id: str, container: ContainerDep, merchant: MerchantDep
 ) -> dict[str, Any]:
     return await webhook_endpoints.regenerate_endpoint_secret(
-        container.db, merchant.id, endpoint_id
+        container.db, container.providers.vault, merchant.id, endpoint_id
     )
 
 

@@ -24,7 +24,7 @@ class RecoverRequest(Body):
 
 @router.get("/config")
 async def get_config(container: ContainerDep, merchant: MerchantDep) -> dict[str, Any]:
-    return await webhook_endpoints.get_config(container.db, merchant.id)
+    return await webhook_endpoints.get_config(container.db, container.providers.vault, merchant.id)
 
 
 @router.put("/config")
@@ -33,6 +33,7 @@ async def set_config(
 ) -> dict[str, Any]:
     return await webhook_endpoints.set_config(
         container.db,
+        container.providers.vault,
         merchant.id,
         body.webhook_url,
         production=container.settings.is_production,
@@ -41,7 +42,9 @@ async def set_config(
 
 @router.post("/regenerate-secret")
 async def regenerate_secret(container: ContainerDep, merchant: MerchantDep) -> dict[str, Any]:
-    return await webhook_endpoints.regenerate_primary_secret(container.db, merchant.id)
+    return await webhook_endpoints.regenerate_primary_secret(
+        container.db, container.providers.vault, merchant.id
+    )
 
 
 @router.post("/test")

@@ -80,7 +80,9 @@ async def switch_mode(request: Request, user: UserDep) -> RedirectResponse:
 
 @router.get("/docs", response_class=HTMLResponse)
 async def docs(request: Request, container: ContainerDep, user: UserDep) -> HTMLResponse:
-    config = await webhook_endpoints.get_config(container.db, user.merchant_id)
+    config = await webhook_endpoints.get_config(
+        container.db, container.providers.vault, user.merchant_id
+    )
     base_url = str(request.base_url).rstrip("/")
     return render(
         request,

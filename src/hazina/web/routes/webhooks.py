@@ -27,7 +27,9 @@ async def _page(
     error: HazinaError | None = None,
     typed_url: str | None = None,
 ) -> HTMLResponse:
-    config = await webhook_endpoints.get_config(container.db, user.merchant_id)
+    config = await webhook_endpoints.get_config(
+        container.db, container.providers.vault, user.merchant_id
+    )
     deliveries = await webhooks.list_deliveries(
         container.db, user.merchant_id, webhooks.DeliveryFilter(), PAGE_SIZE, offset
     )
@@ -63,7 +65,11 @@ async def save_config(request: Request, container: ContainerDep, user: UserDep) 
     url = str(form.get("webhook_url") or "").strip()
     try:
         await webhook_endpoints.set_config(
-            container.db, user.merchant_id, url or None, production=container.settings.is_production
+            container.db,
+            container.providers.vault,
+            user.merchant_id,
+            url or None,
+            production=container.settings.is_production,
         )
     except HazinaError as exc:
         return await _page(request, container, user, error=exc, typed_url=url)
@@ -76,7 +82,9 @@ async def regenerate_secret(
     request: Request, container: ContainerDep, user: UserDep
 ) -> RedirectResponse:
     await verified_form(request)
-    await webhook_endpoints.regenerate_primary_secret(container.db, user.merchant_id)
+    await webhook_endpoints.regenerate_primary_secret(
+        container.db, container.providers.vault, user.merchant_id
+    )
     flash(request, "New webhook secret generated. The previous one keeps signing for 24 hours.")
     return RedirectResponse(PAGE, status_code=303)
 
