@@ -7,6 +7,7 @@ from hazina.db.database import Database
 from hazina.db.models import AuditLog, Merchant, WebhookEndpoint
 from hazina.domain.errors import Conflict
 from hazina.services.merchants import create_merchant
+from hazina.services.ports import SecretBox
 
 
 async def _count(db: Database, model: type[Merchant | WebhookEndpoint | AuditLog]) -> int:
@@ -14,17 +15,23 @@ async def _count(db: Database, model: type[Merchant | WebhookEndpoint | AuditLog
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def test_a_taken_email_is_a_conflict_and_changes_nothing(db: Database) -> None:
-    await create_merchant(db, name="Duka", email="owner@duka.example", actor="test")
+async def test_a_taken_email_is_a_conflict_and_changes_nothing(
+    db: Database, vault: SecretBox
+) -> None:
+    await create_merchant(db, vault, name="Duka", email="owner@duka.example", actor="test")
     before = [await _count(db, model) for model in (Merchant, WebhookEndpoint, AuditLog)]
     with pytest.raises(Conflict, match=r"owner@duka\.example"):
-        await create_merchant(db, name="Other", email="owner@duka.example", actor="test")
+        await create_merchant(db, vault, name="Other", email="owner@duka.example", actor="test")
     assert [await _count(db, model) for model in (Merchant, WebhookEndpoint, AuditLog)] == before
 
 
-async def test_a_taken_api_key_is_a_conflict(db: Database) -> None:
-    await create_merchant(db, name="A", email="a@example.com", actor="test", api_key="key_same")
+async def test_a_taken_api_key_is_a_conflict(db: Database, vault: SecretBox) -> None:
+    await create_merchant(
+        db, vault, name="A", email="a@example.com", actor="test", api_key="key_same"
+    )
     with pytest.raises(Conflict):
-        await create_merchant(db, name="B", email="b@example.com", actor="test", api_key="key_same")
+        await create_merchant(
+            db, vault, name="B", email="b@example.com", actor="test", api_key="key_same"
+        )
     # The seeded test merchant and A, each a test and a live twin; nothing of B.
     assert await _count(db, Merchant) == 4
