@@ -3,11 +3,29 @@
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from hazina.domain.errors import ExpiredCard, InvalidCard, InvalidVpa
 
 _VPA = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
 _SEPARATORS = re.compile(r"[ -]")
+
+
+def mask_phone(phone: str) -> str:
+    """`•••• 5678`: enough for customers to recognise their number, too little to reach them."""
+    digits = "".join(char for char in phone if char.isdigit())
+    return f"•••• {digits[-4:]}" if len(digits) > 4 else "••••"
+
+
+def masked_action(action: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A provider's `next_action` as any response shows it: the customer's phone masked, an
+    email dropped. Anyone holding a payment id can poll its public view."""
+    if action is None:
+        return None
+    shown = {key: value for key, value in action.items() if key != "email"}
+    if isinstance(shown.get("phone"), str):
+        shown["phone"] = mask_phone(shown["phone"])
+    return shown
 
 
 def validate_vpa(vpa: str) -> str:

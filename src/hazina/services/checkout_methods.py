@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hazina.db.database import Database
 from hazina.db.models import Order, ProviderAccount
+from hazina.services.orders import public_order
 from hazina.services.registry import ProviderRegistry
 
 
@@ -19,9 +20,7 @@ async def methods_for_order(
     unknown order (the checkout then shows the order's own error)."""
     async with db.read() as session:
         owner = (
-            await session.execute(
-                select(Order.merchant_id, Order.livemode).where(Order.id == order_id)
-            )
+            await session.execute(public_order(order_id, Order.merchant_id, Order.livemode))
         ).first()
         if owner is None:
             return ()

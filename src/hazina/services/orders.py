@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import Order
+from hazina.db.models import Merchant, Order
 from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.currencies import is_currency
@@ -21,6 +21,16 @@ from hazina.services.idempotency import IdempotencyRequest, StoredResponse, resp
 MINIMUM_AMOUNT = 100
 # The largest amount a BIGINT column holds; above it the database would fail, not the request.
 MAXIMUM_AMOUNT = 2**63 - 1
+
+
+def public_order(order_id: str, *columns: Any) -> Select[Any]:
+    """`columns` of the order, for the public routes and the checkout, which know it only by its
+    id: an inactive merchant's orders are not found there, so they cannot be paid."""
+    return (
+        select(*columns)
+        .join(Merchant, Merchant.id == Order.merchant_id)
+        .where(Order.id == order_id, Merchant.is_active.is_(True))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +94,7 @@ async def get_order(db: Database, merchant_id: uuid.UUID, order_id: str) -> dict
 
 async def get_public_order(db: Database, order_id: str) -> dict[str, Any]:
     async with db.read() as session:
-        order = await session.get(Order, order_id)
+        order = await session.scalar(public_order(order_id, Order))
     if order is None:
         raise NotFound("Order not found")
     return resources.order_public(order)

@@ -19,6 +19,7 @@ from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.orders import public_order
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SimulatedProcessor
 from hazina.services.provider_payments import (
@@ -166,9 +167,7 @@ async def find_order_owner(db: Database, order_id: str) -> OrderOwner:
     """The merchant twin behind a public (checkout) request, known only by its order."""
     async with db.read() as session:
         owner = (
-            await session.execute(
-                select(Order.merchant_id, Order.livemode).where(Order.id == order_id)
-            )
+            await session.execute(public_order(order_id, Order.merchant_id, Order.livemode))
         ).first()
     if owner is None:
         raise NotFound("Order not found")

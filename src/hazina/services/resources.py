@@ -5,6 +5,7 @@ from typing import Any
 
 from hazina.db.models import Order, Payment, Refund
 from hazina.domain.clock import iso_z
+from hazina.domain.instruments import masked_action
 
 
 def render(body: dict[str, Any]) -> bytes:
@@ -48,7 +49,7 @@ def _instrument(payment: Payment) -> dict[str, Any]:
     return {
         "provider": payment.provider,
         "provider_reference": payment.provider_reference,
-        "next_action": payment.next_action,
+        "next_action": masked_action(payment.next_action),
         "amount_received": payment.amount_received,
         "review_reason": payment.review_reason,
         **_capture(payment),
@@ -73,7 +74,7 @@ def _next_action(payment: Payment) -> dict[str, Any]:
     """What the checkout must do for a provider payment (follow a redirect, show USSD help)."""
     if payment.method in ("upi", "card"):
         return {}
-    return {"next_action": payment.next_action}
+    return {"next_action": masked_action(payment.next_action)}
 
 
 def _failure(payment: Payment) -> dict[str, Any]:
