@@ -6,6 +6,8 @@ PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so many workers take disjoint b
 A job whose lease has expired (its worker died) is due again; its attempt is counted.
 """
 
+import asyncio
+import itertools
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -287,16 +289,75 @@ async def listen(
 ) -> Callable[[], Awaitable[None]] | None:
     """On PostgreSQL, call `on_enqueue` whenever any process commits a job; returns a closer.
 
-    None on SQLite (the writer's own process signals it, see Database.job_listener) or when the
-    listening connection cannot be opened: workers then fall back to polling.
+    The listening connection is reopened whenever the database drops it (a restart, a failover,
+    `pg_terminate_backend`), or until it can first be opened; meanwhile workers poll. None on
+    SQLite: the writer's own process signals it (see Database.job_listener).
     """
     if db.is_sqlite:
         return None
-    try:
-        connection = await asyncpg.connect(db.asyncpg_dsn())
-        await connection.add_listener(NOTIFY_CHANNEL, lambda *_: on_enqueue())
-    except (OSError, asyncpg.PostgresError):
-        log.warning("LISTEN %s unavailable; polling only", NOTIFY_CHANNEL)
-        return None
-    close: Callable[[], Awaitable[None]] = connection.close
-    return close
+    listener = _JobListener(db.asyncpg_dsn(), on_enqueue)
+    if not await listener.connect():
+        log.warning("LISTEN %s unavailable; polling until it can be opened", NOTIFY_CHANNEL)
+        listener.reconnect_soon()
+    return listener.close
+
+
+# Waits between attempts to reopen the listening connection, then the last one repeated.
+_RECONNECT_WAITS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class _JobListener:
+    """`LISTEN hazina_jobs` on a connection of its own, reopened whenever it is lost."""
+
+    def __init__(self, dsn: str, on_enqueue: Callable[[], None]) -> None:
+        self._dsn = dsn
+        self._on_enqueue = on_enqueue
+        self._connection: asyncpg.Connection | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def connect(self) -> bool:
+        try:
+            connection = await asyncpg.connect(self._dsn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+        try:
+            await connection.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            connection.terminate()
+            return False
+        connection.add_termination_listener(self._lost)
+        self._connection = connection
+        return True
+
+    def _notified(self, *_: object) -> None:
+        self._on_enqueue()
+
+    def _lost(self, _: object) -> None:
+        if not self._closed:
+            log.warning("LISTEN %s connection lost; reopening it", NOTIFY_CHANNEL)
+            self._connection = None
+            self.reconnect_soon()
+
+    def reconnect_soon(self) -> None:
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        for attempt in itertools.count():
+            await asyncio.sleep(_RECONNECT_WAITS[min(attempt, len(_RECONNECT_WAITS) - 1)])
+            if self._closed:
+                return
+            if await self.connect():
+                log.info("LISTEN %s reopened", NOTIFY_CHANNEL)
+                # Jobs committed while it was closed notified nobody: look for them now.
+                self._on_enqueue()
+                return
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            await asyncio.gather(self._reconnecting, return_exceptions=True)
+        if self._connection is not None:
+            await self._connection.close()
