@@ -4,6 +4,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from redis.asyncio import Redis
+
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
@@ -14,12 +16,19 @@ from hazina.providers.clickpesa import ClickPesaProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.providers.stripe import StripeProvider
 from hazina.services.dashboard_users import seed_dashboard_user
+from hazina.services.login_attempts import (
+    AttemptCounter,
+    DatabaseAttemptCounter,
+    LoginLimits,
+    RedisAttemptCounter,
+)
 from hazina.services.merchants import (
     CredentialCache,
     deactivate_published_test_merchant,
     find_merchant_by_email,
     seed_test_merchant,
 )
+from hazina.services.passwords import PasswordChecks
 from hazina.services.ports import PaymentProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
@@ -42,10 +51,15 @@ class Container:
     providers: ProviderContext
     public_payment_throttle: PaymentThrottle
     rejected_hook_samples: SampleThrottle
+    passwords: PasswordChecks
+    login_limits: LoginLimits
+    redis: Redis | None
 
     async def close(self) -> None:
         await self.providers.registry.aclose()
         await self.webhook_sender.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.dispose()
 
 
@@ -66,9 +80,14 @@ def build(settings: Settings) -> Container:
         delay_min_ms=settings.processing_delay_min_ms,
         delay_max_ms=settings.processing_delay_max_ms,
     )
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    redis = None if settings.redis_url is None else Redis.from_url(settings.redis_url)
+    counter: AttemptCounter = (
+        DatabaseAttemptCounter(db) if redis is None else RedisAttemptCounter(redis)
+    )
     return Container(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.db_pool_size),
+        db=db,
         sandbox=SandboxProcessor(simulation),
         credentials=CredentialCache(settings.auth_cache_seconds),
         webhook_sender=HttpWebhookSender(
@@ -89,6 +108,14 @@ def build(settings: Settings) -> Container:
         ),
         public_payment_throttle=throttle,
         rejected_hook_samples=SampleThrottle(throttles, settings.rejected_hook_samples_per_address),
+        passwords=PasswordChecks(settings.password_check_concurrency),
+        login_limits=LoginLimits(
+            counter,
+            per_pair=settings.login_max_failures,
+            per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_window_seconds,
+        ),
+        redis=redis,
     )
 
 

@@ -89,13 +89,26 @@ class Settings(BaseSettings):
     session_max_age_seconds: Annotated[
         int, Field(validation_alias=_env("HAZINA_SESSION_MAX_AGE_SECONDS"), ge=60)
     ] = 12 * 3600
-    # Failed dashboard logins allowed per email and client address within the window.
+    # Failed dashboard logins allowed per email and client address, and per client address
+    # whatever the email, within a window; counted in the database, or in Redis when
+    # HAZINA_REDIS_URL is set, so every process shares them.
     login_max_failures: Annotated[
         int, Field(validation_alias=_env("HAZINA_LOGIN_MAX_FAILURES"), ge=1)
     ] = 5
+    login_max_failures_per_address: Annotated[
+        int, Field(validation_alias=_env("HAZINA_LOGIN_MAX_FAILURES_PER_ADDRESS"), ge=1)
+    ] = 20
     login_window_seconds: Annotated[
         float, Field(validation_alias=_env("HAZINA_LOGIN_WINDOW_SECONDS"), gt=0)
     ] = 900.0
+    # argon2 hashes and checks running at once in one process; each holds 64 MiB while it runs.
+    password_check_concurrency: Annotated[
+        int, Field(validation_alias=_env("HAZINA_PASSWORD_CHECK_CONCURRENCY"), ge=1)
+    ] = 4
+    # Redis (`redis://host:6379/0`) for the login counters; unset: they live in the database.
+    redis_url: Annotated[
+        str | None, Field(validation_alias=_env("HAZINA_REDIS_URL"), repr=False)
+    ] = None
 
     # Anonymous payment creation (the checkout's `POST /api/v1/payments/public`), in moving
     # windows: `limits` notation, e.g. "10/minute" or "10/minute;50/hour". The client address is

@@ -263,9 +263,22 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+SINGLETON_JOB_PREDICATE = "kind = 'janitor' AND status IN ('pending', 'processing')"
+
+
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("idx_jobs_due", "status", "run_at"),)
+    __table_args__ = (
+        Index("idx_jobs_due", "status", "run_at"),
+        # At most one live job of a self-scheduling kind, however many workers enqueue it.
+        Index(
+            "uq_jobs_live_singleton",
+            "kind",
+            unique=True,
+            postgresql_where=text(SINGLETON_JOB_PREDICATE),
+            sqlite_where=text(SINGLETON_JOB_PREDICATE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(AutoIncrement, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(50))
@@ -290,6 +303,21 @@ class WorkerHeartbeat(Base):
     concurrency: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_seen_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
+class LoginAttempt(Base):
+    """Failed dashboard logins counted in fixed windows, shared by every process.
+
+    A slot is taken before the password is checked and given back on success, so concurrent
+    guesses can never run more checks than the limit. `key` is a hash of the scope (an email and
+    address pair, or an address): no email or address is stored.
+    """
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime]
 
 
 class AuditLog(Base):
@@ -383,6 +411,9 @@ class DashboardUser(Base):
     # argon2id, in its PHC string form (algorithm, parameters and salt travel with the hash).
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every session carries the version it started with; logging out or changing the password
+    # bumps it, so each cookie signed before then (copies included) stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

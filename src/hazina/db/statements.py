@@ -3,7 +3,7 @@
 import functools
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import ColumnElement, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -38,3 +38,25 @@ async def fresh_id(session: AsyncSession, model: type[DeclarativeBase], prefix: 
         candidate = new_id(prefix)
         if await session.get(model, candidate) is None:
             return candidate
+
+
+async def upsert_where(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    values: dict[str, Any],
+    changes: dict[str, Any],
+    where: ColumnElement[bool],
+) -> bool:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE SET `changes` WHERE `where`, in one atomic
+    statement; True if a row was inserted or updated, False if `where` kept the existing one."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, model.__table__)
+    primary_key = list(table.primary_key.columns)
+    statement = (
+        insert(table)
+        .values(values)
+        .on_conflict_do_update(index_elements=primary_key, set_=changes, where=where)
+        .returning(*primary_key)
+    )
+    return (await session.execute(statement)).first() is not None

@@ -1,19 +1,14 @@
 """Dashboard users: people who log in to a merchant's dashboard with an email and a password.
 
-Passwords are hashed with argon2id (argon2-cffi's defaults). Hashing is deliberately slow, so it
-runs in a thread, off the event loop. An unknown email costs one verification too, against a
-fixed hash, so response time does not tell which emails exist.
+Passwords are argon2id hashes (services/passwords.py). An unknown email costs one verification
+too, against a fixed hash, so response time does not tell which emails exist. How many failures
+are allowed is services/login_attempts.py's business, before anything here runs.
 """
 
 import asyncio
-import functools
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -21,13 +16,17 @@ from sqlalchemy.orm import aliased
 from hazina.db.database import Database
 from hazina.db.models import DashboardUser, Merchant
 from hazina.domain.clock import utc_now
-from hazina.domain.errors import AuthenticationFailed, BadRequest, Conflict
+from hazina.domain.errors import AuthenticationFailed, Conflict
 from hazina.services.audit import record_audit
+from hazina.services.passwords import (
+    ABSENT_USER_HASH,
+    PasswordChecks,
+    hash_password,
+    needs_rehash,
+    seed_hash,
+)
 
-MIN_PASSWORD_LENGTH = 8
 INVALID_LOGIN = "Invalid email or password"
-_hasher = PasswordHasher()
-_ABSENT_USER_HASH = _hasher.hash("no such dashboard user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,31 +38,12 @@ class DashboardIdentity:
     merchant_name: str
     api_key: str
     livemode: bool
+    # The user's session version when this was read: a session holding another one has ended.
+    session_version: int
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
-
-async def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadRequest(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def _matches(password_hash: str, password: str) -> bool:
-    def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(verify)
-
-
-# The development seed hashes the same configured password at every start (and the tests start
-# hundreds of times): one hash per process is as good, since each start only needs *a* hash.
-_seed_hash = functools.lru_cache(maxsize=4)(_hasher.hash)
 
 
 async def create_dashboard_user(
@@ -108,7 +88,7 @@ async def seed_dashboard_user(
         )
     if exists is not None:
         return False
-    password_hash = await asyncio.to_thread(_seed_hash, password)
+    password_hash = await asyncio.to_thread(seed_hash, password)
     try:
         await _insert_user(db, merchant_id, email, password_hash, "system:seed")
     except Conflict:
@@ -128,26 +108,34 @@ _IN_MODE = (
 
 def _identity(user: DashboardUser, merchant: Merchant) -> DashboardIdentity:
     return DashboardIdentity(
-        user.id, user.email, merchant.id, merchant.name, merchant.api_key, merchant.livemode
+        user.id,
+        user.email,
+        merchant.id,
+        merchant.name,
+        merchant.api_key,
+        merchant.livemode,
+        user.session_version,
     )
 
 
-async def log_in(db: Database, email: str, password: str) -> DashboardIdentity:
+async def log_in(
+    db: Database, checks: PasswordChecks, email: str, password: str
+) -> DashboardIdentity:
     """The user with this email and password, if both it and its merchant are active."""
     async with db.read() as session:
         row = (
             await session.execute(_IDENTITY.where(DashboardUser.email == normalise_email(email)))
         ).first()
-    matches = await _matches(row[0].password_hash if row else _ABSENT_USER_HASH, password)
+    matches = await checks.matches(row[0].password_hash if row else ABSENT_USER_HASH, password)
     if row is None or not matches:
         raise AuthenticationFailed(INVALID_LOGIN)
     user, merchant = row
     if not (user.is_active and merchant.is_active):
         raise AuthenticationFailed(INVALID_LOGIN)
+    values: dict[str, object] = {"last_login_at": utc_now()}
+    if needs_rehash(user.password_hash):
+        values["password_hash"] = await checks.hash(password)
     async with db.transaction() as session:
-        values: dict[str, object] = {"last_login_at": utc_now()}
-        if _hasher.check_needs_rehash(user.password_hash):
-            values["password_hash"] = await asyncio.to_thread(_hasher.hash, password)
         await session.execute(
             update(DashboardUser)
             .where(DashboardUser.id == user.id)
@@ -158,15 +146,16 @@ async def log_in(db: Database, email: str, password: str) -> DashboardIdentity:
 
 
 async def find_dashboard_user(
-    db: Database, user_id: uuid.UUID, *, livemode: bool = False
+    db: Database, user_id: uuid.UUID, session_version: int, *, livemode: bool = False
 ) -> DashboardIdentity | None:
     """The session's user seeing its account's twin of that mode, or None once it (or its
-    merchant) has been deactivated."""
+    merchant) has been deactivated, or once the session's version has been ended."""
     async with db.read() as session:
         row = (
             await session.execute(
                 _IN_MODE.where(
                     DashboardUser.id == user_id,
+                    DashboardUser.session_version == session_version,
                     Merchant.livemode.is_(livemode),
                     DashboardUser.is_active.is_(True),
                     Merchant.is_active.is_(True),
@@ -176,48 +165,48 @@ async def find_dashboard_user(
     return None if row is None else _identity(*row)
 
 
-class LoginThrottle:
-    """Failed logins per (email, client address) in a sliding window, held in this process.
+async def end_sessions(db: Database, user_id: uuid.UUID, session_version: int) -> None:
+    """Log out every session of the user (`/logout`). Only a current session can: one that has
+    already ended cannot end the user's newer ones."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(DashboardUser)
+            .where(DashboardUser.id == user_id, DashboardUser.session_version == session_version)
+            .values(session_version=DashboardUser.session_version + 1)
+            .execution_options(synchronize_session=False)
+        )
 
-    In-process by design: one `hazina serve` sees all of its own attempts. Behind a load balancer
-    each process counts separately, so the effective limit is multiplied by the process count.
-    """
 
-    def __init__(
-        self,
-        max_failures: int,
-        window_seconds: float,
-        *,
-        max_entries: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self.max_entries = max_entries
-        self._clock = clock
-        self._failures: dict[tuple[str, str], list[float]] = {}
-
-    def _recent(self, key: tuple[str, str]) -> list[float]:
-        horizon = self._clock() - self.window_seconds
-        recent = [moment for moment in self._failures.get(key, []) if moment > horizon]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return recent
-
-    def retry_after(self, email: str, address: str) -> float | None:
-        """Seconds until another attempt is allowed, or None if one is allowed now."""
-        recent = self._recent((normalise_email(email), address))
-        if len(recent) < self.max_failures:
-            return None
-        return max(recent[0] + self.window_seconds - self._clock(), 1.0)
-
-    def record_failure(self, email: str, address: str) -> None:
-        key = (normalise_email(email), address)
-        if key not in self._failures and len(self._failures) >= self.max_entries:
-            del self._failures[next(iter(self._failures))]  # the oldest key
-        self._failures.setdefault(key, []).append(self._clock())
-
-    def reset(self, email: str, address: str) -> None:
-        self._failures.pop((normalise_email(email), address), None)
+async def change_password(
+    db: Database, checks: PasswordChecks, user: DashboardIdentity, current: str, new: str
+) -> int:
+    """Replace the user's password when `current` is right, ending every other session with one
+    version bump; audited. Returns the new session version, for the session that asked."""
+    async with db.read() as session:
+        stored = await session.get_one(DashboardUser, user.user_id)
+    if not await checks.matches(stored.password_hash, current):
+        raise AuthenticationFailed("The current password is not right")
+    new_hash = await checks.hash(new)
+    async with db.transaction() as session:
+        version = await session.scalar(
+            update(DashboardUser)
+            .where(
+                DashboardUser.id == user.user_id,
+                DashboardUser.session_version == user.session_version,
+            )
+            .values(
+                password_hash=new_hash, session_version=DashboardUser.session_version + 1
+            )
+            .returning(DashboardUser.session_version)
+            .execution_options(synchronize_session=False)
+        )
+        if version is None:
+            raise Conflict("This session has ended: log in again")
+        record_audit(
+            session,
+            actor=f"dashboard_user:{user.user_id}",
+            action="dashboard_user.password_changed",
+            target=f"dashboard_user:{user.user_id}",
+            merchant_id=stored.merchant_id,
+        )
+    return version

@@ -1,5 +1,7 @@
 """The dashboard session: a signed cookie (Starlette's SessionMiddleware, itsdangerous) holding
-the user's id and a CSRF token, and the checks every state-changing form goes through.
+the user's id, session version and a CSRF token, and the checks every state-changing form goes
+through. A signed cookie cannot be revoked by itself: the version, compared with the user's on
+every request, is what lets logging out end every copy of it.
 
 The cookie is signed, not encrypted: it holds nothing secret beyond the CSRF token, which only
 has to be unguessable by other sites. It is HttpOnly, SameSite=Lax, and Secure in production.
@@ -7,6 +9,7 @@ has to be unguessable by other sites. It is HttpOnly, SameSite=Lax, and Secure i
 
 import hmac
 import secrets
+import uuid
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -16,6 +19,7 @@ from hazina.services.dashboard_users import DashboardIdentity
 
 SESSION_COOKIE = "hazina_session"
 USER_ID = "user_id"
+SESSION_VERSION = "session_version"
 # True while the dashboard shows live data; absent or False: test mode, the safe default.
 LIVEMODE = "livemode"
 CSRF = "csrf"
@@ -65,7 +69,19 @@ def start_session(request: Request, user: DashboardIdentity) -> None:
     """A fresh session for the user: nothing from before the login survives (no fixation)."""
     request.session.clear()
     request.session[USER_ID] = str(user.user_id)
+    request.session[SESSION_VERSION] = user.session_version
     request.session[CSRF] = secrets.token_urlsafe(32)
+
+
+def session_user(request: Request) -> tuple[uuid.UUID, int] | None:
+    """The user id and session version the cookie holds, if it holds both, well formed."""
+    raw, version = request.session.get(USER_ID), request.session.get(SESSION_VERSION)
+    if not (isinstance(raw, str) and isinstance(version, int)):
+        return None
+    try:
+        return uuid.UUID(raw), version
+    except ValueError:
+        return None
 
 
 def end_session(request: Request) -> None:

@@ -8,8 +8,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from hazina.bootstrap import Container
-from hazina.services.dashboard_users import LoginThrottle
-from hazina.web.routes import auth, checkout, dashboard, providers, transactions, webhooks
+from hazina.web.routes import (
+    account,
+    auth,
+    checkout,
+    dashboard,
+    providers,
+    transactions,
+    webhooks,
+)
 from hazina.web.sessions import SESSION_COOKIE, CsrfRejected, LoginRequired
 from hazina.web.templating import STATIC, render
 
@@ -25,11 +32,8 @@ def mount_site(app: FastAPI, container: Container) -> None:
         same_site="lax",
         https_only=settings.is_production,
     )
-    app.state.login_throttle = LoginThrottle(
-        settings.login_max_failures, settings.login_window_seconds
-    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, transactions, webhooks, providers, checkout):
+    for module in (auth, dashboard, account, transactions, webhooks, providers, checkout):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
