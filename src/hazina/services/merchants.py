@@ -25,9 +25,9 @@ from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import AuthenticationFailed, Conflict, NotFound
 from hazina.services.audit import record_audit
-from hazina.services.ports import SecretBox
 from hazina.services.dashboard_users import normalise_email
 from hazina.services.passwords import hash_password
+from hazina.services.ports import SecretBox
 from hazina.services.webhook_endpoints import new_primary_endpoint
 
 TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
