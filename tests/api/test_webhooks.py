@@ -193,6 +193,12 @@ async def test_recover_reenqueues_failed_deliveries_since(
     assert all(statuses[item["id"]] == "pending" for item in recent)
     bad = await client.post("/api/v1/webhooks/recover", json={"since": "yesterday"})
     assert bad.status_code == 400
+    # Found by the fuzz test: a time before year 1 once it is in UTC is before every delivery.
+    earliest = await client.post(
+        "/api/v1/webhooks/recover", json={"since": "0001-01-01T00:01:00+01:00"}
+    )
+    assert earliest.status_code == 200, earliest.text
+    assert earliest.json()["recovered"] == 1
 
 
 async def test_list_filters_and_pagination(client: httpx.AsyncClient) -> None:

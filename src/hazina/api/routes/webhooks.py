@@ -58,6 +58,10 @@ async def recover(
 ) -> dict[str, Any]:
     # A timestamp without an offset is read as UTC, like every time Hazina shows.
     since = body.since if body.since.tzinfo else body.since.replace(tzinfo=UTC)
+    try:
+        since = since.astimezone(UTC)
+    except OverflowError:  # before year 1 in UTC (0001-01-01T00:00+01:00): before every delivery
+        since = datetime.min.replace(tzinfo=UTC)
     return await webhooks.recover_deliveries(container.db, merchant.id, since, body.endpoint_id)
 
 
