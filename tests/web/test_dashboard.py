@@ -49,7 +49,7 @@ async def test_rolling_the_secret_shows_the_new_one_once(
     rolled = await post_form(dashboard, "/dashboard", "/dashboard/roll-secret")
     assert rolled.status_code == 200
     [secret] = texts_of(rolled, "api-secret")
-    assert re.fullmatch(r"secret_[A-Za-z0-9_-]{43}", secret)
+    assert re.fullmatch(r"secret_test_[A-Za-z0-9_-]{43}", secret)
     assert "will not be shown again" in rolled.text
     assert secret not in (await dashboard.get("/dashboard")).text
 

@@ -99,11 +99,25 @@ async def test_a_refused_form_shows_the_description_and_never_the_secret(
     assert "Missing credential fields for stripe: webhook_secret" in missing.text
     assert_no_secret(missing)
 
+    # In test mode the form saves test accounts only: a live one is refused.
     live_key = await post_form(dashboard, PAGE, f"{PAGE}/stripe", {**STRIPE, "mode": "live"})
     assert live_key.status_code == 400
-    assert "secret_key must start with sk_live_ or rk_live_ in live mode" in live_key.text
+    assert "mode must be test: test keys manage test accounts only" in live_key.text
     assert_no_secret(live_key)
-    assert '<option value="live" selected>' in live_key.text  # the choice survives, not the keys
+    assert '<option value="live"' not in live_key.text
+    assert '<option value="test" selected>' in live_key.text
+
+    # The dashboard's live mode saves live accounts, and refuses test keys there.
+    switched = await post_form(dashboard, "/dashboard", "/dashboard/mode", {"livemode": "true"})
+    assert switched.status_code == 303
+    live_mode = await post_form(dashboard, PAGE, f"{PAGE}/stripe", {**STRIPE, "mode": "live"})
+    assert live_mode.status_code == 400
+    assert "secret_key must start with sk_live_ or rk_live_ in live mode" in live_mode.text
+    assert_no_secret(live_mode)
+    assert '<option value="live" selected>' in live_mode.text  # the choice survives, not the keys
+    assert '<option value="test"' not in live_mode.text
+    back = await post_form(dashboard, "/dashboard", "/dashboard/mode", {"livemode": "false"})
+    assert back.status_code == 303
 
     unknown = await post_form(dashboard, PAGE, f"{PAGE}/paypal", {"mode": "test"})
     assert unknown.status_code == 400
@@ -224,8 +238,9 @@ async def test_the_checkout_offers_a_provider_once_the_merchant_has_an_account(
     theirs = await anonymous.get("/checkout", params={"order_id": their_order["id"]})
     assert method_buttons(theirs) == ["upi", "card"]
 
+    # An unknown order has no mode: not even the sandbox's (test-mode) methods are offered.
     unknown = await anonymous.get("/checkout", params={"order_id": "order_unknown"})
-    assert method_buttons(unknown) == ["upi", "card"]
+    assert method_buttons(unknown) == []
 
 
 async def test_a_deployment_default_account_offers_its_provider_to_every_merchant(
