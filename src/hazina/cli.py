@@ -22,13 +22,13 @@ from hazina.db.schema import migrate as migrate_schema
 from hazina.domain.errors import BadRequest, Conflict, HazinaError, NotFound
 from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound as inbound_events
-from hazina.services import key_rotation, merchants, provider_payments
+from hazina.services import janitor, key_rotation, merchants, provider_payments
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.webhook_secrets import WebhookSecretUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
 from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
 from hazina.vault.keyring import KeyRingError, generate_key_entry
-from hazina.worker import Worker
+from hazina.worker import Worker, janitor_retention
 
 log = logging.getLogger("hazina")
 
@@ -322,6 +322,29 @@ def reconcile(since: str) -> None:
     counts = asyncio.run(run())
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
     click.echo(f"reconciled: {summary or 'nothing pending'}")
+
+
+@main.command("janitor")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def janitor_command(dry_run: bool) -> None:
+    """Purge expired idempotency keys, finished jobs, old delivery attempts and old rejected
+    inbound samples (retentions: HAZINA_RETAIN_*), in batches of HAZINA_JANITOR_BATCH_SIZE."""
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        container = await _started(settings)
+        retention = janitor_retention(settings)
+        try:
+            if dry_run:
+                return await janitor.count_purgeable(container.db, retention)
+            return await janitor.purge(container.db, retention, settings.janitor_batch_size)
+        finally:
+            await container.close()
+
+    counts = asyncio.run(run())
+    verb = "would delete" if dry_run else "deleted"
+    for table, count in counts.items():
+        click.echo(f"{table}: {verb} {count}")
 
 
 @main.group()

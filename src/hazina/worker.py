@@ -17,11 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from hazina.bootstrap import Container
+from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import utc_now
 from hazina.domain.retry import job_backoff
 from hazina.services import (
+    janitor,
     payments,
     provider_payments,
     reconciliation,
@@ -63,6 +65,16 @@ def handlers(container: Container) -> dict[str, Handler]:
             final=bool(payload.get("final")),
         )
 
+    async def run_janitor(_payload: dict[str, Any]) -> None:
+        settings = container.settings
+        deleted = await janitor.run_janitor(
+            container.db,
+            janitor_retention(settings),
+            settings.janitor_batch_size,
+            timedelta(seconds=settings.janitor_interval_seconds),
+        )
+        log.info("janitor purged %s", ", ".join(f"{n} {name}" for name, n in deleted.items()))
+
     async def deliver_webhook(payload: dict[str, Any]) -> None:
         await webhooks.deliver_webhook(
             container.db,
@@ -78,7 +90,16 @@ def handlers(container: Container) -> dict[str, Handler]:
         reconciliation.RECONCILE_PAYMENT: reconcile_payment,
         reconciliation.RECONCILE_REFUND: reconcile_refund,
         DELIVER_WEBHOOK: deliver_webhook,
+        janitor.JANITOR: run_janitor,
     }
+
+
+def janitor_retention(settings: Settings) -> janitor.Retention:
+    return janitor.Retention(
+        finished_jobs=timedelta(days=settings.retain_finished_jobs_days),
+        webhook_attempts=timedelta(days=settings.retain_webhook_attempts_days),
+        rejected_inbound=timedelta(days=settings.retain_rejected_inbound_days),
+    )
 
 
 def give_up_handlers(container: Container) -> dict[str, Handler]:
@@ -158,6 +179,9 @@ class Worker:
         """Work until `stop` is set, then let running jobs finish (or hand them back)."""
         log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
         await queue.beat(self.db, self.id, self.concurrency, os.getpid())
+        if janitor.JANITOR in self.handlers:
+            # The janitor re-enqueues itself; this starts the chain (or finds it running).
+            await janitor.ensure_janitor(self.db)
         chores = [
             asyncio.create_task(self._every(self.heartbeat_seconds, self._beat, stop)),
             asyncio.create_task(self._every(self.lease.total_seconds() / 3, self._renew, stop)),

@@ -23,10 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import JOBS_ENQUEUED, Database
 from hazina.db.models import Job, WorkerHeartbeat
+from hazina.db.statements import insert_unless_exists
 from hazina.domain.clock import utc_now
 from hazina.domain.states import JobStatus
 
 NOTIFY_CHANNEL = "hazina_jobs"
+# The self-scheduling housekeeping job (services/janitor.py); see models.SINGLETON_JOB_PREDICATE.
+JANITOR = "janitor"
 # Statements on the table itself (Core), not through the ORM: these run for every job.
 _jobs = cast(Table, Job.__table__)
 _INSERT_JOB = insert(_jobs)
@@ -70,6 +73,33 @@ async def enqueue(
         },
     )
     session.info[JOBS_ENQUEUED] = True
+
+
+async def enqueue_once(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int,
+    run_at: datetime,
+) -> bool:
+    """Enqueue unless a unique index forbids a second live job of this kind (the janitor's,
+    migration 0011); True if enqueued. Concurrent callers on many workers enqueue one job."""
+    now = utc_now()
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "status": JobStatus.PENDING,
+        "run_at": run_at,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = await insert_unless_exists(session, Job, values)
+    if inserted:
+        session.info[JOBS_ENQUEUED] = True
+    return inserted
 
 
 async def claim(
@@ -241,10 +271,15 @@ async def release(db: Database, worker_id: str, job_ids: Iterable[int]) -> None:
 
 
 async def count_by_status(db: Database) -> dict[str, int]:
+    """The queue's work by status. The janitor is left out: its next run is always pending,
+    and "nothing pending" must still mean that every payment, refund and delivery is done."""
+    statement = (
+        select(_jobs.c.status, func.count())
+        .where(_jobs.c.kind != JANITOR)
+        .group_by(_jobs.c.status)
+    )
     async with db.read() as session:
-        rows = (
-            await session.execute(select(_jobs.c.status, func.count()).group_by(_jobs.c.status))
-        ).all()
+        rows = (await session.execute(statement)).all()
     counts = {status.value: 0 for status in JobStatus}
     counts.update(dict(rows))
     return counts
