@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hazina.db.database import Database
 from hazina.db.models import AuditLog
 from hazina.domain.clock import iso_z
+from hazina.domain.redaction import redact_url
 from hazina.services.pages import Page, fetch_page
 
 
@@ -20,12 +21,28 @@ def record_audit(
     merchant_id: uuid.UUID | None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add an audit row to the caller's transaction. `details` must never hold a secret."""
+    """Add an audit row to the caller's transaction. `details` must never hold a secret; URLs
+    in it (a webhook URL with `user:pass@` or `?token=`) are stored with their credentials
+    masked, since merchants read these rows back."""
     session.add(
         AuditLog(
-            merchant_id=merchant_id, actor=actor, action=action, target=target, details=details
+            merchant_id=merchant_id,
+            actor=actor,
+            action=action,
+            target=target,
+            details=None if details is None else _redacted(details),
         )
     )
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def audit_resource(entry: AuditLog) -> dict[str, Any]:
