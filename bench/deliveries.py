@@ -28,7 +28,9 @@ from sqlalchemy.engine import make_url
 
 from hazina.db.database import Database
 from hazina.db.schema import migrate
+from hazina.delivery.guard import GuardedBackend
 from hazina.delivery.sender import HttpWebhookSender
+from hazina.domain.destinations import DestinationPolicy, parse_ports
 from hazina.domain.events import EventType
 from hazina.domain.webhooks import WebhookMessage
 from hazina.services import webhook_endpoints
@@ -55,7 +57,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def baseline(sink: WebhookSink, bodies: list[bytes], secret: str) -> float:
-    sender = HttpWebhookSender(timeout_seconds=5, production=False, max_connections=CONCURRENCY)
+    # Through the SSRF guard, as the worker sends: development's policy (loopback, any port).
+    local = DestinationPolicy(https_only=False, allow_private=True, ports=parse_ports("1-65535"))
+    sender = HttpWebhookSender(
+        timeout_seconds=5, guard=GuardedBackend(local), max_connections=CONCURRENCY
+    )
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)

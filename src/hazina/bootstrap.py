@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
+from hazina.delivery.guard import GuardedBackend
 from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
@@ -92,7 +93,7 @@ def build(settings: Settings) -> Container:
         credentials=CredentialCache(settings.auth_cache_seconds),
         webhook_sender=HttpWebhookSender(
             timeout_seconds=settings.webhook_timeout_seconds,
-            production=settings.is_production,
+            guard=GuardedBackend(settings.webhook_destinations),
             max_connections=max(settings.worker_concurrency, 10),
         ),
         webhook_policy=webhook_policy(settings),
@@ -159,18 +160,15 @@ def webhook_policy(settings: Settings) -> RetryPolicy:
 
 
 class VaultUnavailable(RuntimeError):
-    """No usable key ring: the master keys are malformed, or missing in production."""
+    """No usable key ring: the master keys or the key file are malformed."""
 
 
 def vault(settings: Settings) -> KeyRing:
     """HAZINA_MASTER_KEYS; outside production, without it, a key file made on first run.
 
-    Production never invents a key: credentials sealed with one nobody backed up are lost.
+    Production never invents a key (Settings refuses production without HAZINA_MASTER_KEYS):
+    credentials sealed with one nobody backed up are lost.
     """
-    if settings.is_production and not settings.master_keys:
-        raise VaultUnavailable(
-            "HAZINA_MASTER_KEYS is required in production: create one with `hazina keys generate`"
-        )
     try:
         if settings.master_keys:
             return KeyRing.parse(settings.master_keys)

@@ -7,6 +7,7 @@ import secrets
 import signal
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import click
 import uvicorn
@@ -97,16 +98,19 @@ async def _work(settings: Settings, concurrency: int | None) -> None:
 
 
 def _settings(**overrides: object) -> Settings:
+    """The environment's settings, with the command line's options over them; both validated
+    together, so `--host 0.0.0.0` meets the same rules as HAZINA_HOST=0.0.0.0."""
+    updates: dict[str, Any] = {
+        name: value for name, value in overrides.items() if value is not None
+    }
     try:
-        settings = Settings()
+        return Settings(**updates)
     except ValidationError as exc:
         # A configuration mistake, said in one line per problem rather than as a traceback.
         problems = "; ".join(
             str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
         )
         raise click.ClickException(f"invalid configuration: {problems}") from None
-    updates = {name: value for name, value in overrides.items() if value is not None}
-    return settings.model_copy(update=updates) if updates else settings
 
 
 @click.group()

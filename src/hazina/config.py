@@ -1,16 +1,16 @@
 """Settings: one object read from the environment (and `.env`) at start-up, never at import."""
 
+import ipaddress
 import secrets
-from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 import limits
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hazina.domain.redaction import redact_url
+from hazina.domain.destinations import DestinationPolicy, parse_ports
 
 
 class Environment(StrEnum):
@@ -22,9 +22,21 @@ class Environment(StrEnum):
 WEBHOOK_PRODUCTION_SCHEDULE = (0.0, 60.0, 300.0, 1800.0, 7200.0)
 WEBHOOK_TEST_SCHEDULE = (0.0, 5.0, 10.0, 15.0, 20.0)
 
+# Ports a webhook may reach in production unless HAZINA_WEBHOOK_PORTS says otherwise.
+PRODUCTION_WEBHOOK_PORTS = "80,443,8080,8443"
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def normalise_database_url(url: str) -> str:
@@ -46,9 +58,17 @@ class Settings(BaseSettings):
     env: Annotated[Environment, Field(validation_alias=_env("HAZINA_ENV"))] = (
         Environment.DEVELOPMENT
     )
+    # Development serves only on a loopback address; any other needs HAZINA_ENV=production.
     host: Annotated[str, Field(validation_alias=_env("HAZINA_HOST"))] = "127.0.0.1"
     port: Annotated[int, Field(validation_alias=_env("HAZINA_PORT", "PORT"))] = 8000
     db_pool_size: Annotated[int, Field(validation_alias=_env("HAZINA_DB_POOL_SIZE"), ge=1)] = 10
+
+    # /docs, /redoc and /openapi.json; unset: served outside production only.
+    api_docs: Annotated[bool | None, Field(validation_alias=_env("HAZINA_API_DOCS"))] = None
+    # The contract's test-support endpoints (/api/v1/test/…); unset: outside production only.
+    test_endpoints: Annotated[
+        bool | None, Field(validation_alias=_env("HAZINA_TEST_ENDPOINTS"))
+    ] = None
 
     # The contract's simulation variables, verbatim.
     test_mode: Annotated[bool, Field(validation_alias=_env("TEST_MODE"))] = False
@@ -86,9 +106,9 @@ class Settings(BaseSettings):
 
     # Signs the dashboard's session cookie. Production refuses to start without one; development
     # generates one per process (sessions then end when the server restarts).
-    session_secret: Annotated[
-        str | None, Field(validation_alias=_env("HAZINA_SESSION_SECRET"), repr=False)
-    ] = None
+    session_secret: Annotated[str | None, Field(validation_alias=_env("HAZINA_SESSION_SECRET"))] = (
+        None
+    )
     session_max_age_seconds: Annotated[
         int, Field(validation_alias=_env("HAZINA_SESSION_MAX_AGE_SECONDS"), ge=60)
     ] = 12 * 3600
@@ -122,6 +142,11 @@ class Settings(BaseSettings):
     public_payment_limit_per_address: Annotated[
         str, Field(validation_alias=_env("HAZINA_PUBLIC_PAYMENT_LIMIT_PER_ADDRESS"))
     ] = "30/minute"
+    # Provider-hook bodies rejected (bad signature, malformed) stored per source address, in the
+    # same notation: the rest are counted, not stored. Each sample is cut to its first 4 KiB.
+    rejected_hook_samples_per_address: Annotated[
+        str, Field(validation_alias=_env("HAZINA_REJECTED_HOOK_SAMPLES_PER_ADDRESS"))
+    ] = "10/minute"
     # Where the counts live: `memory://` (this process) or a shared `limits` storage such as
     # `redis://host:6379` (every process then counts together).
     rate_limit_storage: Annotated[
@@ -158,11 +183,6 @@ class Settings(BaseSettings):
 
     idempotency_ttl_hours: Annotated[
         float, Field(validation_alias=_env("HAZINA_IDEMPOTENCY_TTL_HOURS"), gt=0)
-    # Provider-hook bodies rejected (bad signature, malformed) stored per source address, in the
-    # same notation: the rest are counted, not stored. Each sample is cut to its first 4 KiB.
-    rejected_hook_samples_per_address: Annotated[
-        str, Field(validation_alias=_env("HAZINA_REJECTED_HOOK_SAMPLES_PER_ADDRESS"))
-    ] = "10/minute"
     ] = 24.0
 
     # Outbound webhooks. The contract's schedule: waits before attempts 1-5, in seconds.
@@ -204,6 +224,17 @@ class Settings(BaseSettings):
         float, Field(validation_alias=_env("HAZINA_RETAIN_REJECTED_INBOUND_DAYS"), gt=0)
     ] = 7.0
 
+    # The SSRF guard, on in every mode. Private and loopback targets (this machine, RFC 1918,
+    # unique-local IPv6…) only when allowed; unset: allowed in development, which serves on
+    # loopback only, refused in production.
+    webhook_allow_private: Annotated[
+        bool | None, Field(validation_alias=_env("HAZINA_WEBHOOK_ALLOW_PRIVATE"))
+    ] = None
+    # Ports a webhook URL may use: `80,443,8000-8999`; unset: any in development,
+    # PRODUCTION_WEBHOOK_PORTS in production.
+    webhook_ports: Annotated[str | None, Field(validation_alias=_env("HAZINA_WEBHOOK_PORTS"))] = (
+        None
+    )
     # The contract's D2 seed value for the test merchant's webhook secret.
     test_webhook_secret: Annotated[str, Field(validation_alias=_env("TEST_WEBHOOK_SECRET"))] = (
         "whsec_test_abc123"  # noqa: S105
@@ -214,9 +245,7 @@ class Settings(BaseSettings):
     public_url: Annotated[str | None, Field(validation_alias=_env("HAZINA_PUBLIC_URL"))] = None
 
     # The credentials vault: `kid:base64(32 bytes)` entries, comma-separated, newest last.
-    master_keys: Annotated[
-        str | None, Field(validation_alias=_env("HAZINA_MASTER_KEYS"), repr=False)
-    ] = None
+    master_keys: Annotated[str | None, Field(validation_alias=_env("HAZINA_MASTER_KEYS"))] = None
     # Development only: where the generated key ring lives when HAZINA_MASTER_KEYS is unset.
     master_key_file: Annotated[str, Field(validation_alias=_env("HAZINA_MASTER_KEY_FILE"))] = (
         "hazina.keys"
@@ -261,12 +290,6 @@ class Settings(BaseSettings):
         ),
     ] = None
 
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        """The database URL without its password: reprs end up in logs and tracebacks. (The
-        session secret, master keys and provider secrets are `repr=False`.)"""
-        for name, value in super().__repr_args__():
-            yield name, redact_url(value) if name == "database_url" else value
-
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -287,11 +310,43 @@ class Settings(BaseSettings):
             raise ValueError(f"a rate limit allows at least one request: {value!r}")
         return value
 
+    @field_validator("webhook_ports")
+    @classmethod
+    def _check_ports(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_ports(value)
+        return value
+
     @model_validator(mode="after")
-    def _require_session_secret(self) -> Self:
+    def _fail_closed(self) -> Self:
+        """Production must be configured; development stays on this machine."""
+        if self.is_production:
+            missing = [
+                message
+                for value, message in (
+                    (self.session_secret, "HAZINA_SESSION_SECRET is required in production"),
+                    (
+                        self.master_keys,
+                        "HAZINA_MASTER_KEYS is required in production: create one with "
+                        "`hazina keys generate`",
+                    ),
+                    (
+                        self.public_url,
+                        "HAZINA_PUBLIC_URL is required in production: the https address "
+                        "customers and providers reach this server at",
+                    ),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError("; ".join(missing))
+        elif not is_loopback_host(self.host):
+            raise ValueError(
+                f"development serves only on a loopback address, not {self.host!r}: use "
+                "HAZINA_HOST=127.0.0.1, or set HAZINA_ENV=production (with HAZINA_PUBLIC_URL, "
+                "HAZINA_MASTER_KEYS and HAZINA_SESSION_SECRET) to serve on other interfaces"
+            )
         if self.session_secret is None:
-            if self.is_production:
-                raise ValueError("HAZINA_SESSION_SECRET is required in production")
             self.session_secret = secrets.token_urlsafe(32)
         elif len(self.session_secret) < 32:
             raise ValueError("HAZINA_SESSION_SECRET must be at least 32 characters")
@@ -300,6 +355,26 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
+
+    @property
+    def serves_test_endpoints(self) -> bool:
+        return self.test_endpoints if self.test_endpoints is not None else not self.is_production
+
+    @property
+    def webhook_destinations(self) -> DestinationPolicy:
+        allow_private = self.webhook_allow_private
+        if allow_private is None:
+            allow_private = not self.is_production
+        ports = self.webhook_ports
+        if ports is None:
+            ports = PRODUCTION_WEBHOOK_PORTS if self.is_production else "1-65535"
+        return DestinationPolicy(
+            https_only=self.is_production, allow_private=allow_private, ports=parse_ports(ports)
+        )
 
     @property
     def is_sqlite(self) -> bool:

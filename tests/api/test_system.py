@@ -192,7 +192,7 @@ class TestProductionOnADevelopmentDatabase:
 
 
 class TestProduction:
-    """HAZINA_ENV=production: no seeded merchant, and the test endpoint never answers."""
+    """HAZINA_ENV=production: no seeded merchant, and the test endpoints are not there."""
 
     @pytest.fixture
     def settings(self, database_url: str) -> Settings:
@@ -215,9 +215,7 @@ class TestProduction:
         assert seeded
         response = await anonymous.get("/api/v1/test/merchant")
         assert response.status_code == 404
-        assert response.json() == {
-            "error": {"code": "NOT_FOUND_ERROR", "description": "Test merchant not found"}
-        }
+        assert response.json() == {"error": {"code": "NOT_FOUND_ERROR", "description": "Not found"}}
 
 
 async def job_counts(client: httpx.AsyncClient) -> dict[str, object]:

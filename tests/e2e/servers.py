@@ -40,6 +40,9 @@ DEFAULT_ENV = {
     "HAZINA_WORKER_POLL_SECONDS": "0.1",
     "HAZINA_WORKER_HEARTBEAT_SECONDS": "0.5",
     "HAZINA_DB_POOL_SIZE": "5",
+    # Webhooks go to a sink on 127.0.0.1 and a random port: allowed explicitly.
+    "HAZINA_WEBHOOK_ALLOW_PRIVATE": "true",
+    "HAZINA_WEBHOOK_PORTS": "1-65535",
 }
 
 

@@ -1,10 +1,13 @@
 """Settings from the environment: the contract's variable names and Hazina's own."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
+from hazina.cli import main
 from hazina.config import Environment, Settings, normalise_database_url
 
 VARIABLES = (
@@ -28,7 +31,19 @@ VARIABLES = (
     "HAZINA_WORKER_HEARTBEAT_SECONDS",
     "HAZINA_SESSION_SECRET",
     "TEST_MERCHANT_PASSWORD",
+    "HAZINA_PUBLIC_URL",
+    "HAZINA_MASTER_KEYS",
+    "HAZINA_API_DOCS",
+    "HAZINA_TEST_ENDPOINTS",
+    "HAZINA_WEBHOOK_ALLOW_PRIVATE",
+    "HAZINA_WEBHOOK_PORTS",
 )
+PRODUCTION = {
+    "HAZINA_ENV": "production",
+    "HAZINA_SESSION_SECRET": "s" * 32,
+    "HAZINA_MASTER_KEYS": "k1:" + "A" * 43 + "=",
+    "HAZINA_PUBLIC_URL": "https://pay.example.com",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -116,20 +131,126 @@ def test_contract_simulation_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_production_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HAZINA_ENV", "production")
-    monkeypatch.setenv("HAZINA_SESSION_SECRET", "s" * 32)
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
     settings = load()
     assert settings.env is Environment.PRODUCTION
     assert settings.is_production
     assert settings.session_secret == "s" * 32
+    # Served on every interface, behind its public address.
+    monkeypatch.setenv("HAZINA_HOST", "0.0.0.0")  # noqa: S104
+    assert load().base_url == "https://pay.example.com"
 
 
-def test_production_refuses_to_start_without_a_session_secret(
+@pytest.mark.parametrize(
+    "missing", ["HAZINA_SESSION_SECRET", "HAZINA_MASTER_KEYS", "HAZINA_PUBLIC_URL"]
+)
+def test_production_refuses_to_start_without_each_requirement(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    for name, value in PRODUCTION.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=f"{missing} is required in production"):
+        load()
+
+
+def test_production_names_everything_it_misses_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAZINA_ENV", "production")
+    monkeypatch.setenv("HAZINA_MASTER_KEYS", "")
+    with pytest.raises(ValidationError) as refused:
+        load()
+    message = str(refused.value)
+    for name in ("HAZINA_SESSION_SECRET", "HAZINA_MASTER_KEYS", "HAZINA_PUBLIC_URL"):
+        assert f"{name} is required in production" in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_development_serves_on_loopback(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("HAZINA_HOST", host)
+    assert load().host == host
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "hazina.example.com", ""])  # noqa: S104
+def test_development_refuses_any_other_interface(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("HAZINA_HOST", host)
+    with pytest.raises(
+        ValidationError,
+        match=r"development serves only on a loopback address.*HAZINA_ENV=production",
+    ):
+        load()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment"),
+    [(["--host", "0.0.0.0"], {}), ([], {"HAZINA_HOST": "0.0.0.0"})],  # noqa: S104
+)
+def test_hazina_serve_says_how_to_serve_beyond_loopback(
+    arguments: list[str],
+    environment: dict[str, str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HAZINA_ENV", "production")
-    with pytest.raises(ValidationError, match="HAZINA_SESSION_SECRET is required"):
-        load()
+    # Refused while reading its configuration, before anything is opened or bound. Were it not,
+    # start-up would fail fast on this database, in a scratch directory, rather than serve.
+    monkeypatch.chdir(tmp_path)
+    environment |= {"HAZINA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    refused = CliRunner().invoke(main, ["serve", "--port", "1", *arguments], env=environment)
+    assert refused.exit_code == 1
+    assert (
+        "invalid configuration: development serves only on a loopback address, not '0.0.0.0': "
+        "use HAZINA_HOST=127.0.0.1, or set HAZINA_ENV=production (with HAZINA_PUBLIC_URL, "
+        "HAZINA_MASTER_KEYS and HAZINA_SESSION_SECRET) to serve on other interfaces"
+    ) in " ".join(refused.output.split())
+
+
+def test_development_defaults_open_what_it_needs_on_this_machine() -> None:
+    settings = load()
+    assert settings.serves_api_docs
+    assert settings.serves_test_endpoints
+    destinations = settings.webhook_destinations
+    assert not destinations.https_only
+    assert destinations.allow_private
+    assert destinations.allows_port(4000)
+
+
+def test_production_defaults_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    settings = load()
+    assert not settings.serves_api_docs
+    assert not settings.serves_test_endpoints
+    destinations = settings.webhook_destinations
+    assert destinations.https_only
+    assert not destinations.allow_private
+    assert [
+        port for port in (80, 443, 4000, 6379, 8080, 8443) if destinations.allows_port(port)
+    ] == [
+        80,
+        443,
+        8080,
+        8443,
+    ]
+
+
+def test_each_fail_closed_default_has_an_explicit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HAZINA_API_DOCS", "true")
+    monkeypatch.setenv("HAZINA_TEST_ENDPOINTS", "true")
+    monkeypatch.setenv("HAZINA_WEBHOOK_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("HAZINA_WEBHOOK_PORTS", "443,9000-9009")
+    settings = load()
+    assert settings.serves_api_docs
+    assert settings.serves_test_endpoints
+    assert settings.webhook_destinations.allow_private
+    assert settings.webhook_destinations.allows_port(9005)
+    assert not settings.webhook_destinations.allows_port(80)
+    monkeypatch.setenv("HAZINA_ENV", "development")
+    monkeypatch.setenv("HAZINA_WEBHOOK_ALLOW_PRIVATE", "false")
+    assert not load().webhook_destinations.allow_private
 
 
 def test_a_short_session_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,6 +278,7 @@ def test_worker_is_stale_after_three_heartbeats(monkeypatch: pytest.MonkeyPatch)
         ("PORT", "eighty", "valid integer"),
         ("HAZINA_ENV", "staging", "'development' or 'production'"),
         ("TEST_PROCESSING_DELAY", "-1", "greater than or equal to 0"),
+        ("HAZINA_WEBHOOK_PORTS", "80,https", "not a port or a port range: 'https'"),
     ],
 )
 def test_invalid_values_are_refused(

@@ -2,7 +2,8 @@
 
 2xx is success. Any other status, a timeout or a connection error is a failed attempt, reported
 with what is known (status, the first 2 KB of the body, duration, error). Redirects are not
-followed: a 3xx is a failure, and cannot steer a request to another host.
+followed: a 3xx is a failure, and cannot steer a request to another host. Every request goes
+through the SSRF guard (guard.py); a refused destination is a failed attempt that sent nothing.
 """
 
 import asyncio
@@ -11,7 +12,7 @@ import time
 import httpx
 
 from hazina import __version__
-from hazina.delivery.guard import BlockedDestination, GuardedTransport, check_url
+from hazina.delivery.guard import BlockedDestination, GuardedBackend, GuardedTransport
 from hazina.delivery.signing import signature_headers
 from hazina.domain.clock import utc_now
 from hazina.domain.webhooks import RESPONSE_BODY_LIMIT, THROTTLED, AttemptOutcome, WebhookMessage
@@ -34,21 +35,16 @@ class HttpWebhookSender:
         self,
         *,
         timeout_seconds: float,
-        production: bool,
+        guard: GuardedBackend,
         max_connections: int = 100,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._timeout = timeout_seconds
-        self._production = production
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        if transport is None and production:
-            transport = GuardedTransport(limits=limits)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
-            limits=limits,
-            transport=transport,
+            transport=GuardedTransport(guard, limits=limits),
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": f"Hazina-Webhooks/{__version__}"},
@@ -63,7 +59,6 @@ class HttpWebhookSender:
             return round((time.perf_counter() - started) * 1000)
 
         try:
-            check_url(message.url, production=self._production)
             # httpx's timeout bounds each phase; this bounds the whole exchange.
             async with asyncio.timeout(self._timeout):
                 async with self._client.stream(

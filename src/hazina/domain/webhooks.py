@@ -1,7 +1,6 @@
 """Outbound webhooks as data: delivery statuses, the retry schedule, URL rules, attempt outcomes."""
 
 import base64
-import ipaddress
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from hazina.domain.destinations import Reach, address_reach
 from hazina.domain.errors import BadRequest
 from hazina.domain.events import EventType
 
@@ -69,19 +69,12 @@ def validate_webhook_url(url: str, *, production: bool) -> str:
     return url
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def is_public_host_literal(host: str) -> bool:
     """False for `localhost` and non-public IP literals; names are judged when resolved."""
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return False
     try:
-        return is_public_address(host.strip("[]"))
+        return address_reach(host.strip("[]")) is Reach.PUBLIC
     except ValueError:
         return True
 

@@ -1,4 +1,5 @@
-"""Health, liveness and the contract's test-support endpoints."""
+"""Health, liveness and the contract's test-support endpoints (`test_router`, mounted only where
+Settings.serves_test_endpoints)."""
 
 from typing import Any
 
@@ -11,6 +12,7 @@ from hazina.services import status
 from hazina.services.merchants import find_merchant_by_email
 
 router = APIRouter()
+test_router = APIRouter(prefix="/api/v1/test")
 
 
 @router.get("/health")
@@ -25,7 +27,7 @@ async def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/api/v1/test/merchant")
+@test_router.get("/merchant")
 async def test_merchant(container: ContainerDep) -> dict[str, Any]:
     settings = container.settings
     merchant = None
@@ -41,6 +43,6 @@ async def test_merchant(container: ContainerDep) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/test/jobs/status")
+@test_router.get("/jobs/status")
 async def job_status(container: ContainerDep) -> dict[str, Any]:
     return await status.job_status(container.db, container.settings.worker_stale_after)
