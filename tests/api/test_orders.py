@@ -289,4 +289,4 @@ async def test_nul_in_an_order_id_is_a_bad_request_on_every_database(
         await anonymous.get("/api/v1/orders/order_%00/public"),
     ):
         error = assert_bad_request(response)
-        assert error["description"] == "order_id: Value error, must not contain NUL characters"
+        assert error["description"] == "URL must not contain NUL characters"  # RequestBounds
