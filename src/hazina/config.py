@@ -2,15 +2,18 @@
 
 import ipaddress
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import limits
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hazina.domain.destinations import DestinationPolicy, parse_ports
+
+from hazina.domain.redaction import redact_url
 
 
 class Environment(StrEnum):
@@ -106,9 +109,9 @@ class Settings(BaseSettings):
 
     # Signs the dashboard's session cookie. Production refuses to start without one; development
     # generates one per process (sessions then end when the server restarts).
-    session_secret: Annotated[str | None, Field(validation_alias=_env("HAZINA_SESSION_SECRET"))] = (
-        None
-    )
+    session_secret: Annotated[
+        str | None, Field(validation_alias=_env("HAZINA_SESSION_SECRET"), repr=False)
+    ] = None
     session_max_age_seconds: Annotated[
         int, Field(validation_alias=_env("HAZINA_SESSION_MAX_AGE_SECONDS"), ge=60)
     ] = 12 * 3600
@@ -245,7 +248,9 @@ class Settings(BaseSettings):
     public_url: Annotated[str | None, Field(validation_alias=_env("HAZINA_PUBLIC_URL"))] = None
 
     # The credentials vault: `kid:base64(32 bytes)` entries, comma-separated, newest last.
-    master_keys: Annotated[str | None, Field(validation_alias=_env("HAZINA_MASTER_KEYS"))] = None
+    master_keys: Annotated[
+        str | None, Field(validation_alias=_env("HAZINA_MASTER_KEYS"), repr=False)
+    ] = None
     # Development only: where the generated key ring lives when HAZINA_MASTER_KEYS is unset.
     master_key_file: Annotated[str, Field(validation_alias=_env("HAZINA_MASTER_KEY_FILE"))] = (
         "hazina.keys"
@@ -289,6 +294,12 @@ class Settings(BaseSettings):
             repr=False,
         ),
     ] = None
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """The database URL without its password: reprs end up in logs and tracebacks. (The
+        session secret, master keys and provider secrets are `repr=False`.)"""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "database_url" else value
 
     @field_validator("database_url")
     @classmethod
