@@ -3,13 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The exact versions (and hashes) CI passed with; pyproject.toml keeps the supported ranges.
+LOCK := requirements.lock
+LOCK_TOOLS := .lock-tools
+LOCK_ARGS ?= --upgrade
 
-.PHONY: run test check format bench clean
+.PHONY: run test check format bench lock clean
 
-$(STAMP): pyproject.toml
+# Everything from the lock, hashes checked; then Hazina itself, with nothing resolved anew (and
+# built with the locked setuptools, not one fetched for an isolated build).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -32,5 +38,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/ingest.py
 
+# Re-resolve the lock within pyproject.toml's ranges: every pin upgraded by default,
+# LOCK_ARGS='--upgrade-package fastapi' for one, LOCK_ARGS= to only add what pyproject gained.
+lock:
+	test -x $(LOCK_TOOLS)/bin/pip-compile || \
+		($(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/python -m pip install --quiet pip-tools)
+	$(LOCK_TOOLS)/bin/pip-compile --quiet $(LOCK_ARGS) --generate-hashes --extra dev \
+		--build-deps-for editable \
+		--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file $(LOCK) pyproject.toml
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache hazina.db hazina.db-wal hazina.db-shm
+	rm -rf $(VENV) $(LOCK_TOOLS) .pytest_cache .mypy_cache .ruff_cache hazina.db hazina.db-wal hazina.db-shm
