@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -66,7 +67,11 @@ async def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 def _seed(connection: Connection) -> None:
-    types = {"merchant": sa.Uuid(), "now": sa.DateTime(timezone=True), "body": sa.LargeBinary()}
+    types: dict[str, sa.types.TypeEngine[Any]] = {
+        "merchant": sa.Uuid(),
+        "now": sa.DateTime(timezone=True),
+        "body": sa.LargeBinary(),
+    }
     for statement in SEED:
         used = {name: value for name, value in PARAMS.items() if f":{name}" in statement}
         typed = sa.text(statement).bindparams(
