@@ -12,7 +12,6 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hazina.domain.destinations import DestinationPolicy, parse_ports
-
 from hazina.domain.redaction import redact_url
 
 
