@@ -201,6 +201,17 @@ class Settings(BaseSettings):
     webhook_retry_after_max_seconds: Annotated[
         float, Field(validation_alias=_env("HAZINA_WEBHOOK_RETRY_AFTER_MAX_SECONDS"), ge=0)
     ] = 86400.0
+    # The SSRF guard, on in every mode. Private and loopback targets (this machine, RFC 1918,
+    # unique-local IPv6…) only when allowed; unset: allowed in development, which serves on
+    # loopback only, refused in production.
+    webhook_allow_private: Annotated[
+        bool | None, Field(validation_alias=_env("HAZINA_WEBHOOK_ALLOW_PRIVATE"))
+    ] = None
+    # Ports a webhook URL may use: `80,443,8000-8999`; unset: any in development,
+    # PRODUCTION_WEBHOOK_PORTS in production.
+    webhook_ports: Annotated[str | None, Field(validation_alias=_env("HAZINA_WEBHOOK_PORTS"))] = (
+        None
+    )
     # Webhook endpoints one merchant may have (the primary included): each multiplies every
     # event's deliveries, so an unbounded number would let one merchant flood the workers.
     max_webhook_endpoints: Annotated[
@@ -226,17 +237,6 @@ class Settings(BaseSettings):
         float, Field(validation_alias=_env("HAZINA_RETAIN_REJECTED_INBOUND_DAYS"), gt=0)
     ] = 7.0
 
-    # The SSRF guard, on in every mode. Private and loopback targets (this machine, RFC 1918,
-    # unique-local IPv6…) only when allowed; unset: allowed in development, which serves on
-    # loopback only, refused in production.
-    webhook_allow_private: Annotated[
-        bool | None, Field(validation_alias=_env("HAZINA_WEBHOOK_ALLOW_PRIVATE"))
-    ] = None
-    # Ports a webhook URL may use: `80,443,8000-8999`; unset: any in development,
-    # PRODUCTION_WEBHOOK_PORTS in production.
-    webhook_ports: Annotated[str | None, Field(validation_alias=_env("HAZINA_WEBHOOK_PORTS"))] = (
-        None
-    )
     # The contract's D2 seed value for the test merchant's webhook secret.
     test_webhook_secret: Annotated[str, Field(validation_alias=_env("TEST_WEBHOOK_SECRET"))] = (
         "whsec_test_abc123"  # noqa: S105
