@@ -274,9 +274,7 @@ async def count_by_status(db: Database) -> dict[str, int]:
     """The queue's work by status. The janitor is left out: its next run is always pending,
     and "nothing pending" must still mean that every payment, refund and delivery is done."""
     statement = (
-        select(_jobs.c.status, func.count())
-        .where(_jobs.c.kind != JANITOR)
-        .group_by(_jobs.c.status)
+        select(_jobs.c.status, func.count()).where(_jobs.c.kind != JANITOR).group_by(_jobs.c.status)
     )
     async with db.read() as session:
         rows = (await session.execute(statement)).all()

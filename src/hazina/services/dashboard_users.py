@@ -194,9 +194,7 @@ async def change_password(
                 DashboardUser.id == user.user_id,
                 DashboardUser.session_version == user.session_version,
             )
-            .values(
-                password_hash=new_hash, session_version=DashboardUser.session_version + 1
-            )
+            .values(password_hash=new_hash, session_version=DashboardUser.session_version + 1)
             .returning(DashboardUser.session_version)
             .execution_options(synchronize_session=False)
         )
