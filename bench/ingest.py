@@ -55,20 +55,20 @@ import httpx
 import stripe
 from sqlalchemy.engine import make_url
 
-from bench.api import (
+from bench.common import (
     AUTH,
     DEFAULT_POSTGRES_URL,
     NOOP_BODY,
     Clients,
     CpuSample,
-    _free_port,
-    _hazina_executable,
-    _libpq,
-    _percentile,
-    _split,
-    _tail,
+    free_port,
+    hazina_executable,
+    libpq,
+    percentile,
     postgres_database,
     running_server,
+    split,
+    tail,
 )
 from hazina.testing.stripe_state import API_VERSION, new_id
 
@@ -328,12 +328,12 @@ class Bench:
         self.server_pid = server_pid
         self.database: str | None = None
         self.secret = ""
-        self.per_client = _split(args.concurrency, len(clients.pipes))
+        self.per_client = split(args.concurrency, len(clients.pipes))
         self.errors = 0
         self.sent: list[str] = []
 
     def phase(self, kind: Kind, *, duration: float | None = None, count: int = 0) -> Measured:
-        counts = _split(count, len(self.per_client))
+        counts = split(count, len(self.per_client))
         phases = [
             Phase(kind, self.base_url, conc, self.secret, duration, share)
             for conc, share in zip(self.per_client, counts, strict=True)
@@ -364,8 +364,8 @@ class Bench:
         server, postgres = total("server"), total("postgres")
         figures = Figures(
             rate=completed / window if window > 0 else 0.0,
-            p50_ms=1000 * _percentile(latencies, 50),
-            p99_ms=1000 * _percentile(latencies, 99),
+            p50_ms=1000 * percentile(latencies, 50),
+            p99_ms=1000 * percentile(latencies, 99),
             completed=completed,
             errors=errors,
             server_ms=1000 * server / completed if server is not None and completed else None,
@@ -409,9 +409,9 @@ class Bench:
 @contextlib.contextmanager
 def stripe_fake(workdir: Path) -> Iterator[str]:
     """`hazina fake stripe` on a free port; yields its base URL once it answers."""
-    port = _free_port()
+    port = free_port()
     log_path = workdir / f"fake-stripe-{port}.log"
-    command = [_hazina_executable(), "fake", "stripe", "--port", str(port)]
+    command = [hazina_executable(), "fake", "stripe", "--port", str(port)]
     with log_path.open("wb") as log:
         fake = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -419,12 +419,12 @@ def stripe_fake(workdir: Path) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             if fake.poll() is not None:
-                raise RuntimeError(f"fake Stripe exited with {fake.returncode}:\n{_tail(log_path)}")
+                raise RuntimeError(f"fake Stripe exited with {fake.returncode}:\n{tail(log_path)}")
             with contextlib.suppress(httpx.TransportError):
                 httpx.get(url, timeout=1)  # any answer: it listens
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"fake Stripe not listening within 30 s:\n{_tail(log_path)}")
+                raise RuntimeError(f"fake Stripe not listening within 30 s:\n{tail(log_path)}")
             time.sleep(0.1)
         yield url
     finally:
@@ -451,7 +451,7 @@ def configure_receiver(base_url: str) -> None:
 
 async def _verify(database_url: str, sent: list[str]) -> list[str]:
     """What the database says about every payment a webhook was sent for; problems found."""
-    connection = await asyncpg.connect(_libpq(database_url), timeout=10)
+    connection = await asyncpg.connect(libpq(database_url), timeout=10)
     try:
         statuses = await connection.fetch(
             "SELECT p.status AS payment, o.status AS order_, count(*) AS n FROM payments p"
@@ -505,7 +505,7 @@ def run(
 ) -> dict[str, Any]:
     secret = "whsec_" + secrets.token_hex(16)
     with stripe_fake(workdir) as fake_url, postgres_database(args.postgres_url, workdir) as url:
-        # The server's environment is a copy of ours (bench.api._server_env): a single-tenant
+        # The server's environment is a copy of ours (bench.common.server_env): a single-tenant
         # deployment whose default Stripe account is the fake.
         os.environ.update(
             {
@@ -616,7 +616,7 @@ def _parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("HAZINA_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        default=DEFAULT_POSTGRES_URL,
         help="an administrative connection (database `postgres`) to create the bench database",
     )
     args = parser.parse_args()
@@ -631,7 +631,7 @@ def _parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = _parse_args()
-    per_client = _split(args.concurrency, args.clients)
+    per_client = split(args.concurrency, args.clients)
     print(
         f"bench ingest: {args.duration:g} s per phase, {args.concurrency} concurrent requests;"
         f" client: {args.clients} process(es) (multiprocessing, spawn) x {per_client} tasks,"
