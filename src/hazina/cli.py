@@ -3,20 +3,22 @@
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import click
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 from tqdm import tqdm
 from uvicorn.loops.auto import auto_loop_factory
 
 from hazina.api.app import create_app
-from hazina.bootstrap import Container, SchemaOutdated, VaultUnavailable, start
+from hazina.bootstrap import Container, SchemaOutdated, VaultUnavailable, build, start
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import migrate as migrate_schema
@@ -87,6 +89,96 @@ async def _serve(settings: Settings, with_worker: bool) -> None:
         raise click.ClickException(f"stopped after a failure: {failures[0]!r}")
 
 
+# `serve --processes N`: uvicorn's own supervisor forks N API processes (spawned, so each imports
+# the app factory anew and reads its settings from the environment the parent leaves it).
+_LOG_LEVEL_ENV = "HAZINA_LOG_LEVEL"
+
+
+async def _prepare_once(settings: Settings) -> None:
+    """What must happen once, before any API process starts: migrate SQLite (or check PostgreSQL
+    is migrated), seal unsealed webhook secrets, seed outside production, create the development
+    key file. The API processes then only build their container."""
+    container = await _started(settings)
+    await container.close()
+
+
+def _serve_processes(settings: Settings, with_worker: bool, processes: int) -> None:
+    asyncio.run(_prepare_once(settings))
+    # The children read Settings from the environment: the command line's options go there, and
+    # so does a development session secret, which is otherwise made up per process (a dashboard
+    # session signed by one process would be refused by the others).
+    os.environ["HAZINA_HOST"] = settings.host
+    os.environ["HAZINA_PORT"] = str(settings.port)
+    if settings.session_secret is not None:
+        os.environ.setdefault("HAZINA_SESSION_SECRET", settings.session_secret)
+    os.environ[_LOG_LEVEL_ENV] = logging.getLevelName(logging.getLogger().level)
+    factory = "hazina.cli:api_with_worker" if with_worker else "hazina.cli:api_process"
+    log.info(
+        "Hazina serving on http://%s:%d (%s) with %d processes%s",
+        settings.host,
+        settings.port,
+        settings.env,
+        processes,
+        ", each with a worker" if with_worker else "",
+    )
+    uvicorn.run(
+        factory,
+        factory=True,
+        workers=processes,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        # A child answers the supervisor's health pings only once it has imported everything;
+        # uvicorn's 5 s default kills it before then on a busy machine, and again, forever.
+        timeout_worker_healthcheck=60,
+    )
+
+
+def _api(with_worker: bool) -> FastAPI:
+    """One API process of `serve --processes N`: its own container (pools, clients) and, with
+    `with_worker`, an embedded worker, both closed when uvicorn shuts the process down."""
+    level = os.environ.get(_LOG_LEVEL_ENV, "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    container = build(Settings())
+    app = create_app(container)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if with_worker:
+            task = asyncio.create_task(Worker.from_container(container).run(stop))
+            # The process and its worker live and die together: a worker that ends on its own
+            # stops the process, and uvicorn's supervisor starts a new one.
+            task.add_done_callback(
+                lambda _: None if stop.is_set() else os.kill(os.getpid(), signal.SIGTERM)
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                failure = (await asyncio.gather(task, return_exceptions=True))[0]
+                if isinstance(failure, BaseException):
+                    log.error("the embedded worker failed", exc_info=failure)
+            await container.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def api_process() -> FastAPI:
+    """uvicorn's app factory for `serve --processes N --no-worker`."""
+    return _api(with_worker=False)
+
+
+def api_with_worker() -> FastAPI:
+    """uvicorn's app factory for `serve --processes N` (each process embeds a worker)."""
+    return _api(with_worker=True)
+
+
 async def _work(settings: Settings, concurrency: int | None) -> None:
     container = await _started(settings)
     stop = asyncio.Event()
@@ -126,13 +218,27 @@ def main(log_level: str) -> None:
 @click.option("--host", default=None, help="Interface to bind (HAZINA_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (HAZINA_PORT or PORT, default 8000).")
 @click.option(
-    "--worker/--no-worker", default=True, show_default=True, help="Run an embedded worker."
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Run an embedded worker (one in each process).",
 )
-def serve(host: str | None, port: int | None, worker: bool) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="API processes sharing the port (uvicorn's supervisor restarts any that dies).",
+)
+def serve(host: str | None, port: int | None, worker: bool, processes: int) -> None:
     """Serve the API and pages; SQLite is migrated on start."""
+    settings = _settings(host=host, port=port)
+    if processes > 1:
+        _serve_processes(settings, worker, processes)
+        return
     # The event loop uvicorn.run would pick itself ("auto": uvloop when installed).
     with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
-        runner.run(_serve(_settings(host=host, port=port), worker))
+        runner.run(_serve(settings, worker))
 
 
 @main.command()

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from hazina.db.database import Database
+from tests.conftest import TEST_MASTER_KEYS
 from tests.databases import postgres_database, postgres_reachable, require_postgres, sqlite_url
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
@@ -43,6 +44,9 @@ DEFAULT_ENV = {
     # Webhooks go to a sink on 127.0.0.1 and a random port: allowed explicitly.
     "HAZINA_WEBHOOK_ALLOW_PRIVATE": "true",
     "HAZINA_WEBHOOK_PORTS": "1-65535",
+    # The ring the in-process fixtures seal with (tests/conftest.py): every process of a hub, and
+    # a test's own container beside it, open one another's sealed secrets; no key file is made.
+    "HAZINA_MASTER_KEYS": TEST_MASTER_KEYS,
 }
 
 
@@ -87,9 +91,11 @@ class HazinaProcess:
         return code
 
     def kill(self) -> None:
+        """SIGKILL to the process and everything it started (`serve --processes N` forks API
+        processes, which would outlive their supervisor)."""
         self.stopping = True
-        if self.running():
-            self.popen.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=10)
 
@@ -118,6 +124,7 @@ class Hub:
                 cwd=self.directory,  # away from the repository's .env
                 env=self.env(**env),
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, for `kill`
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
@@ -142,9 +149,12 @@ class Hub:
             await self.migrate()
 
     async def serve(self, *, worker: bool = False, **env: str) -> HazinaProcess:
+        return await self.serve_with(["--worker" if worker else "--no-worker"], env)
+
+    async def serve_with(self, options: list[str], env: dict[str, str]) -> HazinaProcess:
+        """`hazina serve` with these options (`--processes 2`, say) on a free port, once healthy."""
         port = free_port()
-        args = ["serve", "--port", str(port), "--worker" if worker else "--no-worker"]
-        process = self.start(f"serve-{port}", *args, **env)
+        process = self.start(f"serve-{port}", "serve", "--port", str(port), *options, **env)
         process.url = f"http://127.0.0.1:{port}"
         await self.wait_for_health(process)
         return process
