@@ -9,7 +9,7 @@ and error messages end up in logs.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
+
+from hazina.db.prepared import Prepared, Row
 
 JOBS_ENQUEUED = "jobs_enqueued"
 
@@ -96,6 +99,16 @@ class Database:
         async with self._reader() as session, session.begin():
             yield session
 
+    async def fetch_one(self, query: Prepared, values: Mapping[str, Any]) -> Row | None:
+        """Run one prepared read on its own, outside any transaction: one round trip."""
+        return await _run_one(self._read_engine, query, values)
+
+    async def write_one(self, query: Prepared, values: Mapping[str, Any]) -> Row | None:
+        """Run one prepared statement that commits on its own (a single INSERT … RETURNING):
+        atomic by itself, so it needs no BEGIN and COMMIT around it. On SQLite it waits for
+        the one writer connection like any write transaction."""
+        return await _run_one(self.engine, query, values)
+
     def job_listener(self) -> asyncio.Event:
         """An event set whenever this process commits a job: the embedded worker's wake-up."""
         listener = asyncio.Event()
@@ -122,3 +135,24 @@ class Database:
         await self.engine.dispose()
         if self._read_engine is not self.engine:
             await self._read_engine.dispose()
+
+
+async def _run_one(engine: AsyncEngine, query: Prepared, values: Mapping[str, Any]) -> Row | None:
+    """The statement on a raw driver connection from the engine's pool (its connect hooks and
+    type codecs applied), in the driver's autocommit state."""
+    compiled = query.compiled(engine.dialect)
+    arguments = compiled.arguments(values)
+    pooled = await engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        if engine.dialect.name == "sqlite":
+            async with driver.execute(compiled.sql, arguments) as cursor:  # type: ignore[union-attr]
+                record = await cursor.fetchone()
+        else:
+            record = await driver.fetchrow(compiled.sql, *arguments)  # type: ignore[union-attr]
+    finally:
+        # Returning it to the pool may roll back through the adapter, which needs SQLAlchemy's
+        # greenlet bridge.
+        await greenlet_spawn(pooled.close)
+    return None if record is None else compiled.row(record)
+

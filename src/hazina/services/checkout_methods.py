@@ -8,8 +8,8 @@ first, for orders in test mode only: a live order is never offered a simulated p
 from sqlalchemy import select
 
 from hazina.db.database import Database
-from hazina.db.models import Order, ProviderAccount
-from hazina.services.orders import public_order
+from hazina.db.models import ProviderAccount
+from hazina.services.orders import PUBLIC_ORDER
 from hazina.services.registry import ProviderRegistry
 
 
@@ -18,13 +18,11 @@ async def methods_for_order(
 ) -> tuple[str, ...]:
     """The methods the order's merchant can be paid with, in the registry's order; none for an
     unknown order (the checkout then shows the order's own error)."""
+    order = await db.fetch_one(PUBLIC_ORDER, {"order_id": order_id})
+    if order is None:
+        return ()
+    merchant_id, livemode = order.merchant_id, order.livemode
     async with db.read() as session:
-        owner = (
-            await session.execute(public_order(order_id, Order.merchant_id, Order.livemode))
-        ).first()
-        if owner is None:
-            return ()
-        merchant_id, livemode = owner
         own = set(
             await session.scalars(
                 select(ProviderAccount.provider).where(ProviderAccount.merchant_id == merchant_id)

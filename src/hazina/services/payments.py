@@ -3,13 +3,14 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import Order, Payment
+from hazina.db.models import Payment
+from hazina.db.prepared import Prepared
 from hazina.db.queue import complete_current_job, enqueue
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
@@ -19,7 +20,8 @@ from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
-from hazina.services.orders import public_order
+from hazina.services.lookups import OwnedLookup
+from hazina.services.orders import find_public_order
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import SimulatedProcessor
 from hazina.services.provider_payments import (
@@ -32,6 +34,9 @@ from hazina.services.registry import SANDBOX
 from hazina.services.settlement import Scope, apply_report
 
 SANDBOX_METHODS = ("upi", "card")
+PAYMENTS = OwnedLookup(Payment, "Payment")
+_payments = cast(Table, Payment.__table__)
+_PUBLIC_PAYMENT = Prepared(select(_payments).where(_payments.c.id == bindparam("payment_id")))
 PROCESS_PAYMENT = "process_payment"
 
 
@@ -165,28 +170,17 @@ class OrderOwner:
 
 async def find_order_owner(db: Database, order_id: str) -> OrderOwner:
     """The merchant twin behind a public (checkout) request, known only by its order."""
-    async with db.read() as session:
-        owner = (
-            await session.execute(public_order(order_id, Order.merchant_id, Order.livemode))
-        ).first()
-    if owner is None:
-        raise NotFound("Order not found")
-    return OrderOwner(owner.merchant_id, owner.livemode)
+    order = await find_public_order(db, order_id)
+    return OrderOwner(order.merchant_id, order.livemode)
 
 
 async def get_payment(db: Database, merchant_id: uuid.UUID, payment_id: str) -> dict[str, Any]:
-    async with db.read() as session:
-        payment = await session.scalar(
-            select(Payment).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
-        )
-    if payment is None:
-        raise NotFound("Payment not found")
-    return resources.payment_detail(payment)
+    return resources.payment_detail(await PAYMENTS.load(db, merchant_id, payment_id))
 
 
 async def get_public_payment(db: Database, payment_id: str) -> dict[str, Any]:
-    async with db.read() as session:
-        payment = await session.get(Payment, payment_id)
+    """What the checkout polls: any payment by its unguessable id, instrument details left out."""
+    payment = await db.fetch_one(_PUBLIC_PAYMENT, {"payment_id": payment_id})
     if payment is None:
         raise NotFound("Payment not found")
     return resources.payment_public(payment)

@@ -32,6 +32,7 @@ from hazina.domain.providers import (
 from hazina.domain.states import PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.lookups import OwnedLookup
 from hazina.services.pages import Page, fetch_page
 from hazina.services.ports import PaymentProvider, SimulatedProcessor
 from hazina.services.provider_access import access_for_payment
@@ -146,14 +147,11 @@ async def create_refund(
     return await respond_once(db, merchant_id, idempotency, ttl, insert)
 
 
+REFUNDS = OwnedLookup(Refund, "Refund")
+
+
 async def get_refund(db: Database, merchant_id: uuid.UUID, refund_id: str) -> dict[str, Any]:
-    async with db.read() as session:
-        refund = await session.scalar(
-            select(Refund).where(Refund.id == refund_id, Refund.merchant_id == merchant_id)
-        )
-    if refund is None:
-        raise NotFound("Refund not found")
-    return resources.refund_detail(refund)
+    return resources.refund_detail(await REFUNDS.load(db, merchant_id, refund_id))
 
 
 async def list_refunds(

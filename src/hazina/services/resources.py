@@ -4,8 +4,15 @@ import json
 from typing import Any
 
 from hazina.db.models import Order, Payment, Refund
+from hazina.db.prepared import Row
 from hazina.domain.clock import iso_z
 from hazina.domain.instruments import masked_action
+
+# A resource is shaped from its model or from a prepared statement's row of the same table
+# (hazina.db.prepared): the hot paths read rows without the ORM.
+OrderFields = Order | Row
+PaymentFields = Payment | Row
+RefundFields = Refund | Row
 
 
 def render(body: dict[str, Any]) -> bytes:
@@ -13,7 +20,7 @@ def render(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def order_created(order: Order) -> dict[str, Any]:
+def order_created(order: OrderFields) -> dict[str, Any]:
     return {
         "id": order.id,
         "merchant_id": str(order.merchant_id),
@@ -27,11 +34,11 @@ def order_created(order: Order) -> dict[str, Any]:
     }
 
 
-def order_detail(order: Order) -> dict[str, Any]:
+def order_detail(order: OrderFields) -> dict[str, Any]:
     return order_created(order) | {"updated_at": iso_z(order.updated_at)}
 
 
-def order_public(order: Order) -> dict[str, Any]:
+def order_public(order: OrderFields) -> dict[str, Any]:
     return {
         "id": order.id,
         "amount": order.amount,
@@ -40,7 +47,7 @@ def order_public(order: Order) -> dict[str, Any]:
     }
 
 
-def _instrument(payment: Payment) -> dict[str, Any]:
+def _instrument(payment: PaymentFields) -> dict[str, Any]:
     """The contract's fields for its two methods; provider payments say where they are."""
     if payment.method == "upi":
         return {"vpa": payment.vpa}
@@ -56,7 +63,7 @@ def _instrument(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _capture(payment: Payment) -> dict[str, Any]:
+def _capture(payment: PaymentFields) -> dict[str, Any]:
     """How a provider payment is captured: `automatic` on success, or `manual` (authorised,
     then captured by the merchant, or its authorisation expired uncaptured)."""
     captured = payment.amount_captured
@@ -70,20 +77,20 @@ def _capture(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _next_action(payment: Payment) -> dict[str, Any]:
+def _next_action(payment: PaymentFields) -> dict[str, Any]:
     """What the checkout must do for a provider payment (follow a redirect, show USSD help)."""
     if payment.method in ("upi", "card"):
         return {}
     return {"next_action": masked_action(payment.next_action)}
 
 
-def _failure(payment: Payment) -> dict[str, Any]:
+def _failure(payment: PaymentFields) -> dict[str, Any]:
     if payment.status != "failed":
         return {}
     return {"error_code": payment.error_code, "error_description": payment.error_description}
 
 
-def payment_created(payment: Payment) -> dict[str, Any]:
+def payment_created(payment: PaymentFields) -> dict[str, Any]:
     return {
         "id": payment.id,
         "order_id": payment.order_id,
@@ -97,7 +104,7 @@ def payment_created(payment: Payment) -> dict[str, Any]:
     }
 
 
-def payment_detail(payment: Payment) -> dict[str, Any]:
+def payment_detail(payment: PaymentFields) -> dict[str, Any]:
     return {
         "id": payment.id,
         "order_id": payment.order_id,
@@ -115,7 +122,7 @@ def payment_detail(payment: Payment) -> dict[str, Any]:
     }
 
 
-def payment_public(payment: Payment) -> dict[str, Any]:
+def payment_public(payment: PaymentFields) -> dict[str, Any]:
     """What the checkout page may see while polling: no instrument details."""
     return {
         "id": payment.id,
@@ -130,12 +137,12 @@ def payment_public(payment: Payment) -> dict[str, Any]:
     }
 
 
-def payment_event_data(payment: Payment) -> dict[str, Any]:
+def payment_event_data(payment: PaymentFields) -> dict[str, Any]:
     """`data` of payment.* events: the contract's webhook payment object."""
     return {"payment": payment_created(payment) | _failure(payment)}
 
 
-def refund_created(refund: Refund) -> dict[str, Any]:
+def refund_created(refund: RefundFields) -> dict[str, Any]:
     return {
         "id": refund.id,
         "payment_id": refund.payment_id,
@@ -147,19 +154,19 @@ def refund_created(refund: Refund) -> dict[str, Any]:
     }
 
 
-def refund_detail(refund: Refund) -> dict[str, Any]:
+def refund_detail(refund: RefundFields) -> dict[str, Any]:
     processed_at = None if refund.processed_at is None else iso_z(refund.processed_at)
     return refund_created(refund) | {"processed_at": processed_at} | _refund_failure(refund)
 
 
-def _refund_failure(refund: Refund) -> dict[str, Any]:
+def _refund_failure(refund: RefundFields) -> dict[str, Any]:
     """Hazina's addition to a failed refund: why it failed."""
     if refund.status != "failed":
         return {}
     return {"failure_reason": refund.failure_reason}
 
 
-def refund_event_data(refund: Refund) -> dict[str, Any]:
+def refund_event_data(refund: RefundFields) -> dict[str, Any]:
     """`data` of refund.* events: `processed_at` appears once the refund is processed."""
     body = refund_created(refund)
     if refund.processed_at is not None:
