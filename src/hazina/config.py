@@ -5,7 +5,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import limits
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     # The contract's test-support endpoints (/api/v1/test/…); unset: outside production only.
     test_endpoints: Annotated[
         bool | None, Field(validation_alias=_env("HAZINA_TEST_ENDPOINTS"))
+    ] = None
+    # `/metrics` asks for `Authorization: Bearer <token>` when this is set; production without
+    # one does not serve it at all (404): the figures map traffic and merchants' activity.
+    metrics_token: Annotated[
+        str | None, Field(validation_alias=_env("HAZINA_METRICS_TOKEN"), repr=False, min_length=16)
+    ] = None
+    # `json` (one object per line, for a log shipper) or `text`; unset: json in production.
+    log_format: Annotated[
+        Literal["json", "text"] | None, Field(validation_alias=_env("HAZINA_LOG_FORMAT"))
     ] = None
 
     # The contract's simulation variables, verbatim.
@@ -369,6 +378,10 @@ class Settings(BaseSettings):
     @property
     def serves_api_docs(self) -> bool:
         return self.api_docs if self.api_docs is not None else not self.is_production
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" if self.log_format is not None else self.is_production
 
     @property
     def serves_test_endpoints(self) -> bool:

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import utc_now
 from hazina.domain.retry import job_backoff
+from hazina.observability import logs, metrics
 from hazina.services import (
     janitor,
     payments,
@@ -244,14 +246,45 @@ class Worker:
             log.exception("job %d (%s): could not record its outcome", job.id, job.kind)
 
     async def _execute(self, job: queue.ClaimedJob) -> None:
+        """Run one attempt under the job's id (every line logged meanwhile carries it), then
+        count it and log one line saying how it ended."""
+        started = time.perf_counter()
+        outcome = "error"  # recording the outcome raised (see _execute_guarded)
+        with logs.job_context(job.id):
+            try:
+                outcome = await self._attempt(job)
+            except asyncio.CancelledError:
+                outcome = "interrupted"  # shutdown handed it back (_drain)
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.count_job(job.kind, outcome, elapsed)
+                duration_ms = round(elapsed * 1000, 2)
+                log.info(
+                    "job %d %s attempt %d: %s in %.2fms",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    outcome,
+                    duration_ms,
+                    extra={
+                        "kind": job.kind,
+                        "attempt": job.attempts,
+                        "outcome": outcome,
+                        "duration_ms": duration_ms,
+                    },
+                )
+
+    async def _attempt(self, job: queue.ClaimedJob) -> str:
+        """One attempt of a job; returns its outcome for the metrics and the log."""
         if job.attempts > job.max_attempts:
             # Its last allowed attempt never reported back: the worker running it died.
             await self._give_up(job, "lease expired on the last attempt")
-            return
+            return "gave_up"
         handler = self.handlers.get(job.kind)
         if handler is None:
             await queue.fail(self.db, job.id, self.id, f"no handler for job kind {job.kind}", None)
-            return
+            return "no_handler"
         try:
             with queue.leased(job.id, self.id) as lease:
                 await handler(job.payload)
@@ -260,14 +293,16 @@ class Worker:
             log.warning("job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
             if job.attempts >= job.max_attempts:
                 await self._give_up(job, error)
-                return
+                return "gave_up"
             retry_at = utc_now() + job_backoff(job.attempts, self.retry_base, self.retry_cap)
             await queue.fail(self.db, job.id, self.id, error, retry_at)
-        else:
-            if lease.completed:
-                return  # the handler completed it with its own transaction
-            if not await queue.complete(self.db, job.id, self.id):
-                log.warning("job %d finished after its lease passed to another worker", job.id)
+            return "retried"
+        if lease.completed:
+            return "completed"  # the handler completed it with its own transaction
+        if not await queue.complete(self.db, job.id, self.id):
+            log.warning("job %d finished after its lease passed to another worker", job.id)
+            return "lease_lost"
+        return "completed"
 
     async def _give_up(self, job: queue.ClaimedJob, error: str) -> None:
         """Run the kind's give-up step, then mark the job failed for good.

@@ -6,11 +6,13 @@ from fastapi import FastAPI
 from hazina import __version__
 from hazina.api.errors import install_error_handlers
 from hazina.api.request_bounds import RequestBounds
+from hazina.api.request_observer import RequestObserver
 from hazina.api.routes import (
     audit_logs,
     events,
     hooks,
     inbound_events,
+    metrics,
     orders,
     payments,
     provider_accounts,
@@ -45,7 +47,10 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     for router in (inbound_events.router, provider_accounts.router, audit_logs.router):
         app.include_router(router)
+    app.include_router(metrics.router)
     mount_site(app, container)
-    # Added last, so it runs first: nothing reads a body or a path before it is bounded.
+    # Added late, so it runs early: nothing reads a body or a path before it is bounded.
     app.add_middleware(RequestBounds)
+    # Outermost of all: a request refused by the bounds is still counted, logged and given an id.
+    app.add_middleware(RequestObserver)
     return app

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import JOBS_ENQUEUED, Database
@@ -281,6 +281,42 @@ async def count_by_status(db: Database) -> dict[str, int]:
     counts = {status.value: 0 for status in JobStatus}
     counts.update(dict(rows))
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class KindDepth:
+    kind: str
+    ready: int
+    scheduled: int
+    processing: int
+    oldest_ready_at: datetime | None
+
+
+async def depth_by_kind(db: Database) -> list[KindDepth]:
+    """Unfinished jobs per kind: ready (due now), scheduled (due later) and processing, and when
+    the oldest ready one became due. One aggregate over the live rows, which `idx_jobs_due`
+    (status, run_at) finds without reading the finished history: cheap enough for every scrape."""
+    now = utc_now()
+    pending = _jobs.c.status == JobStatus.PENDING
+    ready = and_(pending, _jobs.c.run_at <= now)
+    statement = (
+        select(
+            _jobs.c.kind,
+            func.sum(case((ready, 1), else_=0)),
+            func.sum(case((and_(pending, _jobs.c.run_at > now), 1), else_=0)),
+            func.sum(case((_jobs.c.status == JobStatus.PROCESSING, 1), else_=0)),
+            func.min(case((ready, _jobs.c.run_at))),
+        )
+        .where(_jobs.c.status.in_((JobStatus.PENDING, JobStatus.PROCESSING)))
+        .group_by(_jobs.c.kind)
+        .order_by(_jobs.c.kind)
+    )
+    async with db.read() as session:
+        rows = (await session.execute(statement)).all()
+    return [
+        KindDepth(kind, int(ready_n or 0), int(later or 0), int(running or 0), oldest)
+        for kind, ready_n, later, running, oldest in rows
+    ]
 
 
 async def beat(db: Database, worker_id: str, concurrency: int, pid: int) -> None:

@@ -24,6 +24,7 @@ from hazina.db.models import LoginAttempt
 from hazina.db.statements import upsert_where
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import RateLimited
+from hazina.observability.metrics import count_rate_limit_refusal
 from hazina.services.dashboard_users import normalise_email
 
 Scope = Literal["pair", "address"]
@@ -159,6 +160,7 @@ class LoginLimits:
                 return
             await self._counter.give_back(pair)  # refused, so it was no attempt on this pair
         seconds = max(1, math.ceil(wait))
+        count_rate_limit_refusal("login")
         raise RateLimited(f"Too many failed logins; try again in {seconds} seconds", seconds)
 
     async def forgive(self, email: str, address: str) -> None:

@@ -28,6 +28,7 @@ from hazina.domain.providers import (
     own_report,
 )
 from hazina.domain.states import PaymentStatus
+from hazina.observability.metrics import counts_reconciliations
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
 from hazina.services.idempotency import (
@@ -223,6 +224,7 @@ async def _fail_start(
         await apply_report(session, _scope(context, payment), failure, None)
 
 
+@counts_reconciliations("payment")
 async def reconcile_payment(
     db: Database, context: ProviderContext, payment_id: str, *, final: bool = False
 ) -> str:

@@ -14,6 +14,7 @@ from hazina.db.database import Database
 from hazina.db.models import Payment, Refund
 from hazina.db.queue import complete_current_job
 from hazina.domain.states import RefundStatus
+from hazina.observability.metrics import counts_reconciliations
 from hazina.services.provider_access import access_for_payment
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.reconciliation import RECONCILE_REFUND, checks_remaining
@@ -25,6 +26,7 @@ NEVER_CONFIRMED = "The provider never confirmed the refund"
 UNANSWERED = "The provider could not be asked about the refund: every status query failed"
 
 
+@counts_reconciliations("refund")
 async def reconcile_refund(
     db: Database, context: ProviderContext, refund_id: str, *, final: bool = False
 ) -> str:

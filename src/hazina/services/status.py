@@ -6,6 +6,7 @@ from typing import Any
 from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import iso_z, utc_now
+from hazina.observability.metrics import QueueDepth
 
 
 async def _worker_status(db: Database, stale_after: timedelta) -> str:
@@ -29,3 +30,22 @@ async def health(db: Database, stale_after: timedelta) -> tuple[bool, dict[str, 
 async def job_status(db: Database, stale_after: timedelta) -> dict[str, Any]:
     counts = await queue.count_by_status(db)
     return counts | {"worker_status": await _worker_status(db, stale_after)}
+
+
+async def queue_depth(db: Database) -> list[QueueDepth]:
+    """The queue as `/metrics` shows it, read at scrape time."""
+    now = utc_now()
+    return [
+        QueueDepth(
+            kind=depth.kind,
+            ready=depth.ready,
+            scheduled=depth.scheduled,
+            processing=depth.processing,
+            oldest_ready_age_seconds=(
+                0.0
+                if depth.oldest_ready_at is None
+                else max(0.0, (now - depth.oldest_ready_at).total_seconds())
+            ),
+        )
+        for depth in await queue.depth_by_kind(db)
+    ]

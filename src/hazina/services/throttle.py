@@ -16,6 +16,7 @@ from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
 from hazina.domain.errors import RateLimited
+from hazina.observability.metrics import count_rate_limit_refusal
 
 Scope = Literal["order", "address"]
 
@@ -71,6 +72,7 @@ class PaymentThrottle:
                 raise await self._refusal(scope, item, identifier)
 
     async def _refusal(self, scope: Scope, item: RateLimitItem, identifier: str) -> RateLimited:
+        count_rate_limit_refusal(f"public_payment_{scope}")
         stats = await self._limiter.get_window_stats(item, "public-payment", scope, identifier)
         wait = max(1, math.ceil(stats.reset_time - time.time()))
         unit = "second" if wait == 1 else "seconds"

@@ -34,6 +34,7 @@ from hazina.domain.webhooks import (
     WebhookMessage,
     parse_retry_after,
 )
+from hazina.observability.metrics import count_delivery_attempt
 from hazina.services.audit import record_audit
 from hazina.services.events import enqueue_delivery
 from hazina.services.pages import Page, fetch_page
@@ -166,6 +167,7 @@ async def deliver_webhook(
         return
     attempted_at = utc_now()
     outcome = await sender.send(attempt.message)
+    count_delivery_attempt(outcome.status_code, outcome.duration_ms / 1000)
     await _record_attempt(db, attempt, policy, attempted_at, outcome)
 
 

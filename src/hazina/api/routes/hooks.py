@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from hazina.api.dependencies import ContainerDep
 from hazina.api.schemas import Text
+from hazina.observability.metrics import count_inbound
 from hazina.services import inbound
 
 router = APIRouter(prefix="/hooks")
@@ -30,6 +31,7 @@ async def _receive(
         request.client.host if request.client else "unknown",
         container.rejected_hook_samples,
     )
+    count_inbound(provider, receipt.status)
     body = {"received": True, "id": receipt.inbound_event_id, "status": receipt.status}
     return JSONResponse(body, status_code=receipt.status_code)
 

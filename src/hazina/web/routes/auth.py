@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hazina.domain.errors import AuthenticationFailed, RateLimited
+from hazina.observability.metrics import count_login_failure
 from hazina.services.dashboard_users import end_sessions, log_in
 from hazina.web.dependencies import ContainerDep
 from hazina.web.sessions import (
@@ -60,6 +61,7 @@ async def login(request: Request, container: ContainerDep) -> Response:
     try:
         user = await log_in(container.db, container.passwords, email, password)
     except AuthenticationFailed as exc:
+        count_login_failure()
         return render(request, "login.html", context | {"error": exc.description}, status=401)
     await container.login_limits.forgive(email, address)
     start_session(request, user)
