@@ -4,7 +4,9 @@ beside it, the pages of `hazina.web`."""
 from fastapi import FastAPI
 
 from hazina import __version__
+from hazina.api.dependencies import get_merchant
 from hazina.api.errors import install_error_handlers
+from hazina.api.openapi import document_api_keys
 from hazina.api.request_bounds import RequestBounds
 from hazina.api.request_observer import RequestObserver
 from hazina.api.routes import (
@@ -49,6 +51,7 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics.router)
     mount_site(app, container)
+    document_api_keys(app, get_merchant)
     # Added late, so it runs early: nothing reads a body or a path before it is bounded.
     app.add_middleware(RequestBounds)
     # Outermost of all: a request refused by the bounds is still counted, logged and given an id.
