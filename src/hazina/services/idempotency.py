@@ -12,19 +12,26 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import IdempotencyKey
+from hazina.db.prepared import Prepared, Row
 from hazina.db.statements import insert_unless_exists
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, Conflict
 from hazina.services.resources import render
 
 MAX_KEY_LENGTH = 255
+_keys = cast(Table, IdempotencyKey.__table__)
+_STORED = Prepared(
+    select(_keys).where(
+        _keys.c.merchant_id == bindparam("merchant_id"), _keys.c.key == bindparam("key")
+    )
+)
 
 Create = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
 # Stores the final response inside the caller's transaction.
@@ -101,11 +108,10 @@ async def _claim(
     """Replay a stored response, or claim the key and create in one transaction. Without
     `store_response` the claim keeps its placeholder for the second step to fill."""
     if request is not None:
-        # Replays are answered from a read transaction: on SQLite they never queue for the writer.
-        async with db.read() as session:
-            existing = await session.get(IdempotencyKey, (merchant_id, request.key))
-        if existing is not None and existing.status_code and existing.expires_at > utc_now():
-            return _replay_stored(existing, request)
+        # Replays are answered by one prepared read: on SQLite they never queue for the writer.
+        stored = await db.fetch_one(_STORED, {"merchant_id": merchant_id, "key": request.key})
+        if stored is not None and stored.status_code and stored.expires_at > utc_now():
+            return _replay_stored(stored, request)
 
     async with db.transaction() as session:
         if request is None:
@@ -227,7 +233,7 @@ async def _replay(
     return _replay_stored(stored, request)
 
 
-def _replay_stored(stored: IdempotencyKey, request: IdempotencyRequest) -> StoredResponse:
+def _replay_stored(stored: IdempotencyKey | Row, request: IdempotencyRequest) -> StoredResponse:
     if stored.request_hash != request.fingerprint:
         raise Conflict("Idempotency-Key was already used with a different request")
     if stored.status_code == 0:
