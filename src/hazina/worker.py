@@ -209,7 +209,12 @@ class Worker:
                 self._wake.clear()
                 try:
                     claimed = await queue.claim(
-                        self.db, self.id, free, self.lease, kinds=list(self.handlers)
+                        self.db,
+                        self.id,
+                        free,
+                        self.lease,
+                        kinds=list(self.handlers),
+                        running=list(self._running),
                     )
                 except Exception:
                     log.exception("claiming jobs failed; retrying")

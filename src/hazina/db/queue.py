@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -108,22 +108,23 @@ async def claim(
     limit: int,
     lease: timedelta,
     kinds: Sequence[str] | None = None,
+    running: Collection[int] | None = None,
 ) -> list[ClaimedJob]:
     """Claim up to `limit` due jobs of `kinds` (all when None).
 
     A worker claims only the kinds it can run, so an older worker beside a newer one during a
-    rolling upgrade leaves the new kinds alone; and never its own expired jobs, which it may still
-    be running.
+    rolling upgrade leaves the new kinds alone; and never an expired job it is still running.
+    `running` names those: then its own other expired jobs are due again, such as one whose
+    outcome it could not record while the database was down (else a lone worker would hold it
+    forever). None (not known) leaves every expired job of its own alone.
     """
     now = utc_now()
-    due = or_(
-        and_(_jobs.c.status == JobStatus.PENDING, _jobs.c.run_at <= now),
-        and_(
-            _jobs.c.status == JobStatus.PROCESSING,
-            _jobs.c.locked_until < now,
-            _jobs.c.locked_by != worker_id,
-        ),
-    )
+    expired = and_(_jobs.c.status == JobStatus.PROCESSING, _jobs.c.locked_until < now)
+    if running is None:
+        expired = and_(expired, _jobs.c.locked_by != worker_id)
+    elif running:
+        expired = and_(expired, _jobs.c.id.not_in(list(running)))
+    due = or_(and_(_jobs.c.status == JobStatus.PENDING, _jobs.c.run_at <= now), expired)
     if kinds is not None:
         due = and_(due, _jobs.c.kind.in_(kinds))
     batch = (
