@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hazina.bootstrap import Container
 from hazina.web.routes import (
@@ -20,16 +21,47 @@ from hazina.web.routes import (
 from hazina.web.sessions import SESSION_COOKIE, CsrfRejected, LoginRequired
 from hazina.web.templating import STATIC, render
 
+# JSON routes never use the session: its cookie is neither parsed nor signed for them.
+SESSIONLESS_PREFIXES = ("/api/", "/hooks/", "/livez", "/health", "/metrics", "/static/")
+
+
+class PageSessions:
+    """Starlette's SessionMiddleware on the pages only, so the API's hot paths skip it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret_key: str,
+        session_cookie: str,
+        max_age: int,
+        https_only: bool,
+    ) -> None:
+        self.app = app
+        self.sessions = SessionMiddleware(
+            app,
+            secret_key=secret_key,
+            session_cookie=session_cookie,
+            max_age=max_age,
+            same_site="lax",
+            https_only=https_only,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(SESSIONLESS_PREFIXES):
+            await self.sessions(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
 
 def mount_site(app: FastAPI, container: Container) -> None:
     settings = container.settings
     assert settings.session_secret is not None  # Settings generates or requires one
     app.add_middleware(
-        SessionMiddleware,
+        PageSessions,
         secret_key=settings.session_secret,
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_max_age_seconds,
-        same_site="lax",
         https_only=settings.is_production,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
