@@ -24,6 +24,7 @@ from hazina.db.database import Database
 from hazina.db.schema import migrate as migrate_schema
 from hazina.domain.errors import BadRequest, Conflict, HazinaError, NotFound
 from hazina.domain.providers import ProviderFailure
+from hazina.observability import logs, metrics
 from hazina.services import inbound as inbound_events
 from hazina.services import janitor, key_rotation, merchants, provider_payments
 from hazina.services.provider_accounts import CredentialsUnreadable
@@ -121,27 +122,31 @@ def _serve_processes(settings: Settings, with_worker: bool, processes: int) -> N
         processes,
         ", each with a worker" if with_worker else "",
     )
-    uvicorn.run(
-        factory,
-        factory=True,
-        workers=processes,
-        host=settings.host,
-        port=settings.port,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        # A child answers the supervisor's health pings only once it has imported everything;
-        # uvicorn's 5 s default kills it before then on a busy machine, and again, forever.
-        timeout_worker_healthcheck=60,
-    )
+    # Before the children are spawned: each imports prometheus_client anew and must find
+    # PROMETHEUS_MULTIPROC_DIR then, so that a scrape of any one sums them all.
+    with metrics.processes_sharing_metrics():
+        uvicorn.run(
+            factory,
+            factory=True,
+            workers=processes,
+            host=settings.host,
+            port=settings.port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            # A child answers the supervisor's health pings only once it has imported
+            # everything; uvicorn's 5 s default kills it before then on a busy machine, and
+            # again, forever.
+            timeout_worker_healthcheck=60,
+        )
 
 
 def _api(with_worker: bool) -> FastAPI:
     """One API process of `serve --processes N`: its own container (pools, clients) and, with
     `with_worker`, an embedded worker, both closed when uvicorn shuts the process down."""
-    level = os.environ.get(_LOG_LEVEL_ENV, "INFO")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    container = build(Settings())
+    settings = Settings()
+    logs.configure(json_lines=settings.json_logs, level=os.environ.get(_LOG_LEVEL_ENV, "INFO"))
+    container = build(settings)
     app = create_app(container)
 
     @contextlib.asynccontextmanager
@@ -196,13 +201,16 @@ def _settings(**overrides: object) -> Settings:
         name: value for name, value in overrides.items() if value is not None
     }
     try:
-        return Settings(**updates)
+        settings = Settings(**updates)
     except ValidationError as exc:
         # A configuration mistake, said in one line per problem rather than as a traceback.
         problems = "; ".join(
             str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
         )
         raise click.ClickException(f"invalid configuration: {problems}") from None
+    # JSON lines in production (HAZINA_LOG_FORMAT), at the level --log-level set.
+    logs.configure(json_lines=settings.json_logs, level=logging.getLogger().level)
+    return settings
 
 
 @click.group()
