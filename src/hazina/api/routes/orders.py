@@ -1,11 +1,10 @@
 """Orders: `/api/v1/orders`."""
 
-from typing import Any
 
 from fastapi import APIRouter, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
-from hazina.api.responses import stored_response
+from hazina.api.responses import json_body, stored_response
 from hazina.api.schemas import OrderCreate, Text
 from hazina.services import orders
 from hazina.services.idempotency import idempotency_request
@@ -37,10 +36,10 @@ async def create_order(
 @router.get("/{order_id}")
 async def get_order(
     order_id: Text, container: ContainerDep, merchant: MerchantDep
-) -> dict[str, Any]:
-    return await orders.get_order(container.db, merchant.id, order_id)
+) -> Response:
+    return json_body(await orders.get_order(container.db, merchant.id, order_id))
 
 
 @router.get("/{order_id}/public")
-async def get_public_order(order_id: Text, container: ContainerDep) -> dict[str, Any]:
-    return await orders.get_public_order(container.db, order_id)
+async def get_public_order(order_id: Text, container: ContainerDep) -> Response:
+    return json_body(await orders.get_public_order(container.db, order_id))

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
-from hazina.api.responses import stored_response
+from hazina.api.responses import json_body, stored_response
 from hazina.api.schemas import (
     CaptureRequest,
     PageLimit,
@@ -93,16 +93,16 @@ async def list_payments(
 
 @router.get("/public/{payment_id}")
 @router.get("/{payment_id}/public")
-async def get_public_payment(payment_id: Text, container: ContainerDep) -> dict[str, Any]:
+async def get_public_payment(payment_id: Text, container: ContainerDep) -> Response:
     """Checkout polling; the contract names neither path, implementations use both."""
-    return await payments.get_public_payment(container.db, payment_id)
+    return json_body(await payments.get_public_payment(container.db, payment_id))
 
 
 @router.get("/{payment_id}")
 async def get_payment(
     payment_id: Text, container: ContainerDep, merchant: MerchantDep
-) -> dict[str, Any]:
-    return await payments.get_payment(container.db, merchant.id, payment_id)
+) -> Response:
+    return json_body(await payments.get_payment(container.db, merchant.id, payment_id))
 
 
 @router.post("/{payment_id}/capture")

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
-from hazina.api.responses import stored_response
+from hazina.api.responses import json_body, stored_response
 from hazina.api.schemas import PageLimit, PageOffset, RefundCreate
 from hazina.services import refunds
 from hazina.services.idempotency import idempotency_request
@@ -56,5 +56,5 @@ async def list_refunds(
 @router.get("/refunds/{refund_id}")
 async def get_refund(
     refund_id: str, container: ContainerDep, merchant: MerchantDep
-) -> dict[str, Any]:
-    return await refunds.get_refund(container.db, merchant.id, refund_id)
+) -> Response:
+    return json_body(await refunds.get_refund(container.db, merchant.id, refund_id))
