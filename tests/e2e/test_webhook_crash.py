@@ -5,10 +5,7 @@ recorded. A second worker takes the jobs over once their leases lapse and re-sen
 the same `webhook-id` with the same bytes: every delivery ends `success` (at least once).
 """
 
-import asyncio
-import os
 import signal
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,28 +13,19 @@ import httpx
 import pytest
 
 from hazina.testing.sink import WebhookSink, slow
-from tests.waiting import wait_until
+from tests.e2e.servers import Hub
 
 DELIVERIES = 30
-HAZINA = str(Path(sys.executable).with_name("hazina"))
-
-
-async def start_worker(database_url: str, log: Path) -> asyncio.subprocess.Process:
-    env = os.environ | {
-        "HAZINA_DATABASE_URL": database_url,
-        "HAZINA_ENV": "development",
-        "HAZINA_WORKER_CONCURRENCY": "8",
-        "HAZINA_JOB_LEASE_SECONDS": "2",
-        "HAZINA_WORKER_POLL_SECONDS": "0.05",
-        "HAZINA_WEBHOOK_RETRY_SCHEDULE": "[0, 0.2, 0.4, 0.6, 0.8]",
-        "HAZINA_WEBHOOK_TIMEOUT_SECONDS": "2",
-        "TEST_MODE": "true",
-        "TEST_PROCESSING_DELAY": "10",
-    }
-    with log.open("ab") as output:
-        return await asyncio.create_subprocess_exec(
-            HAZINA, "worker", env=env, stdout=output, stderr=output
-        )
+CONCURRENCY = 8
+# On top of servers.DEFAULT_ENV, whose HAZINA_MASTER_KEYS is the ring the `client` fixture's
+# container sealed the endpoint's secret with: the workers must open it to sign.
+WORKER_ENV = {
+    "HAZINA_JOB_LEASE_SECONDS": "2",
+    "HAZINA_WORKER_POLL_SECONDS": "0.05",
+    "HAZINA_WEBHOOK_RETRY_SCHEDULE": "[0, 0.2, 0.4, 0.6, 0.8]",
+    "HAZINA_WEBHOOK_TIMEOUT_SECONDS": "2",
+    "TEST_PROCESSING_DELAY": "10",
+}
 
 
 @pytest.mark.slow
@@ -52,28 +40,30 @@ async def test_sigkill_mid_batch_loses_nothing(
     delivery_ids = {item["id"] for item in listed.json()["data"]}
     assert len(delivery_ids) == DELIVERIES
 
-    log = tmp_path / "workers.log"
-    first = await start_worker(database_url, log)
+    hub = Hub(tmp_path, database_url)
     try:
-        await sink.wait_for(10, "/crash", within=30)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        await first.wait()
-    arrived_before_kill = len(sink.at("/crash"))
+        first = hub.worker("first-worker", CONCURRENCY, **WORKER_ENV)
 
-    second = await start_worker(database_url, log)
-    try:
+        async def ten_arrived() -> bool:
+            return len(sink.at("/crash")) >= 10
+
+        await hub.eventually(ten_arrived, within=30, what="the first worker delivers")
+        first.kill()  # SIGKILL: requests in flight, their outcome never recorded
+        arrived_before_kill = len(sink.at("/crash"))
+
+        second = hub.worker("second-worker", CONCURRENCY, **WORKER_ENV)
 
         async def all_succeeded() -> bool:
             page = await client.get("/api/v1/webhooks", params={"status": "success", "limit": 1})
             return bool(page.json()["total"] == DELIVERIES)
 
-        await wait_until(all_succeeded, timeout=60, interval=0.1)
+        await hub.eventually(all_succeeded, within=60, what="every delivery succeeds")
+        second.signal(signal.SIGTERM)
+        assert await second.exit_code(within=15) == 0, hub.report()
     finally:
-        second.send_signal(signal.SIGTERM)
-        await second.wait()
+        hub.kill_all()
 
-    assert first.returncode == -signal.SIGKILL
+    assert first.popen.returncode == -signal.SIGKILL
     assert arrived_before_kill < DELIVERIES  # the kill really came mid-batch
     by_id: dict[str, list[bytes]] = defaultdict(list)
     for request in sink.at("/crash"):
@@ -81,7 +71,7 @@ async def test_sigkill_mid_batch_loses_nothing(
     assert set(by_id) == delivery_ids  # none lost, nothing unknown
     # Requests in flight at the kill were sent again, under the same id with the same bytes.
     resent = {webhook_id for webhook_id, bodies in by_id.items() if len(bodies) > 1}
-    assert resent, log.read_text()
+    assert resent, hub.report()
     assert all(len(set(bodies)) == 1 for bodies in by_id.values())
     for webhook_id in resent:
         detail = (await client.get(f"/api/v1/webhooks/{webhook_id}")).json()
