@@ -155,4 +155,3 @@ async def _run_one(engine: AsyncEngine, query: Prepared, values: Mapping[str, An
         # greenlet bridge.
         await greenlet_spawn(pooled.close)
     return None if record is None else compiled.row(record)
-

@@ -1,6 +1,5 @@
 """Orders: `/api/v1/orders`."""
 
-
 from fastapi import APIRouter, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
@@ -34,9 +33,7 @@ async def create_order(
 
 
 @router.get("/{order_id}")
-async def get_order(
-    order_id: Text, container: ContainerDep, merchant: MerchantDep
-) -> Response:
+async def get_order(order_id: Text, container: ContainerDep, merchant: MerchantDep) -> Response:
     return json_body(await orders.get_order(container.db, merchant.id, order_id))
 
 

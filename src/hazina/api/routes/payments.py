@@ -99,9 +99,7 @@ async def get_public_payment(payment_id: Text, container: ContainerDep) -> Respo
 
 
 @router.get("/{payment_id}")
-async def get_payment(
-    payment_id: Text, container: ContainerDep, merchant: MerchantDep
-) -> Response:
+async def get_payment(payment_id: Text, container: ContainerDep, merchant: MerchantDep) -> Response:
     return json_body(await payments.get_payment(container.db, merchant.id, payment_id))
 
 

@@ -54,7 +54,5 @@ async def list_refunds(
 
 
 @router.get("/refunds/{refund_id}")
-async def get_refund(
-    refund_id: str, container: ContainerDep, merchant: MerchantDep
-) -> Response:
+async def get_refund(refund_id: str, container: ContainerDep, merchant: MerchantDep) -> Response:
     return json_body(await refunds.get_refund(container.db, merchant.id, refund_id))
