@@ -8,9 +8,7 @@ the live twin. The downgrade back to 0006 works and leaves the original rows.
 """
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from sqlalchemy import Connection
 
 from hazina.db.database import Database
 from hazina.db.schema import downgrade, is_current, migrate
-from tests.databases import postgres_database, postgres_reachable, require_postgres, sqlite_url
 
 MERCHANT_ID = uuid.UUID("7d0c4b8e-2f3a-4c1d-9e5f-0a1b2c3d4e5f")
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -99,21 +96,6 @@ moded_merchants = sa.table(
 
 def moded(name: str) -> Any:
     return sa.table(name, sa.column("id", sa.String()), sa.column("livemode", sa.Boolean()))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database, not yet migrated, of each kind."""
-    if request.param == "sqlite":
-        db = Database(sqlite_url(tmp_path))
-        yield db
-        await db.dispose()
-        return
-    require_postgres(await postgres_reachable())
-    async with postgres_database() as url:
-        db = Database(url)
-        yield db
-        await db.dispose()
 
 
 def _revision(connection: Connection) -> str | None:

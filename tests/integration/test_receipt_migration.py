@@ -7,18 +7,14 @@ event id can be received once more under another account, and the downgrade work
 """
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from hazina.db.database import Database
 from hazina.db.schema import downgrade, migrate
-from tests.databases import postgres_database, postgres_reachable, require_postgres, sqlite_url
 
 MERCHANT_ID = uuid.UUID("1f0c4b8e-2f3a-4c1d-9e5f-0a1b2c3d4e5f")
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -50,20 +46,6 @@ PARAMS = {
     "false": False,
     "body": b"{}",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        db = Database(sqlite_url(tmp_path))
-        yield db
-        await db.dispose()
-        return
-    require_postgres(await postgres_reachable())
-    async with postgres_database() as url:
-        db = Database(url)
-        yield db
-        await db.dispose()
 
 
 def _seed(connection: Connection) -> None:

@@ -1,6 +1,5 @@
 """The migrations build exactly the models' schema, on SQLite and on PostgreSQL."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hazina.db.database import Database
 from hazina.db.models import Base
 from hazina.db.schema import alembic_config, is_current, migrate
-from tests.databases import postgres_database, postgres_reachable, require_postgres, sqlite_url
+from tests.databases import sqlite_url
 
 CONTRACT_INDEXES = {
     "orders": {"idx_orders_merchant_id": ["merchant_id"]},
@@ -44,21 +43,6 @@ def _table_names(connection: Connection) -> set[str]:
 
 def _downgrade_to_base(connection: Connection) -> None:
     command.downgrade(alembic_config(connection), "base")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database, not yet migrated, of each kind."""
-    if request.param == "sqlite":
-        db = Database(sqlite_url(tmp_path))
-        yield db
-        await db.dispose()
-        return
-    require_postgres(await postgres_reachable())
-    async with postgres_database() as url:
-        db = Database(url)
-        yield db
-        await db.dispose()
 
 
 async def test_migrations_produce_exactly_the_models(database_url: str) -> None:
