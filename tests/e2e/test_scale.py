@@ -208,7 +208,11 @@ async def test_two_api_processes_and_two_workers_under_load(
     for number in (1, 2):
         hub.worker(f"worker-{number}", WORKER_CONCURRENCY, **env)
     seen: set[str] = set()
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    # Idle connections are dropped well before uvicorn closes them (its keep-alive is 5 s, as is
+    # httpx's default expiry): reusing one just as the server closes it is a ReadError, not Hazina.
+    limits = httpx.Limits(
+        max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY, keepalive_expiry=1
+    )
     async with (
         httpx.AsyncClient(
             base_url=servers[0].url or "", headers=AUTH, timeout=60, limits=limits
@@ -216,7 +220,9 @@ async def test_two_api_processes_and_two_workers_under_load(
         httpx.AsyncClient(
             base_url=servers[1].url or "", headers=AUTH, timeout=60, limits=limits
         ) as second,
-        httpx.AsyncClient(base_url=env["HAZINA_STRIPE_API_BASE"], timeout=60) as fake,
+        httpx.AsyncClient(
+            base_url=env["HAZINA_STRIPE_API_BASE"], timeout=60, limits=limits
+        ) as fake,
     ):
         for path, types in ENDPOINTS.items():
             url = sink.on(path, receiver(seen))
