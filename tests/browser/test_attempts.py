@@ -346,7 +346,10 @@ async def test_a_ussd_attempt_abandoned_then_a_card_attempt_in_test_mode(
     await form.get_by_test_id("phone-input").fill(PHONE)
     await form.get_by_test_id("pay-button").click()
     await expect(page.get_by_test_id("processing-state")).to_be_visible()
-    await expect(page.locator("[data-next-action]")).to_contain_text(f"Check your phone ({PHONE})")
+    # The checkout shows the phone masked: the public payment carries no customer number.
+    await expect(page.locator("[data-next-action]")).to_contain_text(
+        f"Check your phone (•••• {PHONE[-4:]})"
+    )
     [ussd] = await payments_of(api, order_id)
     assert (ussd["method"], ussd["status"]) == ("clickpesa", "pending")
     assert ussd["next_action"]["type"] == "ussd_push"
