@@ -121,3 +121,19 @@ async def test_a_declined_attempt_then_a_new_one_pays_the_order(
         "payment.pending",
         "payment.success",
     ]
+
+
+async def test_the_checkout_cannot_ask_to_hold_money_uncaptured(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    order_id = await new_order(client)
+    body = {"order_id": order_id, "capture": False} | UPI
+    refused = await anonymous.post("/api/v1/payments/public", json=body)
+    assert_error(
+        refused,
+        400,
+        "BAD_REQUEST_ERROR",
+        '"capture": false is the merchant\'s choice: use POST /api/v1/payments',
+    )
+    listed = (await client.get("/api/v1/payments")).json()
+    assert listed["total"] == 0

@@ -19,7 +19,7 @@ from hazina.db.database import Database
 from hazina.db.models import Payment
 from hazina.db.queue import complete_current_job
 from hazina.domain.clock import utc_now
-from hazina.domain.errors import BadRequest, ProviderError
+from hazina.domain.errors import BadRequest, NotFound, ProviderError
 from hazina.domain.providers import (
     Capability,
     PaymentStart,
@@ -39,6 +39,7 @@ from hazina.services.idempotency import (
 )
 from hazina.services.ports import SecretBox
 from hazina.services.provider_access import access_for_merchant, access_for_payment
+from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.reconciliation import (
     RECONCILE_PAYMENT,
     checks_remaining,
@@ -176,11 +177,20 @@ async def end_other_attempts(
             )
         )
         openings = []
+        unreachable = []
         for payment in others:
             adapter = context.registry.get(payment.provider)
-            if Capability.CANCEL in adapter.capabilities and payment.provider_reference:
+            if Capability.CANCEL not in adapter.capabilities or not payment.provider_reference:
+                continue
+            try:
                 access = await access_for_payment(session, context.vault, context.registry, payment)
-                openings.append((payment, adapter, access))
+            except (NotFound, CredentialsUnreadable):
+                # Its account is gone or unreadable: the new attempt must not fail for it.
+                unreachable.append(payment.id)
+                continue
+            openings.append((payment, adapter, access))
+    for payment_id in unreachable:
+        await _check_soon(db, payment_id, 0.0)
     for payment, adapter, access in openings:
         try:
             await adapter.cancel_payment(access, str(payment.provider_reference))

@@ -16,6 +16,7 @@ from hazina.api.schemas import (
     Text,
 )
 from hazina.bootstrap import Container
+from hazina.domain.errors import BadRequest
 from hazina.services import captures, payments, reviews
 from hazina.services.idempotency import idempotency_request
 
@@ -72,6 +73,10 @@ async def create_public_payment(
     Rate-limited per order and per client address before anything touches the database. The
     address is the socket's (uvicorn substitutes X-Forwarded-For only from FORWARDED_ALLOW_IPS).
     """
+    if not body.capture:
+        # Only the merchant may hold money without taking it: an order paid by an
+        # authorisation nobody captures would read paid while no money moves.
+        raise BadRequest('"capture": false is the merchant\'s choice: use POST /api/v1/payments')
     address = request.client.host if request.client else "unknown"
     await container.public_payment_throttle.admit(body.order_id, address)
     owner = await payments.find_order_owner(container.db, body.order_id)
