@@ -14,8 +14,11 @@ from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import AuditLog, Event, Job, Refund
 from hazina.domain.providers import Capability, ProviderFailure
+from hazina.services import refunds
 from hazina.services.reconciliation import RECONCILE_PAYMENT
+from hazina.services.refund_reconciliation import fail_pending_refund
 from hazina.services.registry import ProviderRegistry
+from hazina.services.settlement import NEVER_CONFIRMED
 from tests.acme import DEFAULT_ACCESS, AcmeProvider, sign, webhook
 from tests.conftest import AUTH, http_client
 from tests.envelopes import assert_error
@@ -27,10 +30,14 @@ def acme() -> AcmeProvider:
 
 
 @pytest.fixture
-async def api(container: Container, acme: AcmeProvider) -> AsyncIterator[httpx.AsyncClient]:
+def hub(container: Container, acme: AcmeProvider) -> Container:
     registry = ProviderRegistry(adapters={"acme": acme}, defaults={"acme": DEFAULT_ACCESS})
     providers = dataclasses.replace(container.providers, registry=registry)
-    hub = dataclasses.replace(container, providers=providers)
+    return dataclasses.replace(container, providers=providers)
+
+
+@pytest.fixture
+async def api(hub: Container) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(hub, AUTH) as client:
         yield client
 
@@ -223,3 +230,65 @@ async def test_refunding_a_review_returns_what_was_received(
     unknown = await api.post(f"/api/v1/payments/{payment['id']}/review", json={"action": "keep"})
     assert unknown.status_code == 400
     assert unknown.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
+async def paid_and_refunding(
+    api: httpx.AsyncClient, hub: Container, amount: int
+) -> tuple[str, str]:
+    """A paid acme payment with a refund of `amount` that acme accepted and will settle
+    later (its `process_refund` job run here, by hand)."""
+    payment = await start(api, await new_order(api))
+    await report(api, payment["id"], "paid", amount=5000, currency="USD")
+    refund = await api.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": amount})
+    assert refund.status_code == 201, refund.text
+    refund_id: str = refund.json()["id"]
+    await refunds.process_refund(hub.db, hub.sandbox, hub.providers, refund_id)
+    return payment["id"], refund_id
+
+
+def acme_refund(refund_id: str) -> str:
+    """The reference acme gave the refund (tests.acme)."""
+    return "acme_re_" + refund_id
+
+
+async def test_a_refund_hazina_gave_up_on_counts_once_the_provider_returns_it(
+    api: httpx.AsyncClient, hub: Container, db: Database
+) -> None:
+    payment_id, refund_id = await paid_and_refunding(api, hub, 3000)
+    assert await fail_pending_refund(db, refund_id, NEVER_CONFIRMED)
+    assert (await get(api, f"/api/v1/payments/{payment_id}"))["amount_refunded"] == 0
+    # The provider sends the money back after all: it counts again, and only once.
+    for _ in range(2):
+        await report(api, payment_id, "refunded", refund=acme_refund(refund_id))
+    refund = await get(api, f"/api/v1/refunds/{refund_id}")
+    assert (refund["status"], refund.get("failure_reason")) == ("processed", None)
+    payment = await get(api, f"/api/v1/payments/{payment_id}")
+    assert (payment["status"], payment["amount_refunded"]) == ("success", 3000)
+    assert (await events_of(db, refund_id)).count("refund.processed") == 1
+
+
+async def test_a_late_return_beyond_what_was_received_goes_to_review(
+    api: httpx.AsyncClient, hub: Container, db: Database
+) -> None:
+    payment_id, first = await paid_and_refunding(api, hub, 3000)
+    assert await fail_pending_refund(db, first, NEVER_CONFIRMED)
+    second = await api.post(f"/api/v1/payments/{payment_id}/refunds", json={"amount": 5000})
+    assert second.status_code == 201, second.text
+    second_id = second.json()["id"]
+    await refunds.process_refund(hub.db, hub.sandbox, hub.providers, second_id)
+    await report(api, payment_id, "refunded", refund=acme_refund(second_id))
+    await report(api, payment_id, "refunded", refund=acme_refund(first))
+    payment = await get(api, f"/api/v1/payments/{payment_id}")
+    assert (payment["status"], payment["review_reason"]) == ("review", "over_refunded")
+    assert payment["amount_refunded"] == 8000
+    assert (await events_of(db, payment_id))[-1] == "payment.review_required"
+
+
+async def test_a_refund_the_provider_refused_stays_failed(
+    api: httpx.AsyncClient, hub: Container, db: Database
+) -> None:
+    payment_id, refund_id = await paid_and_refunding(api, hub, 3000)
+    assert await fail_pending_refund(db, refund_id, "Refused by the provider: charge disputed")
+    await report(api, payment_id, "refunded", refund=acme_refund(refund_id))
+    assert (await get(api, f"/api/v1/refunds/{refund_id}"))["status"] == "failed"
+    assert (await get(api, f"/api/v1/payments/{payment_id}"))["amount_refunded"] == 0

@@ -22,6 +22,9 @@ class ReviewReason(StrEnum):
     ORDER_ALREADY_PAID = "order_already_paid"
     # An automatic refund of a duplicate failed at the provider: a human must return it.
     REFUND_FAILED = "refund_failed"
+    # More went back than the payment received (a refund Hazina gave up on was paid after all
+    # while another replaced it): a human must recover the difference.
+    OVER_REFUNDED = "over_refunded"
 
 
 FAILURE_CODES = {

@@ -19,11 +19,14 @@ from hazina.services.provider_access import access_for_payment
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.reconciliation import RECONCILE_REFUND, checks_remaining
 from hazina.services.registry import SANDBOX
-from hazina.services.settlement import Scope, apply_report, settle_refund
-
-GAVE_UP = "The refund could not be processed: every attempt failed"
-NEVER_CONFIRMED = "The provider never confirmed the refund"
-UNANSWERED = "The provider could not be asked about the refund: every status query failed"
+from hazina.services.settlement import (
+    GAVE_UP,
+    NEVER_CONFIRMED,
+    UNANSWERED,
+    Scope,
+    apply_report,
+    settle_refund,
+)
 
 
 @counts_reconciliations("refund")

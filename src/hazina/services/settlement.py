@@ -33,6 +33,12 @@ from hazina.services.events import record_event
 from hazina.services.reconciliation import check_soon
 
 PROCESS_REFUND = "process_refund"
+# Why Hazina itself failed a refund, without the provider's word that it failed: the provider
+# may still send the money back, and a report saying so is applied to the failed refund.
+GAVE_UP = "The refund could not be processed: every attempt failed"
+NEVER_CONFIRMED = "The provider never confirmed the refund"
+UNANSWERED = "The provider could not be asked about the refund: every status query failed"
+UNCONFIRMED_FAILURES = (GAVE_UP, NEVER_CONFIRMED, UNANSWERED)
 # Attempts of a `process_refund` job Hazina opens itself (a merchant's refund uses the
 # deployment's HAZINA_JOB_MAX_ATTEMPTS); out of attempts, the refund fails and is released.
 REFUND_MAX_ATTEMPTS = 5
@@ -332,14 +338,20 @@ async def _covers(session: AsyncSession, order: Order, payment: Payment) -> bool
 
 
 async def _apply_to_refunds(session: AsyncSession, payment: Payment, event: ProviderEvent) -> bool:
-    """Settle the one refund the report names. A success settles a pending refund; a failure
-    also undoes one reported processed before (providers can fail a refund after confirming
-    it), making its amount refundable again."""
+    """Settle the one refund the report names. A success settles a pending refund, or one
+    Hazina gave up on while the provider went on to return the money; a failure also undoes
+    one reported processed before (providers can fail a refund after confirming it), making
+    its amount refundable again."""
     succeeded = event.kind == ProviderEventKind.REFUND_SUCCEEDED
-    settled_from = (
-        (RefundStatus.PENDING,) if succeeded else (RefundStatus.PENDING, RefundStatus.PROCESSED)
-    )
-    query = select(Refund).where(Refund.payment_id == payment.id, Refund.status.in_(settled_from))
+    if succeeded:
+        settled = or_(
+            Refund.status == RefundStatus.PENDING,
+            (Refund.status == RefundStatus.FAILED)
+            & Refund.failure_reason.in_(UNCONFIRMED_FAILURES),
+        )
+    else:
+        settled = Refund.status.in_((RefundStatus.PENDING, RefundStatus.PROCESSED))
+    query = select(Refund).where(Refund.payment_id == payment.id, settled)
     if event.refund_id is not None:
         query = query.where(Refund.id == event.refund_id)
     elif event.provider_refund_reference is not None:
@@ -349,8 +361,23 @@ async def _apply_to_refunds(session: AsyncSession, payment: Payment, event: Prov
     refund = await session.scalar(query.with_for_update())
     if refund is None:
         return False
+    if refund.status == RefundStatus.FAILED:
+        await _count_late_return(session, refund, payment)
     await settle_refund(session, refund, payment, succeeded=succeeded, reason=event.message)
     return True
+
+
+async def _count_late_return(session: AsyncSession, refund: Refund, payment: Payment) -> None:
+    """The money of a refund Hazina had failed went back after all: it counts against the
+    payment again, even beyond what the payment received (the customer has it), and a payment
+    refunded beyond that goes to a human."""
+    refunded = payment.amount_refunded + refund.amount
+    await _write(
+        session, _UPDATE_REFUNDED, payment, {"amount_refunded": refunded, "updated_at": utc_now()}
+    )
+    refund.failure_reason = None
+    if refunded > (payment.amount_received or payment.amount):
+        await send_to_review(session, payment, ReviewReason.OVER_REFUNDED)
 
 
 async def add_refund(
