@@ -16,7 +16,7 @@ from hazina.config import Settings
 from hazina.db import queue
 from hazina.db.models import Event, Job, Order, Payment
 from hazina.providers.stripe import StripeProvider
-from hazina.services import refund_reconciliation
+from hazina.services import refund_reconciliation, settlement
 from hazina.services.reconciliation import RECONCILE_REFUND
 from hazina.worker import Worker
 from tests.conftest import AUTH, http_client, make_settings
@@ -278,8 +278,8 @@ async def test_nothing_stays_pending_when_every_stripe_call_fails(api, hub, hook
     assert "every status query failed" in expired["error_description"]
     assert (await get(api, f"/api/v1/orders/{waiting['order_id']}"))["status"] == "attempted"
     for refund, payment, reason in (
-        (accepted, accepted_payment, refund_reconciliation.UNANSWERED),
-        (unsent, unsent_payment, refund_reconciliation.GAVE_UP),
+        (accepted, accepted_payment, settlement.UNANSWERED),
+        (unsent, unsent_payment, settlement.GAVE_UP),
     ):
         refund_id = refund.json()["id"]
         failed = await get(api, f"/api/v1/refunds/{refund_id}")
@@ -355,7 +355,7 @@ async def test_the_final_query_fails_a_refund_stripe_never_settles(api, hub, hoo
     failed = await get(api, f"/api/v1/refunds/{refund_id}")
     assert (failed["status"], failed["failure_reason"]) == (
         "failed",
-        refund_reconciliation.NEVER_CONFIRMED,
+        settlement.NEVER_CONFIRMED,
     )
     assert (await get(api, f"/api/v1/payments/{payment['id']}"))["amount_refunded"] == 0
     # Idempotent: a second final query changes nothing and announces nothing.
