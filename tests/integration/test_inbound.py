@@ -319,7 +319,8 @@ async def test_an_uncertain_start_stays_pending_until_the_provider_says_and_a_re
     api, hub, acme
 ):
     """A timeout may hide a start that happened (a USSD push on its way): the payment stays
-    pending until the provider has been asked, and a retry is a new attempt meanwhile."""
+    pending until the provider has been asked. The 502 is kept under its Idempotency-Key, so a
+    retry with that key cannot start it twice; a retry with a new key is a new attempt."""
     acme.refuse_starts = ProviderFailure("Acme timed out.", retryable=True)
     order = await api.post("/api/v1/orders", json={"amount": 5000, "currency": "USD"})
     request = {"order_id": order.json()["id"], "method": "acme"}
@@ -330,7 +331,11 @@ async def test_an_uncertain_start_stays_pending_until_the_provider_says_and_a_re
     assert payment.status == "pending"
     assert payment.id in uncertain.json()["error"]["description"]
     acme.refuse_starts = None
-    retried = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k3"})
+    replayed = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k3"})
+    assert (replayed.status_code, replayed.content) == (502, uncertain.content)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert len(acme.started) == 1
+    retried = await api.post("/api/v1/payments", json=request, headers={"Idempotency-Key": "k3b"})
     assert retried.status_code == 201, retried.text
     assert retried.json()["id"] != payment.id
     assert retried.json()["next_action"]["type"] == "redirect"

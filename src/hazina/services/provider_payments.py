@@ -133,12 +133,20 @@ async def start_provider_payment(
             if exc.retryable:
                 # Down, slow or cut off: the provider may have started it all the same (a USSD
                 # push already on the customer's phone). The payment stays pending until the
-                # provider is asked what it knows; should it succeed, it is applied then.
-                await _check_soon(db, payment_id, context.start_grace_seconds)
-                raise ProviderError(
+                # provider is asked what it knows; should it succeed, it is applied then. The
+                # answer is kept under the Idempotency-Key, as Stripe keeps its 5xx: a retry
+                # with the same key must not start (and push) the payment a second time.
+                description = (
                     f"{exc.description} Payment {payment_id} stays pending until "
                     f"{adapter.name} confirms whether it started."
-                ) from exc
+                )
+                error = {"error": {"code": ProviderError.code, "description": description}}
+                async with db.transaction() as session:
+                    await schedule_reconciliation(
+                        session, payment_id, (context.start_grace_seconds,)
+                    )
+                    await store(session, ProviderError.status, error)
+                return ProviderError.status, error
             # It refused what it was sent (a phone number it cannot push to, say).
             await _fail_start(db, context, payment_id, exc.description)
             raise BadRequest(exc.description) from exc
