@@ -3,7 +3,6 @@ and PostgreSQL: a new attempt ends the old one at the provider; money that arriv
 refunded or held for review, never counted twice; review is resolved by the merchant."""
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,24 +21,6 @@ from hazina.services.settlement import NEVER_CONFIRMED
 from tests.acme import DEFAULT_ACCESS, AcmeProvider, sign, webhook
 from tests.conftest import AUTH, http_client
 from tests.envelopes import assert_error
-
-
-@pytest.fixture
-def acme() -> AcmeProvider:
-    return AcmeProvider()
-
-
-@pytest.fixture
-def hub(container: Container, acme: AcmeProvider) -> Container:
-    registry = ProviderRegistry(adapters={"acme": acme}, defaults={"acme": DEFAULT_ACCESS})
-    providers = dataclasses.replace(container.providers, registry=registry)
-    return dataclasses.replace(container, providers=providers)
-
-
-@pytest.fixture
-async def api(hub: Container) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(hub, AUTH) as client:
-        yield client
 
 
 async def new_order(api: httpx.AsyncClient, amount: int = 5000) -> str:

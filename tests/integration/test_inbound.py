@@ -3,7 +3,6 @@ minimal provider of the tests' own (tests.acme), over HTTP on SQLite and Postgre
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from hazina.bootstrap import Container
 from hazina.db.database import Database
 from hazina.db.models import (
     Event,
@@ -27,28 +25,10 @@ from hazina.domain.providers import ProviderFailure
 from hazina.services import inbound, provider_payments
 from hazina.services.registry import ProviderRegistry
 from hazina.worker import Worker
-from tests.acme import DEFAULT_ACCESS, AcmeProvider, reference_of, sign, webhook
-from tests.conftest import AUTH, http_client
+from tests.acme import DEFAULT_ACCESS, reference_of, sign, webhook
+from tests.conftest import http_client
 from tests.factories import other_merchant_headers
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-def acme() -> AcmeProvider:
-    return AcmeProvider()
-
-
-@pytest.fixture
-def hub(container: Container, acme: AcmeProvider) -> Container:
-    registry = ProviderRegistry(adapters={"acme": acme}, defaults={"acme": DEFAULT_ACCESS})
-    providers = dataclasses.replace(container.providers, registry=registry)
-    return dataclasses.replace(container, providers=providers)
-
-
-@pytest.fixture
-async def api(hub: Container) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(hub, AUTH) as client:
-        yield client
 
 
 async def acme_payment(api: httpx.AsyncClient, amount: int = 5000) -> dict[str, Any]:
