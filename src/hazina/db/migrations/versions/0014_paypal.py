@@ -1,0 +1,23 @@
+"""paypal
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-02 04:30:00.000000
+
+Reserved for #13 PayPal: fill in upgrade() and downgrade() and replace this paragraph with why.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
