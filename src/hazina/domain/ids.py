@@ -13,6 +13,8 @@ EVENT = "evt_"
 WEBHOOK_ENDPOINT = "we_"
 PROVIDER_ACCOUNT = "pa_"
 INBOUND_EVENT = "ie_"
+# "pout" + 16 characters: the 20 that ClickPesa's orderReference is said to allow.
+PAYOUT = "pout_"
 
 
 # The largest multiple of 62 below 256: bytes at or above it are dropped, so every character

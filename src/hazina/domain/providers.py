@@ -45,6 +45,12 @@ class ProviderEventKind(StrEnum):
     AUTHORIZATION_EXPIRED = "authorization_expired"
     # Understood and stored, but nothing for Hazina to change (e.g. an unpaid completed session).
     IGNORED = "ignored"
+    # A payout's state at its provider (services.payouts.settlement applies them).
+    PAYOUT_PROCESSING = "payout_processing"
+    PAYOUT_PAID = "payout_paid"
+    PAYOUT_FAILED = "payout_failed"
+    PAYOUT_REFUNDED = "payout_refunded"
+    PAYOUT_REVERSED = "payout_reversed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,8 @@ class ProviderEvent:
     # False when nothing authenticated the report (a ClickPesa account without a checksum key):
     # Hazina then asks the provider instead of believing it.
     confirmed: bool = True
+    # Hazina's payout id, for the PAYOUT_* kinds.
+    payout_id: str | None = None
 
 
 def event_to_json(event: ProviderEvent) -> dict[str, Any]:

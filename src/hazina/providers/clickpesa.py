@@ -35,6 +35,8 @@ from hazina.domain.providers import (
     StartedPayment,
     StartedRefund,
 )
+from hazina.providers.clickpesa_payout_records import WEBHOOK_EVENTS as PAYOUT_EVENTS
+from hazina.providers.clickpesa_payout_records import payout_report
 
 # "JWT token is valid for 1hr"; renewing 5 minutes early keeps a slow request from carrying a
 # token that expires on its way.
@@ -93,7 +95,7 @@ def _major_amount(minor: int, currency: str) -> str:
     return whole if not fraction.strip("0") else major
 
 
-def _message(response: httpx.Response) -> str:
+def message_of(response: httpx.Response) -> str:
     """ClickPesa's errors are `{"message": "…"}`; anything else is shown as the status."""
     try:
         body = response.json()
@@ -219,8 +221,8 @@ class ClickPesaProvider:
             "POST", "/generate-token", headers={"client-id": client_id, "api-key": api_key}
         )
         if response.status_code in (401, 403):
-            raise ProviderFailure(f"ClickPesa refused the credentials: {_message(response)}")
-        self._raise_for_status(response)
+            raise ProviderFailure(f"ClickPesa refused the credentials: {message_of(response)}")
+        self.raise_for_status(response)
         token = response.json().get("token")
         if not isinstance(token, str) or not token:
             raise ProviderFailure("ClickPesa answered /generate-token without a token")
@@ -246,14 +248,14 @@ class ClickPesaProvider:
             ) from exc
 
     @staticmethod
-    def _raise_for_status(response: httpx.Response) -> None:
+    def raise_for_status(response: httpx.Response) -> None:
         if response.is_success:
             return
         raise ProviderFailure(
-            f"ClickPesa: {_message(response)}", retryable=response.status_code >= 500
+            f"ClickPesa: {message_of(response)}", retryable=response.status_code >= 500
         )
 
-    async def _call(
+    async def call(
         self, access: ProviderAccess, method: str, path: str, body: dict[str, Any] | None = None
     ) -> httpx.Response:
         """An authorised call; a 401 (expired or revoked token) gets one new token and a retry."""
@@ -268,7 +270,7 @@ class ClickPesaProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _signed(access: ProviderAccess, body: dict[str, Any]) -> dict[str, Any]:
+    def signed(access: ProviderAccess, body: dict[str, Any]) -> dict[str, Any]:
         checksum_key = access.secret("checksum_key")
         if checksum_key is None:
             return body
@@ -294,13 +296,13 @@ class ClickPesaProvider:
             "orderReference": reference,
             "phoneNumber": phone,
         }
-        response = await self._call(
-            access, "POST", "/payments/initiate-ussd-push-request", self._signed(access, body)
+        response = await self.call(
+            access, "POST", "/payments/initiate-ussd-push-request", self.signed(access, body)
         )
         # A 409 on our own reference means an earlier attempt of this start reached ClickPesa:
         # the push went out then, so the payment is started.
         if response.status_code != 409:
-            self._raise_for_status(response)
+            self.raise_for_status(response)
         return StartedPayment(
             provider_reference=reference,
             next_action={
@@ -325,11 +327,11 @@ class ClickPesaProvider:
             body["customerEmail"] = start.customer_email
         if start.description:
             body["description"] = start.description
-        response = await self._call(
-            access, "POST", "/checkout-link/generate-checkout-url", self._signed(access, body)
+        response = await self.call(
+            access, "POST", "/checkout-link/generate-checkout-url", self.signed(access, body)
         )
         # Unlike a push, a link is only known from its answer: a 409 leaves nothing to return.
-        self._raise_for_status(response)
+        self.raise_for_status(response)
         link = response.json().get("checkoutLink")
         if not isinstance(link, str) or not link:
             raise ProviderFailure("ClickPesa answered without a checkoutLink")
@@ -341,10 +343,10 @@ class ClickPesaProvider:
         self, access: ProviderAccess, payment_id: str, provider_reference: str | None
     ) -> ProviderEvent | None:
         reference = provider_reference or ids.alphanumeric_reference(payment_id)
-        response = await self._call(access, "GET", f"/payments/{reference}")
+        response = await self.call(access, "GET", f"/payments/{reference}")
         if response.status_code == 404:
             return None
-        self._raise_for_status(response)
+        self.raise_for_status(response)
         records = [item for item in response.json() if isinstance(item, dict)]
         if not records:
             return None
@@ -412,6 +414,10 @@ class ClickPesaProvider:
                 raise ValueError(f"ClickPesa {event} without a data object")
             # Without a checksum key anyone could have sent it: Hazina asks ClickPesa instead.
             return [replace(_payment_event(event, data), confirmed=checksum_key is not None)]
+        if event in PAYOUT_EVENTS:
+            if not isinstance(data, dict):
+                raise ValueError(f"ClickPesa {event} without a data object")
+            return [replace(payout_report(event, data), confirmed=checksum_key is not None)]
         return [self._ignored(event, data)]
 
     @staticmethod
@@ -428,7 +434,7 @@ class ClickPesaProvider:
 
     @staticmethod
     def _ignored(event: str, data: Any) -> ProviderEvent:
-        """Payouts, deposits and unknown events: stored and acknowledged, nothing to change."""
+        """Deposits and unknown events: stored and acknowledged, nothing to change."""
         fields = data if isinstance(data, dict) else {}
         reference = _text(fields.get("orderReference"))
         transaction = _text(fields.get("id")) or _text(fields.get("paymentId"))

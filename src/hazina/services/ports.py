@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Protocol
 
+from hazina.domain.payouts import Bank, PayoutQuote, PayoutStart
 from hazina.domain.providers import (
     Capability,
     CaptureStart,
@@ -85,6 +86,32 @@ class PaymentProvider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class PayoutProvider(Protocol):
+    """Sends money out (services.payouts). `fetch_payout` is the source of truth: a payout
+    whose start was uncertain is asked about, never sent again."""
+
+    name: str
+
+    async def preview(self, access: ProviderAccess, start: PayoutStart) -> PayoutQuote:
+        """The fee for sending it; `ProviderFailure` for a destination the provider refuses."""
+        ...
+
+    async def create(self, access: ProviderAccess, start: PayoutStart) -> ProviderEvent:
+        """Send it. Answers the provider's state of the payout (a PAYOUT_* report); a
+        `ProviderFailure` that is `retryable` leaves it unknown whether the provider took it."""
+        ...
+
+    async def fetch_payout(
+        self, access: ProviderAccess, start: PayoutStart
+    ) -> ProviderEvent | None:
+        """Its state at the provider now; None when the provider never heard of it."""
+        ...
+
+    async def banks(self, access: ProviderAccess) -> list[Bank]:
+        """The banks a bank payout may go to (empty: the provider does not say)."""
+        ...
 
 
 class SecretBox(Protocol):

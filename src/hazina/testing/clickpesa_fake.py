@@ -1,8 +1,9 @@
 """A fake ClickPesa API: an ASGI app speaking providers.md section 3, field for field.
 
-It holds clients, tokens and payments in memory. Tests (and `hazina fake clickpesa`) drive it
-through `/_control/…`: register a client, complete a payment (which records the status for
-`GET /payments/{ref}` and POSTs the webhook to the client's URL), expire every token.
+It holds clients, tokens and payments in memory (payouts: `clickpesa_payouts_fake`). Tests (and
+`hazina fake clickpesa`) drive it through `/_control/…`: register a client, complete a payment
+(which records the status for `GET /payments/{ref}` and POSTs the webhook to the client's URL),
+expire every token.
 
 Where ClickPesa's documentation is silent the fake invents, and says so here:
 - a missing or wrong request checksum answers 400 `{"message": "Invalid checksum"}`;
@@ -398,8 +399,12 @@ def create_clickpesa_fake(
 ) -> Starlette:
     """The fake as an ASGI app; its state is `app.state.clickpesa` (a `FakeClickPesa`).
     `webhook_transport` lets a test deliver webhooks in-process instead of over the network."""
+    # Imported here: the payouts module builds on this one's helpers.
+    from hazina.testing.clickpesa_payouts_fake import FakePayouts, payout_routes
+
     app = Starlette(
         routes=[
+            *payout_routes(),
             Route("/generate-token", generate_token, methods=["POST"]),
             Route("/payments/initiate-ussd-push-request", initiate_ussd_push, methods=["POST"]),
             Route("/checkout-link/generate-checkout-url", generate_checkout_url, methods=["POST"]),
@@ -415,6 +420,7 @@ def create_clickpesa_fake(
         ]
     )
     app.state.clickpesa = FakeClickPesa(token_lifetime_seconds, clock, webhook_transport)
+    app.state.clickpesa_payouts = FakePayouts()
     return app
 
 
