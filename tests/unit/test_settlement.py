@@ -124,3 +124,21 @@ def test_a_second_refundable_payment_for_a_paid_order_is_refunded_in_full():
 def test_pending_and_ignored_reports_change_nothing():
     for kind in (ProviderEventKind.PAYMENT_PENDING, ProviderEventKind.IGNORED):
         assert decide(report(kind)).status is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        (ProviderEventKind.PAYMENT_RETURNED, ReviewReason.RETURNED_AT_PROVIDER),
+        (ProviderEventKind.PAYMENT_DISPUTED, ReviewReason.DISPUTED),
+    ],
+)
+def test_money_returned_or_disputed_at_the_provider_sends_a_success_to_review(kind, reason):
+    decision = decide(report(kind, PaymentStatus.SUCCESS))
+    assert decision.status == PaymentStatus.REVIEW
+    assert decision.event == EventType.PAYMENT_REVIEW_REQUIRED
+    assert decision.review == reason
+    assert not decision.pays_order
+    # About a payment whose money never arrived it changes nothing.
+    for status in (PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.REVIEW):
+        assert decide(report(kind, status)).status is None

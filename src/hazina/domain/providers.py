@@ -17,6 +17,10 @@ class Capability(StrEnum):
     # so a customer who abandoned it can start another without paying twice.
     CANCEL = "cancel"
     CAPTURE = "capture"
+    # The provider takes any answer but 200 as "send it again" and resends (Paynow's IPN): a
+    # notification Hazina rejects or cannot apply is still answered 200 (and stored as such);
+    # the provider's status query settles the payment instead.
+    ALWAYS_ACKNOWLEDGE = "always_acknowledge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,10 @@ class ProviderEventKind(StrEnum):
     REFUND_FAILED = "refund_failed"
     # A manual-capture authorisation the provider released uncaptured (it expired).
     AUTHORIZATION_EXPIRED = "authorization_expired"
+    # Money of a successful payment went back, or is contested, outside Hazina (Paynow's
+    # `Refunded` and `Disputed`): the payment goes to review with the reason.
+    PAYMENT_RETURNED = "payment_returned"
+    PAYMENT_DISPUTED = "payment_disputed"
     # Understood and stored, but nothing for Hazina to change (e.g. an unpaid completed session).
     IGNORED = "ignored"
     # A payout's state at its provider (services.payouts.settlement applies them).
@@ -164,6 +172,11 @@ class PaymentStart:
     customer_email: str | None = None
     # False: only authorise now; the merchant captures later (providers with `CAPTURE`).
     capture: bool = True
+    # The payment method asked for, for providers serving several (Paynow's `ecocash`…).
+    method: str = ""
+    # Where the provider posts this payment's notifications when it takes a URL per payment
+    # (Paynow's `resulturl`): this account's `/hooks/{provider}/…`.
+    notify_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +196,8 @@ class StartedPayment:
     # What the customer must do next: {"type": "redirect", "url": …},
     # {"type": "ussd_push", "phone": …, "message": …}.
     next_action: dict[str, Any] = field(default_factory=dict)
+    # The provider's own reference, when its start answer already gives one (Paynow's).
+    provider_payment_reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

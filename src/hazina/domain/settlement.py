@@ -25,6 +25,10 @@ class ReviewReason(StrEnum):
     # More went back than the payment received (a refund Hazina gave up on was paid after all
     # while another replaced it): a human must recover the difference.
     OVER_REFUNDED = "over_refunded"
+    # The provider reports the money of a successful payment sent back, or contested, outside
+    # Hazina (Paynow's `Refunded`, `Disputed`): the merchant must see what happened.
+    RETURNED_AT_PROVIDER = "returned_at_provider"
+    DISPUTED = "disputed"
 
 
 FAILURE_CODES = {
@@ -33,6 +37,11 @@ FAILURE_CODES = {
         "PAYMENT_EXPIRED",
         "The payment expired before it was paid",
     ),
+}
+
+REVERSALS = {
+    ProviderEventKind.PAYMENT_RETURNED: ReviewReason.RETURNED_AT_PROVIDER,
+    ProviderEventKind.PAYMENT_DISPUTED: ReviewReason.DISPUTED,
 }
 
 
@@ -80,6 +89,11 @@ def decide(report: Report) -> Decision:
             error_code=code,
             error_description=description,
         )
+    if report.kind in REVERSALS:
+        # Only money that arrived can go back; about an unpaid payment it changes nothing.
+        if report.status != PaymentStatus.SUCCESS:
+            return Decision()
+        return _review(REVERSALS[report.kind])
     return Decision()
 
 

@@ -8,7 +8,7 @@ transaction rolls back and the body is stored as `failed` with its error, for re
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from hazina.domain import ids
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.providers import (
+    Capability,
     InvalidSignature,
     ProviderEvent,
     event_from_json,
@@ -60,6 +61,12 @@ class Receipt:
     status: str
 
 
+def _always_acknowledged(status_code: int, inbound_event_id: str, status: str) -> Receipt:
+    """For providers that resend anything not answered 200 (Capability.ALWAYS_ACKNOWLEDGE):
+    the notification is stored with its true status all the same."""
+    return Receipt(200, inbound_event_id, status)
+
+
 async def receive(
     db: Database,
     vault: SecretBox,
@@ -73,6 +80,9 @@ async def receive(
 ) -> Receipt:
     """`source` is the sender's address; `samples` says how many rejected bodies it may leave."""
     adapter = registry.get(provider)
+    receipt: Callable[[int, str, str], Receipt] = (
+        _always_acknowledged if Capability.ALWAYS_ACKNOWLEDGE in adapter.capabilities else Receipt
+    )
     # Plain values, not an ORM object: they must survive a rolled-back transaction.
     row: dict[str, Any] = {
         "id": ids.new_id(ids.INBOUND_EVENT),
@@ -92,17 +102,17 @@ async def receive(
             # The key that sealed them left the ring: keep the body, have the provider retry.
             log.error("inbound event %s: %s", row["id"], exc)
             await _store_unapplied(db, row, InboundStatus.FAILED, str(exc))
-            return Receipt(500, row["id"], InboundStatus.FAILED)
+            return receipt(500, row["id"], InboundStatus.FAILED)
     row["merchant_id"] = account.merchant_id
     try:
         reports = adapter.parse_webhook(account.access, body, headers)
         refuse_own_namespace(reports)
     except InvalidSignature as exc:
         await _store_rejected(db, row, f"signature: {exc}", source, samples)
-        return Receipt(400, row["id"], InboundStatus.REJECTED)
+        return receipt(400, row["id"], InboundStatus.REJECTED)
     except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested past the parser
         await _store_rejected(db, row, f"malformed: {exc}", source, samples)
-        return Receipt(400, row["id"], InboundStatus.REJECTED)
+        return receipt(400, row["id"], InboundStatus.REJECTED)
 
     row["events"] = [event_to_json(report) for report in reports]
     row["event_type"] = ",".join(sorted({r.raw_type for r in reports}))[:100] or None
@@ -125,8 +135,8 @@ async def receive(
         if not isinstance(exc, UnknownPayment):
             log.exception("inbound event %s from %s failed to apply", row["id"], provider)
         await _store_unapplied(db, row, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        return Receipt(500, row["id"], InboundStatus.FAILED)
-    return Receipt(200, row["id"], outcome.status)
+        return receipt(500, row["id"], InboundStatus.FAILED)
+    return receipt(200, row["id"], outcome.status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ its reference and the customer's next action are stored with the idempotent resp
 """
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -63,6 +64,9 @@ class ProviderContext:
     # provider reference may still be starting, after it one the provider does not know of
     # never started.
     start_grace_seconds: float
+    # Status queries due before `reconcile_schedule`, by provider: one that sends no
+    # notification (EcoCash direct) is asked within seconds, as its customer waits.
+    early_checks: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,8 @@ async def start_provider_payment(
             provider_account_id=access.account_id,
             capture_method="automatic" if new.capture else "manual",
         )
-        await schedule_reconciliation(session, payment.id, context.reconcile_schedule, final=True)
+        schedule = context.early_checks.get(adapter.name, ()) + context.reconcile_schedule
+        await schedule_reconciliation(session, payment.id, schedule, final=True)
         created.append((payment.id, retried))
         return 201, resources.payment_created(payment)
 
@@ -126,6 +131,9 @@ async def start_provider_payment(
             customer_phone=new.phone,
             customer_email=new.email,
             capture=new.capture,
+            method=new.method,
+            notify_url=f"{context.base_url}/hooks/{adapter.name}"
+            + ("" if access.account_id is None else f"/{access.account_id}"),
         )
         try:
             started = await adapter.start_payment(access, start)
@@ -154,6 +162,8 @@ async def start_provider_payment(
             payment = await session.get_one(Payment, payment_id)
             payment.provider_reference = started.provider_reference
             payment.next_action = started.next_action
+            if started.provider_payment_reference is not None:
+                payment.provider_payment_reference = started.provider_payment_reference
             payment.updated_at = utc_now()
             await session.flush()
             response = resources.payment_created(payment)

@@ -48,6 +48,8 @@ PAYMENT_KINDS = frozenset(
         ProviderEventKind.PAYMENT_FAILED,
         ProviderEventKind.PAYMENT_EXPIRED,
         ProviderEventKind.PAYMENT_PENDING,
+        ProviderEventKind.PAYMENT_RETURNED,
+        ProviderEventKind.PAYMENT_DISPUTED,
     }
 )
 
