@@ -50,4 +50,6 @@ async def run_jobs_to_exhaustion(worker: Worker, *, rounds: int = 60) -> None:
             return
         for job in claimed:
             await worker._execute(job)  # the loop's own step, without the loop's timing
-    raise AssertionError(f"jobs still pending after {rounds} rounds")
+    async with worker.db.read() as session:
+        left = (await session.scalars(select(Job.kind).where(Job.status == JobStatus.PENDING))).all()
+    raise AssertionError(f"jobs still pending after {rounds} rounds: {sorted(left)}")

@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 from hazina.config import Settings
 from hazina.db.database import Database
 from hazina.db.schema import is_current, migrate
-from hazina.delivery.guard import GuardedBackend
 from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
@@ -93,7 +92,7 @@ def build(settings: Settings) -> Container:
         credentials=CredentialCache(settings.auth_cache_seconds),
         webhook_sender=HttpWebhookSender(
             timeout_seconds=settings.webhook_timeout_seconds,
-            guard=GuardedBackend(settings.webhook_destinations),
+            policy=settings.webhook_destinations,
             max_connections=max(settings.worker_concurrency, 10),
         ),
         webhook_policy=webhook_policy(settings),

@@ -8,18 +8,16 @@ refuses, so nothing leaves the machine.
 import asyncio
 import datetime
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpcore
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hazina.delivery.guard import BlockedDestination, GuardedBackend, GuardedTransport
+from hazina.delivery.guard import BlockedDestination, GuardedResolver
 from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.destinations import DestinationPolicy, Reach, address_reach, parse_ports
 from hazina.domain.webhooks import WebhookMessage
@@ -109,27 +107,6 @@ def test_ports_are_a_list_of_ports_and_ranges() -> None:
             parse_ports(text)
 
 
-class RecordingBackend(httpcore.AsyncNetworkBackend):
-    """Stands in for the network: records where it was asked to connect, connects nowhere."""
-
-    def __init__(self) -> None:
-        self.connected_to: list[tuple[str, int]] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connected_to.append((host, port))
-        raise httpcore.ConnectError("test network: refused")
-
-    async def sleep(self, seconds: float) -> None:
-        return None
-
-
 def resolver(*answers: list[str]) -> Any:
     """Answers each lookup with the next list: the second answer is a DNS rebinding."""
     remaining = list(answers)
@@ -144,40 +121,51 @@ def message(url: str) -> WebhookMessage:
     return WebhookMessage("d-1", url, b"{}", ("whsec_dGVzdA==",))
 
 
-async def send(guard: GuardedBackend, *urls: str) -> list[Any]:
-    sender = HttpWebhookSender(timeout_seconds=2, guard=guard)
+async def send(
+    policy: DestinationPolicy, *urls: str, resolve: Any = None, ssl_context: Any = None
+) -> list[Any]:
+    sender = HttpWebhookSender(
+        timeout_seconds=2, policy=policy, resolve=resolve, ssl_context=ssl_context
+    )
     try:
         return [await sender.send(message(url)) for url in urls]
     finally:
         await sender.aclose()
 
 
-async def test_dns_rebinding_is_refused_at_connect_time() -> None:
-    network = RecordingBackend()
-    guard = GuardedBackend(PRODUCTION, inner=network, resolve=resolver([PUBLIC], ["127.0.0.1"]))
+def on_sink(sink: WebhookSink, host: str) -> str:
+    """The sink's URL under another name (the tests' resolvers send that name to loopback)."""
+    return sink.url("/in").replace("127.0.0.1", host)
+
+
+async def test_dns_rebinding_is_refused_at_connect_time(sink: WebhookSink) -> None:
+    # The receiver closes each connection, so the second attempt opens (and vets) a new one.
+    sink.on("/in", always(200, headers={"Connection": "close"}))
+    url = on_sink(sink, "hooks.example.com")
     first, second = await send(
-        guard, "https://hooks.example.com/in", "https://hooks.example.com/in"
+        LOCAL, url, url, resolve=resolver(["127.0.0.1"], ["169.254.169.254"])
     )
 
-    # The first lookup was public: the connection went to that vetted address, by IP.
-    assert network.connected_to == [(PUBLIC, 443)]
-    assert first.error is not None
-    assert "test network" in first.error
-    # The same name now resolves to loopback: refused before any socket is opened.
+    # The first lookup was allowed: the connection went to that vetted address, by name.
+    assert first.status_code == 200
+    assert [request.headers["host"] for request in sink.received] == [
+        url.removeprefix("http://").removesuffix("/in")
+    ]
+    # The same name now resolves to cloud metadata: refused before any socket is opened.
     assert second.status_code is None
-    assert second.error == "refused: hooks.example.com resolves to 127.0.0.1, which is not allowed"
-    assert network.connected_to == [(PUBLIC, 443)]
-
-
-async def test_a_name_with_any_refused_address_is_refused() -> None:
-    network = RecordingBackend()
-    guard = GuardedBackend(PRODUCTION, inner=network, resolve=resolver([PUBLIC, "64:ff9b::a00:5"]))
-    [outcome] = await send(guard, "https://mixed.example.com/in")
-    assert (
-        outcome.error
-        == "refused: mixed.example.com resolves to 64:ff9b::a00:5, which is not allowed"
+    assert second.error == (
+        "refused: hooks.example.com resolves to 169.254.169.254, which is not allowed"
     )
-    assert network.connected_to == []
+    assert len(sink.received) == 1
+
+
+async def test_a_name_with_any_refused_address_is_refused(sink: WebhookSink) -> None:
+    url = on_sink(sink, "mixed.example.com")
+    [outcome] = await send(LOCAL, url, resolve=resolver(["127.0.0.1", "64:ff9b::a9fe:a9fe"]))
+    assert outcome.error == (
+        "refused: mixed.example.com resolves to 64:ff9b::a9fe:a9fe, which is not allowed"
+    )
+    assert sink.received == []
 
 
 @pytest.mark.parametrize(
@@ -186,6 +174,7 @@ async def test_a_name_with_any_refused_address_is_refused() -> None:
         ("https://hooks.example.com:25/in", "refused: port 25 is not allowed"),
         ("https://hooks.example.com:6379/in", "refused: port 6379 is not allowed"),
         ("http://hooks.example.com/in", "refused: scheme http is not allowed"),
+        (f"https://{PUBLIC}:22/in", "refused: port 22 is not allowed"),
     ],
 )
 async def test_ports_and_schemes_outside_the_policy_are_refused_before_any_lookup(
@@ -197,24 +186,29 @@ async def test_ports_and_schemes_outside_the_policy_are_refused_before_any_looku
         looked_up.append(host)
         return [PUBLIC]
 
-    network = RecordingBackend()
-    [outcome] = await send(GuardedBackend(PRODUCTION, inner=network, resolve=resolve), url)
+    [outcome] = await send(PRODUCTION, url, resolve=resolve)
     assert outcome.error == refusal
     assert looked_up == []
-    assert network.connected_to == []
 
 
 @pytest.mark.parametrize("port", [80, 443, 8080, 8443])
 async def test_the_production_ports_are_allowed(port: int) -> None:
-    network = RecordingBackend()
-    guard = GuardedBackend(PRODUCTION, inner=network, resolve=resolver([PUBLIC]))
-    await send(guard, f"https://hooks.example.com:{port}/in")
-    assert network.connected_to == [(PUBLIC, port)]
+    looked_up: list[tuple[str, int]] = []
+
+    async def no_network(host: str, port: int) -> list[str]:
+        # Reaching the lookup is what passing the URL check means; nothing leaves the machine.
+        looked_up.append((host, port))
+        raise OSError("test network: no lookups")
+
+    [outcome] = await send(PRODUCTION, f"https://hooks.example.com:{port}/in", resolve=no_network)
+    assert looked_up == [("hooks.example.com", port)]
+    assert outcome.status_code is None
+    assert outcome.error.startswith("ClientConnectorDNSError: Cannot connect to host hooks.")
 
 
 async def test_production_refuses_plain_http_and_a_real_local_receiver(sink: WebhookSink) -> None:
     plain, local = await send(
-        GuardedBackend(PRODUCTION),
+        PRODUCTION,
         sink.url("/in"),
         # Loopback on an allowed port: refused for the address.
         "https://127.0.0.1:443/in",
@@ -225,18 +219,18 @@ async def test_production_refuses_plain_http_and_a_real_local_receiver(sink: Web
 
 
 async def test_a_local_receiver_needs_private_targets_allowed(sink: WebhookSink) -> None:
-    [refused] = await send(GuardedBackend(NO_PRIVATE), sink.url("/in"))
+    [refused] = await send(NO_PRIVATE, sink.url("/in"))
     assert refused.error == "refused: 127.0.0.1 resolves to 127.0.0.1, which is not allowed"
     assert sink.received == []
 
-    [delivered] = await send(GuardedBackend(LOCAL), sink.url("/in"))
+    [delivered] = await send(LOCAL, sink.url("/in"))
     assert delivered.status_code == 200
     assert [request.path for request in sink.received] == ["/in"]
 
 
 async def test_localhost_by_name_is_resolved_and_judged(sink: WebhookSink) -> None:
     url = sink.url("/in").replace("127.0.0.1", "localhost")
-    [refused] = await send(GuardedBackend(NO_PRIVATE), url)
+    [refused] = await send(NO_PRIVATE, url)
     assert refused.error is not None
     assert refused.error.startswith("refused: localhost resolves to ")
     assert sink.received == []
@@ -244,7 +238,7 @@ async def test_localhost_by_name_is_resolved_and_judged(sink: WebhookSink) -> No
 
 async def test_no_redirect_is_followed(sink: WebhookSink) -> None:
     sink.on("/moved", always(302, headers={"Location": sink.url("/target")}))
-    [outcome] = await send(GuardedBackend(LOCAL), sink.url("/moved"))
+    [outcome] = await send(LOCAL, sink.url("/moved"))
     assert outcome.status_code == 302
     assert not outcome.succeeded
     assert [request.path for request in sink.received] == ["/moved"]
@@ -322,21 +316,29 @@ async def test_tls_verifies_the_url_host_over_the_pinned_address(
     tls_receiver: tuple[int, list[str | None], bytes],
 ) -> None:
     port, names, ca_pem = tls_receiver
-    guard = GuardedBackend(LOCAL, resolve=resolver(["127.0.0.1"]))
     trusted = ssl.create_default_context(cadata=ca_pem.decode())
-    transport = GuardedTransport(guard, limits=httpx.Limits(max_connections=2), ssl_context=trusted)
-    async with httpx.AsyncClient(transport=transport) as client:
-        ok = await client.post(f"https://{HOST}:{port}/in", content=b"{}")
+    ok, wrong = await send(
+        LOCAL,
+        f"https://{HOST}:{port}/in",
         # The same address under a name the certificate does not carry: verification fails.
-        with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
-            await client.post(f"https://other.example.com:{port}/in", content=b"{}")
+        f"https://other.example.com:{port}/in",
+        resolve=resolver(["127.0.0.1"]),
+        ssl_context=trusted,
+    )
     assert ok.status_code == 200
+    assert wrong.status_code is None
+    assert "certificate verify failed" in wrong.error
     assert names == [HOST, "other.example.com"]
 
 
 async def test_refusals_are_not_connection_errors_of_the_network() -> None:
-    guard = GuardedBackend(NO_PRIVATE, inner=RecordingBackend(), resolve=resolver(["10.0.0.1"]))
-    transport = GuardedTransport(guard, limits=httpx.Limits(max_connections=2))
-    async with httpx.AsyncClient(transport=transport) as client:
-        with pytest.raises(BlockedDestination, match=r"10\.0\.0\.1, which is not allowed"):
-            await client.post("http://internal.example.com/in")
+    guard = GuardedResolver(NO_PRIVATE, resolver(["10.0.0.1"]))
+    with pytest.raises(BlockedDestination, match=r"10\.0\.0\.1, which is not allowed"):
+        await guard.resolve("internal.example.com", 80)
+    # Through the sender too: the refusal is reported as such, not as aiohttp's DNS error.
+    [outcome] = await send(
+        NO_PRIVATE, "http://internal.example.com/in", resolve=resolver(["10.0.0.1"])
+    )
+    assert outcome.error == (
+        "refused: internal.example.com resolves to 10.0.0.1, which is not allowed"
+    )

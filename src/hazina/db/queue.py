@@ -230,6 +230,36 @@ async def complete_current_job(session: AsyncSession) -> None:
     )
 
 
+def current_lease() -> JobLease | None:
+    """The lease of the job whose handler is running in this task, if any."""
+    return _current_lease.get()
+
+
+async def complete_leased_jobs(session: AsyncSession, leases: Sequence[JobLease]) -> None:
+    """Complete many running jobs in the caller's transaction, one statement per worker: the
+    group commit of a batch of handlers (services.webhooks.AttemptRecorder). Each lease learns
+    whether it was still held, as complete_current_job tells one."""
+    by_worker: dict[str, list[JobLease]] = {}
+    for lease in leases:
+        if not lease.completed:
+            by_worker.setdefault(lease.worker_id, []).append(lease)
+    now = utc_now()
+    for worker_id, held in by_worker.items():
+        statement = (
+            update(_jobs)
+            .where(
+                _jobs.c.id.in_([lease.job_id for lease in held]),
+                _jobs.c.locked_by == worker_id,
+                _jobs.c.status == JobStatus.PROCESSING,
+            )
+            .values(status=JobStatus.COMPLETED, locked_by=None, locked_until=None, updated_at=now)
+            .returning(_jobs.c.id)
+        )
+        completed = set((await session.scalars(statement)).all())
+        for lease in held:
+            lease.completed = lease.job_id in completed
+
+
 async def renew(db: Database, worker_id: str, job_ids: Iterable[int], lease: timedelta) -> None:
     ids = list(job_ids)
     if not ids:

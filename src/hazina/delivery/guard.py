@@ -1,47 +1,48 @@
 """The SSRF guard, on in every mode: a webhook reaches only what the DestinationPolicy allows.
 
-The check happens where the socket is opened, not when the URL is saved. The transport refuses a
-scheme or port outside the policy before anything else; the network backend resolves the name
-itself, refuses it unless every address it gives is allowed, and connects to one of those vetted
-addresses. A name that resolves to a public address when configured and to 127.0.0.1 later (DNS
-rebinding) is therefore refused on the attempt that would have reached it. The connection pool
-still knows the request by its host name, so TLS verifies the certificate for (and sends SNI with)
-the original name, the Host header is untouched, and a pooled connection is reused only for the
-name it was opened for. Redirects are never followed by the sender, so a public URL cannot bounce
-a request inward either.
+The check happens where the socket is opened, not when the URL is saved. Before anything else the
+sender refuses a scheme or port outside the policy, and an address literal the policy does not
+allow (aiohttp connects to a literal without asking the resolver). For a name, the connector's
+resolver is this guard: it resolves the name itself, refuses it unless every address it gives is
+allowed, and hands aiohttp only those vetted addresses to connect to. A name that resolves to a
+public address when configured and to 127.0.0.1 later (DNS rebinding) is therefore refused on the
+connection that would have reached it: the connector keeps no DNS cache, so every new connection
+asks again. aiohttp still knows the request by its host name, so TLS verifies the certificate
+for (and sends SNI with) the original name, the Host header is untouched, and a pooled connection
+is reused only for the name it was opened for. Redirects are never followed by the sender, so a
+public URL cannot bounce a request inward either.
 
-Built on public hooks only: httpx's `AsyncBaseTransport` (custom transports) and httpcore's
-`network_backend` (custom network backends); httpx has no resolver hook of its own.
+Built on aiohttp's public resolver interface (`aiohttp.abc.AbstractResolver`).
 """
 
 import asyncio
-import contextlib
 import ipaddress
 import socket
-import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-import httpcore
-import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from hazina.domain.destinations import DestinationPolicy
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class BlockedDestination(Exception):
     """The URL or an address it resolves to is not allowed; the attempt fails without a request."""
 
 
-async def resolve_host(host: str, port: int) -> list[str]:
+def _literal(host: str) -> str | None:
     try:
-        # An address literal needs no lookup.
-        return [str(ipaddress.ip_address(host))]
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        pass
+        return None
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]  # an address literal needs no lookup
     infos = await asyncio.get_running_loop().getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
@@ -49,158 +50,50 @@ async def resolve_host(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves each new connection's host itself and connects only to allowed addresses."""
+def _refusal(host: str, address: str) -> BlockedDestination:
+    return BlockedDestination(f"{host} resolves to {address}, which is not allowed")
 
-    def __init__(
-        self,
-        policy: DestinationPolicy,
-        *,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-        resolve: Resolver | None = None,
-    ) -> None:
+
+def check_url(policy: DestinationPolicy, url: URL) -> None:
+    """What can be judged before any lookup: scheme, port, and an address literal."""
+    if not policy.allows_scheme(url.scheme):
+        raise BlockedDestination(f"scheme {url.scheme or '(none)'} is not allowed")
+    port = url.port or 0
+    if not policy.allows_port(port):
+        raise BlockedDestination(f"port {port} is not allowed")
+    host = url.host or ""
+    literal = _literal(host)
+    if literal is not None and not policy.allows_address(literal):
+        raise _refusal(host, literal)
+
+
+class GuardedResolver(AbstractResolver):
+    """The connector's resolver: only allowed addresses come out of it, or none at all."""
+
+    def __init__(self, policy: DestinationPolicy, resolve: Resolver | None = None) -> None:
         self._policy = policy
-        self._inner = inner or httpcore.AnyIOBackend()
         self._resolve = resolve or resolve_host
 
-    @property
-    def policy(self) -> DestinationPolicy:
-        return self._policy
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await self._resolve(host.strip("[]"), port)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._resolve(host, port)  # an OSError: aiohttp's DNS error
         if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
+            raise OSError(f"{host} has no address")
         blocked = [address for address in addresses if not self._policy.allows_address(address)]
         if blocked:
-            raise BlockedDestination(f"{host} resolves to {blocked[0]}, which is not allowed")
-        error: httpcore.ConnectError | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except httpcore.ConnectError as exc:
-                error = exc
-        assert error is not None
-        raise error
+            raise _refusal(host, blocked[0])
+        return [
+            {
+                "hostname": host,  # what TLS verifies and SNI names
+                "host": address,  # what the socket connects to
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedDestination("unix sockets are not webhook destinations")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-# httpcore's errors as httpx's, most specific first, as httpx's own transport maps them.
-_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-@contextlib.contextmanager
-def _as_httpx_errors() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        for raised, reported in _ERRORS:
-            if isinstance(exc, raised):
-                raise reported(str(exc)) from exc
-        raise
-
-
-class _ResponseBody(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for chunk in self._stream:
-                yield chunk
-
-    async def aclose(self) -> None:
-        # httpcore's pooled body: closing it returns the connection to the pool.
-        close = getattr(self._stream, "aclose", None)
-        if close is not None:
-            await close()
-
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool whose every connection goes through the guard."""
-
-    def __init__(
-        self,
-        backend: GuardedBackend,
-        *,
-        limits: httpx.Limits,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self._policy = backend.policy
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if not self._policy.allows_scheme(url.scheme):
-            raise BlockedDestination(f"scheme {url.scheme or '(none)'} is not allowed")
-        port = url.port or DEFAULT_PORTS.get(url.scheme, 0)
-        if not self._policy.allows_port(port):
-            raise BlockedDestination(f"port {port} is not allowed")
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _as_httpx_errors():
-            response = await self._pool.handle_async_request(core_request)
-        assert isinstance(response.stream, AsyncIterable)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_ResponseBody(response.stream),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
+    async def close(self) -> None:
+        return None

@@ -12,18 +12,20 @@ mid-attempt never recorded it: the job runs again once its lease lapses and send
 body under the same `webhook-id`, which is what lets receivers de-duplicate (at least once).
 """
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
 from hazina.db.models import Event, WebhookAttempt, WebhookEndpoint, WebhookLog
-from hazina.db.queue import complete_current_job
+from hazina.db.prepared import Prepared
+from hazina.db.queue import JobLease, complete_current_job, complete_leased_jobs, current_lease
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import NotFound
 from hazina.domain.webhooks import (
@@ -116,10 +118,12 @@ _DUE = select(
 ).select_from(_deliveries.outerjoin(_endpoints, _endpoints.c.id == _deliveries.c.endpoint_id))
 
 
+_DUE_BY_ID = Prepared(_DUE.where(_deliveries.c.id == bindparam("id")))
+
+
 async def _due(db: Database, vault: SecretBox, delivery_id: uuid.UUID) -> _Attempt | None:
     now = utc_now()
-    async with db.read() as session:
-        row = (await session.execute(_DUE.where(_deliveries.c.id == delivery_id))).first()
+    row = await db.fetch_one(_DUE_BY_ID, {"id": delivery_id})
     if row is None or row.status != DeliveryStatus.PENDING:
         return None
     # The job's run_at is this very next_retry_at, read by this worker's clock after the
@@ -147,7 +151,12 @@ def _unchanged(attempt: _Attempt) -> Any:
 
 
 async def deliver_webhook(
-    db: Database, sender: WebhookSender, policy: RetryPolicy, vault: SecretBox, delivery_id: str
+    db: Database,
+    sender: WebhookSender,
+    policy: RetryPolicy,
+    vault: SecretBox,
+    recorder: "AttemptRecorder",
+    delivery_id: str,
 ) -> None:
     """The `deliver_webhook` job: one attempt of one delivery. Safe to run twice. A secret that
     does not open fails the job (WebhookSecretUnreadable), which retries and then gives up."""
@@ -168,7 +177,116 @@ async def deliver_webhook(
     attempted_at = utc_now()
     outcome = await sender.send(attempt.message)
     count_delivery_attempt(outcome.status_code, outcome.duration_ms / 1000)
-    await _record_attempt(db, attempt, policy, attempted_at, outcome)
+    if outcome.succeeded:
+        await recorder.record_success(_Success(attempt, attempted_at, outcome, current_lease()))
+    else:
+        await _record_attempt(db, attempt, policy, attempted_at, outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class _Success:
+    attempt: _Attempt
+    attempted_at: datetime
+    outcome: AttemptOutcome
+    lease: JobLease | None  # the job to complete with it; None outside a worker
+
+
+_SUCCEEDED = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("b_id"),
+        _deliveries.c.status == DeliveryStatus.PENDING,
+        _deliveries.c.attempts == bindparam("b_found"),
+    )
+    .values(
+        status=DeliveryStatus.SUCCESS,
+        attempts=bindparam("b_attempts"),
+        last_attempt_at=bindparam("b_at"),
+        next_retry_at=None,
+        response_code=bindparam("b_code"),
+        response_body=bindparam("b_body"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+class AttemptRecorder:
+    """Records successful attempts in groups: one transaction for every success that finished
+    while the previous group was being written (group commit, no timer, so an idle worker
+    writes each at once). A delivery's attempt row, its new state and its job's completion
+    still commit together; a group that fails to commit fails each of its jobs, which run
+    again and re-send under the same `webhook-id` (at least once), as a lone attempt would.
+
+    Failed attempts keep their own transaction (_record_attempt): they schedule the next
+    attempt only if their update applied, which needs that update's own row count."""
+
+    def __init__(self, db: Database, *, largest_group: int = 256) -> None:
+        self._db = db
+        self._largest_group = largest_group
+        self._waiting: list[tuple[_Success, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def record_success(self, success: _Success) -> None:
+        written = asyncio.get_running_loop().create_future()
+        self._waiting.append((success, written))
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write_groups())
+        await written
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[: self._largest_group]
+                del self._waiting[: self._largest_group]
+                try:
+                    await self._write([success for success, _ in group])
+                except Exception as error:
+                    for _, written in group:
+                        if not written.done():
+                            written.set_exception(error)
+                else:
+                    for _, written in group:
+                        if not written.done():
+                            written.set_result(None)
+        finally:
+            self._writing = None
+
+    async def _write(self, group: list[_Success]) -> None:
+        now = utc_now()
+        async with self._db.transaction() as session:
+            await complete_leased_jobs(
+                session, [success.lease for success in group if success.lease is not None]
+            )
+            await session.execute(
+                insert(_attempts),
+                [
+                    {
+                        "delivery_id": success.attempt.delivery_id,
+                        "attempt": success.attempt.attempts + 1,
+                        "attempted_at": success.attempted_at,
+                        "status_code": success.outcome.status_code,
+                        "response_body": success.outcome.response_body,
+                        "duration_ms": success.outcome.duration_ms,
+                        "error": success.outcome.error,
+                    }
+                    for success in group
+                ],
+            )
+            await session.execute(
+                _SUCCEEDED,
+                [
+                    {
+                        "b_id": success.attempt.delivery_id,
+                        "b_found": success.attempt.attempts,
+                        "b_attempts": success.attempt.attempts + 1,
+                        "b_at": success.attempted_at,
+                        "b_code": success.outcome.status_code,
+                        "b_body": success.outcome.response_body,
+                        "b_now": now,
+                    }
+                    for success in group
+                ],
+            )
 
 
 async def give_up_delivery(db: Database, delivery_id: str) -> None:
@@ -192,15 +310,15 @@ async def _record_attempt(
     attempted_at: datetime,
     outcome: AttemptOutcome,
 ) -> None:
+    """A failed attempt: its log row, the delivery's new state and, unless it gave up, the
+    next attempt's job, in one transaction with the job's completion."""
     attempts = attempt.attempts + 1
     now = utc_now()
     gone = outcome.status_code == GONE
     wait = None
-    if not outcome.succeeded and not gone:
+    if not gone:
         wait = policy.wait_after(attempts, parse_retry_after(outcome.retry_after, now))
-    if outcome.succeeded:
-        status, next_retry_at = DeliveryStatus.SUCCESS, None
-    elif wait is None:
+    if wait is None:
         status, next_retry_at = DeliveryStatus.FAILED, None
     else:
         status, next_retry_at = DeliveryStatus.PENDING, now + wait
@@ -236,15 +354,14 @@ async def _record_attempt(
             await enqueue_delivery(session, attempt.delivery_id, next_retry_at)
         if gone:
             await _disable_gone_endpoint(session, attempt)
-    if not outcome.succeeded:
-        # The error and status only: never the URL's secrets or any signature header.
-        log.info(
-            "delivery %s attempt %d failed (%s); %s",
-            attempt.delivery_id,
-            attempts,
-            outcome.error or outcome.status_code,
-            "gave up" if next_retry_at is None else f"next at {iso_z(next_retry_at)}",
-        )
+    # The error and status only: never the URL's secrets or any signature header.
+    log.info(
+        "delivery %s attempt %d failed (%s); %s",
+        attempt.delivery_id,
+        attempts,
+        outcome.error or outcome.status_code,
+        "gave up" if next_retry_at is None else f"next at {iso_z(next_retry_at)}",
+    )
 
 
 async def _disable_gone_endpoint(session: AsyncSession, attempt: _Attempt) -> None:
