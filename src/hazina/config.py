@@ -246,6 +246,26 @@ class Settings(BaseSettings):
         float, Field(validation_alias=_env("HAZINA_RETAIN_REJECTED_INBOUND_DAYS"), gt=0)
     ] = 7.0
 
+    # #14 ledger: seconds after a payment succeeds before its money (and each share of it) moves
+    # from pending to available, per provider (HAZINA_SETTLEMENT_DELAY_{PROVIDER}); a provider
+    # without its own setting waits the default. Credit payments never wait.
+    settlement_delay_sandbox: Annotated[
+        float, Field(validation_alias=_env("HAZINA_SETTLEMENT_DELAY_SANDBOX"), ge=0)
+    ] = 0.0
+    settlement_delay_stripe: Annotated[
+        float, Field(validation_alias=_env("HAZINA_SETTLEMENT_DELAY_STRIPE"), ge=0)
+    ] = 172800.0
+    settlement_delay_clickpesa: Annotated[
+        float, Field(validation_alias=_env("HAZINA_SETTLEMENT_DELAY_CLICKPESA"), ge=0)
+    ] = 86400.0
+    settlement_delay_default: Annotated[
+        float, Field(validation_alias=_env("HAZINA_SETTLEMENT_DELAY_DEFAULT"), ge=0)
+    ] = 86400.0
+    # How often the janitor runs `hazina ledger check` (nightly by default).
+    ledger_check_interval_hours: Annotated[
+        float, Field(validation_alias=_env("HAZINA_LEDGER_CHECK_INTERVAL_HOURS"), gt=0)
+    ] = 24.0
+
     # The contract's D2 seed value for the test merchant's webhook secret.
     test_webhook_secret: Annotated[str, Field(validation_alias=_env("TEST_WEBHOOK_SECRET"))] = (
         "whsec_test_abc123"  # noqa: S105
@@ -410,6 +430,16 @@ class Settings(BaseSettings):
     @property
     def job_lease(self) -> timedelta:
         return timedelta(seconds=self.job_lease_seconds)
+
+    def settlement_delay(self, provider: str | None) -> timedelta:
+        """How long a payment of `provider` keeps its money pending (#14 ledger)."""
+        seconds = {
+            "sandbox": self.settlement_delay_sandbox,
+            "stripe": self.settlement_delay_stripe,
+            "clickpesa": self.settlement_delay_clickpesa,
+            "credit": 0.0,
+        }.get(provider or "", self.settlement_delay_default)
+        return timedelta(seconds=seconds)
 
     @property
     def idempotency_ttl(self) -> timedelta:

@@ -34,6 +34,8 @@ from hazina.services import (
     webhooks,
 )
 from hazina.services.events import DELIVER_WEBHOOK
+from hazina.services.ledger import charges
+from hazina.services.ledger import check as ledger_check
 
 log = logging.getLogger("hazina.worker")
 
@@ -76,9 +78,18 @@ def handlers(container: Container) -> dict[str, Handler]:
             timedelta(seconds=settings.janitor_interval_seconds),
         )
         log.info("janitor purged %s", ", ".join(f"{n} {name}" for name, n in deleted.items()))
+        # #14: the nightly ledger check. Its outcome is stored and logged; a broken ledger is
+        # reported there (and on /health), never by failing the janitor's chain.
+        every = timedelta(hours=settings.ledger_check_interval_hours)
+        try:
+            await ledger_check.check_if_due(container.db, every)
+        except Exception:
+            log.exception("the ledger check could not run")
 
-    # One per worker's handlers: the successes its concurrent deliveries report together.
-    recorder = webhooks.AttemptRecorder(container.db)
+    async def release_balance(payload: dict[str, Any]) -> None:
+        await charges.release_charge(
+            container.db, payload["transfer_id"], container.settings.settlement_delay
+        )
 
     async def deliver_webhook(payload: dict[str, Any]) -> None:
         await webhooks.deliver_webhook(
@@ -86,7 +97,6 @@ def handlers(container: Container) -> dict[str, Handler]:
             container.webhook_sender,
             container.webhook_policy,
             container.providers.vault,
-            recorder,
             payload["delivery_id"],
         )
 
@@ -97,6 +107,7 @@ def handlers(container: Container) -> dict[str, Handler]:
         reconciliation.RECONCILE_REFUND: reconcile_refund,
         DELIVER_WEBHOOK: deliver_webhook,
         janitor.JANITOR: run_janitor,
+        charges.RELEASE_BALANCE: release_balance,
     }
 
 
@@ -206,16 +217,11 @@ class Worker:
             log.info("worker %s stopped", self.id)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
-        # With a backlog, a claim per finished job would cost a claim per job: wait until a
-        # quarter of the slots are free (or a poll passes) and claim them in one statement.
-        # Without one, claim as soon as anything is free, so a new job starts at once.
-        batch = max(1, self.concurrency // 4)
-        backlog = False
         while not stop.is_set():
             free = self.concurrency - len(self._running)
             claimed: list[queue.ClaimedJob] = []
-            self._wake.clear()  # what happens from here on wakes the next wait
-            if free >= (batch if backlog else 1):
+            if free > 0:
+                self._wake.clear()
                 try:
                     claimed = await queue.claim(
                         self.db,
@@ -231,30 +237,25 @@ class Worker:
                 task = asyncio.create_task(self._execute_guarded(job))
                 self._running[job.id] = task
                 task.add_done_callback(functools.partial(self._release_slot, job.id))
-            if claimed:
-                backlog = len(claimed) == free  # the queue may hold more
-                if backlog:
-                    continue
-            if not await self._wait(stop):
-                backlog = False  # a whole poll with no news: claim whatever is free
+            if claimed and len(claimed) == free:
+                continue  # the queue may hold more; claim again once a slot frees up
+            await self._wait(stop)
 
     def _release_slot(self, job_id: int, task: asyncio.Task[None]) -> None:
         if self._running.get(job_id) is task:
             del self._running[job_id]
         self._wake.set()
 
-    async def _wait(self, stop: asyncio.Event) -> bool:
-        """Until a job is enqueued or finishes, `stop` is set, or the poll interval passes
-        (then False)."""
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Until a job is enqueued or finishes, `stop` is set, or the poll interval passes."""
         waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
         try:
-            done, _ = await asyncio.wait(
+            await asyncio.wait(
                 waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             for waiter in waiters:
                 waiter.cancel()
-        return bool(done)
 
     async def _execute_guarded(self, job: queue.ClaimedJob) -> None:
         try:

@@ -10,10 +10,12 @@ from hazina.api.openapi import document_api_keys
 from hazina.api.request_bounds import RequestBounds
 from hazina.api.request_observer import RequestObserver
 from hazina.api.routes import (
+    accounts,
     audit_logs,
     events,
     hooks,
     inbound_events,
+    ledger,
     metrics,
     orders,
     payments,
@@ -48,6 +50,8 @@ def create_app(container: Container) -> FastAPI:
     for router in (webhooks.router, webhook_endpoints.router, events.router):
         app.include_router(router)
     for router in (inbound_events.router, provider_accounts.router, audit_logs.router):
+        app.include_router(router)
+    for router in (accounts.router, ledger.router):
         app.include_router(router)
     app.include_router(metrics.router)
     mount_site(app, container)

@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from hazina.domain.ledger import Split
+from hazina.services.ledger.accounts import NewAccount
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
 from hazina.services.refunds import NewRefund
@@ -105,16 +107,58 @@ def check_notes(notes: dict[str, Any]) -> dict[str, Any]:
 Notes = Annotated[dict[str, Any], AfterValidator(check_notes)]
 
 
+class SplitIn(Body):
+    account_id: Annotated[Text, Field(max_length=64)]
+    amount: StrictInt
+
+
 class OrderCreate(Body):
     amount: StrictInt
     currency: Annotated[Text, Field(max_length=3)] = "INR"
     receipt: Annotated[Text | None, Field(max_length=255)] = None
     notes: Notes | None = None
+    # #14 ledger (domain.ledger.order_terms): shares for creator accounts and a platform fee (an
+    # amount, or basis points rounded half up), or a top-up of a customer wallet.
+    splits: Annotated[list[SplitIn], Field(max_length=20)] = []
+    platform_fee: StrictInt | None = None
+    platform_fee_bps: StrictInt | None = None
+    purpose: Annotated[Text | None, Field(max_length=20)] = None
+    customer_account_id: Annotated[Text | None, Field(max_length=64)] = None
+
+    def fingerprint_body(self) -> dict[str, Any]:
+        """The body as idempotency compares it: the ledger fields only when given, so a key
+        stored before they existed keeps its fingerprint."""
+        body = self.model_dump(mode="json")
+        ledger = ("splits", "platform_fee", "platform_fee_bps", "purpose", "customer_account_id")
+        return {
+            name: value
+            for name, value in body.items()
+            if name not in ledger or value not in (None, [])
+        }
 
     def to_new_order(self) -> NewOrder:
         return NewOrder(
-            amount=self.amount, currency=self.currency, receipt=self.receipt, notes=self.notes
+            amount=self.amount,
+            currency=self.currency,
+            receipt=self.receipt,
+            notes=self.notes,
+            splits=tuple(Split(split.account_id, split.amount) for split in self.splits),
+            platform_fee=self.platform_fee,
+            platform_fee_bps=self.platform_fee_bps,
+            purpose=self.purpose,
+            customer_account_id=self.customer_account_id,
         )
+
+
+class AccountCreate(Body):
+    kind: Annotated[Text, Field(max_length=30)]
+    currency: Annotated[Text, Field(max_length=3)]
+    name: Annotated[Text | None, Field(max_length=255)] = None
+    reference: Annotated[Text | None, Field(max_length=255)] = None
+    notes: Notes | None = None
+
+    def to_new_account(self) -> NewAccount:
+        return NewAccount(self.kind, self.currency, self.name, self.reference, self.notes)
 
 
 class CardIn(BaseModel):

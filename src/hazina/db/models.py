@@ -76,6 +76,9 @@ class Order(Base):
     receipt: Mapped[str | None] = mapped_column(String(255))
     notes: Mapped[dict[str, Any] | None]
     status: Mapped[str] = mapped_column(String(20), default="created")
+    # #14 ledger: splits, platform fee, purpose and customer wallet (domain.ledger.OrderTerms);
+    # NULL for a plain order, read with the order settlement locks anyway.
+    ledger_terms: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -417,3 +420,122 @@ class DashboardUser(Base):
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+# --- #14 double-entry ledger -----------------------------------------------------------------
+
+
+class LedgerAccount(Base):
+    """Where money is owed or held, in one currency. Balances are columns kept equal to the sum
+    of the account's entries per bucket (`pending`, `available`, `reserved`): each is changed
+    by the statement that posts an entry, in its transaction (services.ledger.postings)."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        Index("idx_ledger_accounts_merchant_created", "merchant_id", "created_at"),
+        # NULL for the merchant's own sub-accounts (NULLs never collide): one system account
+        # per key, however many settlements create it at once.
+        UniqueConstraint("merchant_id", "system_key", name="uq_ledger_accounts_system_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    # revenue | platform_fee | clearing | payouts_in_transit | creator | customer
+    kind: Mapped[str] = mapped_column(String(30))
+    currency: Mapped[str] = mapped_column(String(3))
+    # System accounts only: `revenue:USD`, `clearing:stripe:USD`, …
+    system_key: Mapped[str | None] = mapped_column(String(80))
+    name: Mapped[str | None] = mapped_column(String(255))
+    # The merchant's own id for the creator or customer.
+    reference: Mapped[str | None] = mapped_column(String(255))
+    notes: Mapped[dict[str, Any] | None]
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    available: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class LedgerTransfer(Base):
+    """A set of entries summing to zero, immutable once written; a correction is a new
+    transfer. A `pending` transfer (two-phase) holds money in `reserved` until a later transfer
+    posts or voids it (`pending_id`)."""
+
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        Index("idx_ledger_transfers_merchant_created", "merchant_id", "created_at"),
+        Index("idx_ledger_transfers_payment_id", "payment_id"),
+        Index("idx_ledger_transfers_pending_id", "pending_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    # charge | refund | refund_restored | release | reserve | post | void | transfer
+    kind: Mapped[str] = mapped_column(String(30))
+    # posted | pending | voided (a voided or posted pending transfer keeps its entries)
+    status: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
+    # What moved: the sum of the transfer's credits.
+    amount: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[str | None] = mapped_column(String(64))
+    refund_id: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    # Two-phase: the pending transfer this one posts or voids; a pending transfer's destination.
+    pending_id: Mapped[str | None] = mapped_column(String(64))
+    destination_account_id: Mapped[str | None] = mapped_column(String(64))
+    # Charges: the provider whose settlement delay applies, what refunds have reversed of it
+    # so far (the proportional reversal is a function of this total), when it became available.
+    provider: Mapped[str | None] = mapped_column(String(20))
+    reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    released_at: Mapped[datetime | None]
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class LedgerEntry(Base):
+    """One signed amount on one account's bucket: credits positive, debits negative."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("idx_ledger_entries_account_id", "account_id", "id"),
+        Index("idx_ledger_entries_transfer_id", "transfer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoIncrement, primary_key=True, autoincrement=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"))
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    # pending | available | reserved
+    bucket: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class LedgerSetting(Base):
+    """A merchant twin's ledger choices; no row: the defaults."""
+
+    __tablename__ = "ledger_settings"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    # Platform fees stay with the merchant when a payment is refunded (the creators' shares are
+    # still reversed); false: the fee is reversed in proportion too.
+    keep_fees_on_refunds: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class LedgerCheck(Base):
+    """The outcome of each `hazina ledger check` (nightly from the janitor): /health shows the
+    latest."""
+
+    __tablename__ = "ledger_checks"
+
+    id: Mapped[int] = mapped_column(AutoIncrement, primary_key=True, autoincrement=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    accounts: Mapped[int] = mapped_column(Integer)
+    transfers: Mapped[int] = mapped_column(Integer)
+    # The first broken account or transfer and why, when not ok.
+    problem: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)

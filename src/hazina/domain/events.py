@@ -20,6 +20,10 @@ class EventType(StrEnum):
     REFUND_CREATED = "refund.created"
     REFUND_PROCESSED = "refund.processed"
     REFUND_FAILED = "refund.failed"
+    # #14 ledger: a sub-account was created; pending money became available (a charge's
+    # settlement delay passed).
+    ACCOUNT_CREATED = "account.created"
+    BALANCE_AVAILABLE = "balance.available"
     WEBHOOK_TEST = "webhook.test"
 
 

@@ -15,9 +15,11 @@ from hazina.domain import ids
 from hazina.domain.clock import utc_now
 from hazina.domain.currencies import is_currency
 from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.ledger import OrderTerms, Split, order_terms
 from hazina.domain.states import OrderStatus
 from hazina.services import resources
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.ledger.accounts import check_order_accounts
 from hazina.services.lookups import OwnedLookup
 
 MINIMUM_AMOUNT = 100
@@ -44,6 +46,22 @@ class NewOrder:
     currency: str = "INR"
     receipt: str | None = None
     notes: dict[str, Any] | None = None
+    # #14 ledger: who else is owed a share when it is paid, or the wallet a top-up credits.
+    splits: tuple[Split, ...] = ()
+    platform_fee: int | None = None
+    platform_fee_bps: int | None = None
+    purpose: str | None = None
+    customer_account_id: str | None = None
+
+    def ledger_terms(self) -> OrderTerms | None:
+        return order_terms(
+            self.amount,
+            self.splits,
+            platform_fee=self.platform_fee,
+            platform_fee_bps=self.platform_fee_bps,
+            purpose=self.purpose,
+            customer_account_id=self.customer_account_id,
+        )
 
 
 def validate_order(order: NewOrder) -> None:
@@ -55,6 +73,31 @@ def validate_order(order: NewOrder) -> None:
     # Hazina has no exponent for could not be charged, refunded or shown.
     if not is_currency(order.currency):
         raise BadRequest("currency must be an active ISO 4217 code in capitals, such as USD")
+
+
+def order_values(merchant_id: uuid.UUID, new: NewOrder, *, livemode: bool) -> dict[str, Any]:
+    """A new order's row, validated: the one shape every way of creating an order inserts."""
+    validate_order(new)
+    terms = new.ledger_terms()
+    now = utc_now()
+    return {
+        "id": ids.new_id(ids.ORDER),
+        "merchant_id": merchant_id,
+        "livemode": livemode,
+        "amount": new.amount,
+        "currency": new.currency,
+        "receipt": new.receipt,
+        "notes": new.notes,
+        "ledger_terms": None if terms is None else terms.to_json(),
+        "status": OrderStatus.CREATED.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def insert_order(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert `order_values` in the caller's transaction (a payment link and its order)."""
+    await session.execute(_INSERT_ORDER.statement, values)
 
 
 async def create_order(
@@ -72,27 +115,19 @@ async def create_order(
     against the table first: two of 62^16 random ids colliding is not worth a round trip on
     every order, and the primary key would refuse it anyway.
     """
-    validate_order(new)
-    now = utc_now()
-    values = {
-        "id": ids.new_id(ids.ORDER),
-        "merchant_id": merchant_id,
-        "livemode": livemode,
-        "amount": new.amount,
-        "currency": new.currency,
-        "receipt": new.receipt,
-        "notes": new.notes,
-        "status": OrderStatus.CREATED.value,
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = order_values(merchant_id, new, livemode=livemode)
     body = resources.order_created(Row(values))
-    if idempotency is None:
+    terms = values["ledger_terms"]
+    if idempotency is None and terms is None:
         await db.write_one(_INSERT_ORDER, values)
         return StoredResponse(201, resources.render(body))
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        await session.execute(_INSERT_ORDER.statement, values)
+        if terms is not None:
+            await check_order_accounts(
+                session, merchant_id, OrderTerms.from_json(terms), new.currency
+            )
+        await insert_order(session, values)
         return 201, body
 
     return await respond_once(db, merchant_id, idempotency, ttl, insert)

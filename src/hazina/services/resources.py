@@ -31,6 +31,8 @@ def order_created(order: OrderFields) -> dict[str, Any]:
         "status": order.status,
         "livemode": order.livemode,
         "created_at": iso_z(order.created_at),
+        # #14 ledger: splits, platform_fee(_bps), purpose, customer_account_id, when given.
+        **(order.ledger_terms or {}),
     }
 
 

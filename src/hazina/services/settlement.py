@@ -30,6 +30,7 @@ from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.captures import captured_on_success, expire_authorization
 from hazina.services.events import record_event
+from hazina.services.ledger.charges import has_charge, post_charge, reverse_refund
 from hazina.services.reconciliation import check_soon
 
 PROCESS_REFUND = "process_refund"
@@ -248,6 +249,8 @@ async def _apply_to_payment(
             "captured": payment.captured,
         }
     await _write(session, _UPDATE_PAYMENT, payment, changes)
+    if decision.status == PaymentStatus.SUCCESS:  # money kept: the ledger counts it, once
+        await post_charge(session, payment, order)
     if decision.pays_order and await _covers(session, order, payment):
         await _write(session, _UPDATE_ORDER, order, {"status": OrderStatus.PAID, "updated_at": now})
     await record_event(
@@ -377,6 +380,7 @@ async def _count_late_return(session: AsyncSession, refund: Refund, payment: Pay
     await _write(
         session, _UPDATE_REFUNDED, payment, {"amount_refunded": refunded, "updated_at": utc_now()}
     )
+    await reverse_refund(session, payment, refund.id, refund.amount)
     refund.failure_reason = None
     if refunded > (payment.amount_received or payment.amount):
         await send_to_review(session, payment, ReviewReason.OVER_REFUNDED)
@@ -405,6 +409,8 @@ async def add_refund(
     )
     session.add(refund)
     await session.flush()
+    # The ledger follows the reserved total: reversed now, restored if the refund fails.
+    await reverse_refund(session, payment, refund.id, amount)
     await record_event(
         session,
         payment.merchant_id,
@@ -450,6 +456,7 @@ async def settle_refund(
         refund.status = RefundStatus.FAILED
         refund.failure_reason = reason
         payment.amount_refunded = Payment.amount_refunded - refund.amount
+        await reverse_refund(session, payment, refund.id, -refund.amount)
     await session.flush()
     event = EventType.REFUND_PROCESSED if succeeded else EventType.REFUND_FAILED
     await record_event(
@@ -472,6 +479,10 @@ async def accept_reviewed(session: AsyncSession, payment: Payment, order: Order)
     now = utc_now()
     changes = {"status": PaymentStatus.SUCCESS, "review_reason": payment.review_reason}
     await _write(session, _UPDATE_REVIEW, payment, changes | {"updated_at": now})
+    # Only what was accepted is counted; a payment charged before it went to review (a late
+    # return over-refunded it) is not counted again.
+    if not await has_charge(session, payment.id):
+        await post_charge(session, payment, order)
     if order.status != OrderStatus.PAID and await _covers(session, order, payment):
         await _write(session, _UPDATE_ORDER, order, {"status": OrderStatus.PAID, "updated_at": now})
     await record_event(

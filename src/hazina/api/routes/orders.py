@@ -18,9 +18,7 @@ async def create_order(
     merchant: MerchantDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    request = idempotency_request(
-        idempotency_key, "POST /api/v1/orders", body.model_dump(mode="json")
-    )
+    request = idempotency_request(idempotency_key, "POST /api/v1/orders", body.fingerprint_body())
     stored = await orders.create_order(
         container.db,
         merchant.id,

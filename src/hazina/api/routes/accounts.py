@@ -1,0 +1,63 @@
+"""Ledger accounts: `/api/v1/accounts` (creator and customer sub-accounts, and the merchant's
+system accounts) with their balances and entries."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
+from hazina.api.responses import json_body, stored_response
+from hazina.api.schemas import AccountCreate, PageLimit, PageOffset, Text
+from hazina.services.idempotency import idempotency_request
+from hazina.services.ledger import accounts, queries
+
+router = APIRouter(prefix="/api/v1/accounts")
+
+
+@router.post("", status_code=201)
+async def create_account(
+    body: AccountCreate,
+    container: ContainerDep,
+    merchant: MerchantDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    new = body.to_new_account()
+    request = idempotency_request(idempotency_key, "POST /api/v1/accounts", new.fingerprint_body())
+    stored = await accounts.create_account(
+        container.db,
+        merchant.id,
+        new,
+        request,
+        container.settings.idempotency_ttl,
+        livemode=merchant.livemode,
+    )
+    return stored_response(stored)
+
+
+@router.get("")
+async def list_accounts(
+    container: ContainerDep,
+    merchant: MerchantDep,
+    kind: Annotated[Text | None, Query(max_length=30)] = None,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
+) -> dict[str, Any]:
+    page = await accounts.list_accounts(container.db, merchant.id, kind, limit, offset)
+    return page.body()
+
+
+@router.get("/{account_id}")
+async def get_account(account_id: Text, container: ContainerDep, merchant: MerchantDep) -> Response:
+    return json_body(await accounts.get_account(container.db, merchant.id, account_id))
+
+
+@router.get("/{account_id}/entries")
+async def list_entries(
+    account_id: Text,
+    container: ContainerDep,
+    merchant: MerchantDep,
+    limit: PageLimit = 10,
+    offset: PageOffset = 0,
+) -> dict[str, Any]:
+    page = await queries.list_entries(container.db, merchant.id, account_id, limit, offset)
+    return page.body()
