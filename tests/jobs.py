@@ -51,5 +51,7 @@ async def run_jobs_to_exhaustion(worker: Worker, *, rounds: int = 60) -> None:
         for job in claimed:
             await worker._execute(job)  # the loop's own step, without the loop's timing
     async with worker.db.read() as session:
-        left = (await session.scalars(select(Job.kind).where(Job.status == JobStatus.PENDING))).all()
+        left = (
+            await session.scalars(select(Job.kind).where(Job.status == JobStatus.PENDING))
+        ).all()
     raise AssertionError(f"jobs still pending after {rounds} rounds: {sorted(left)}")
