@@ -91,12 +91,16 @@ def handlers(container: Container) -> dict[str, Handler]:
             container.db, payload["transfer_id"], container.settings.settlement_delay
         )
 
+    # One per worker's handlers: the successes its concurrent deliveries report together.
+    recorder = webhooks.AttemptRecorder(container.db)
+
     async def deliver_webhook(payload: dict[str, Any]) -> None:
         await webhooks.deliver_webhook(
             container.db,
             container.webhook_sender,
             container.webhook_policy,
             container.providers.vault,
+            recorder,
             payload["delivery_id"],
         )
 
@@ -217,11 +221,16 @@ class Worker:
             log.info("worker %s stopped", self.id)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
+        # With a backlog, a claim per finished job would cost a claim per job: wait until a
+        # quarter of the slots are free (or a poll passes) and claim them in one statement.
+        # Without one, claim as soon as anything is free, so a new job starts at once.
+        batch = max(1, self.concurrency // 4)
+        backlog = False
         while not stop.is_set():
             free = self.concurrency - len(self._running)
             claimed: list[queue.ClaimedJob] = []
-            if free > 0:
-                self._wake.clear()
+            self._wake.clear()  # what happens from here on wakes the next wait
+            if free >= (batch if backlog else 1):
                 try:
                     claimed = await queue.claim(
                         self.db,
@@ -237,25 +246,30 @@ class Worker:
                 task = asyncio.create_task(self._execute_guarded(job))
                 self._running[job.id] = task
                 task.add_done_callback(functools.partial(self._release_slot, job.id))
-            if claimed and len(claimed) == free:
-                continue  # the queue may hold more; claim again once a slot frees up
-            await self._wait(stop)
+            if claimed:
+                backlog = len(claimed) == free  # the queue may hold more
+                if backlog:
+                    continue
+            if not await self._wait(stop):
+                backlog = False  # a whole poll with no news: claim whatever is free
 
     def _release_slot(self, job_id: int, task: asyncio.Task[None]) -> None:
         if self._running.get(job_id) is task:
             del self._running[job_id]
         self._wake.set()
 
-    async def _wait(self, stop: asyncio.Event) -> None:
-        """Until a job is enqueued or finishes, `stop` is set, or the poll interval passes."""
+    async def _wait(self, stop: asyncio.Event) -> bool:
+        """Until a job is enqueued or finishes, `stop` is set, or the poll interval passes
+        (then False)."""
         waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
         try:
-            await asyncio.wait(
+            done, _ = await asyncio.wait(
                 waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        return bool(done)
 
     async def _execute_guarded(self, job: queue.ClaimedJob) -> None:
         try:
