@@ -3,10 +3,10 @@
 import functools
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Insert, Table
+from sqlalchemy import ColumnElement, Insert, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 
 from hazina.domain.ids import new_id
 
@@ -60,3 +60,14 @@ async def upsert_where(
         .returning(*primary_key)
     )
     return (await session.execute(statement)).first() is not None
+
+
+def utc_day(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], dialect: str
+) -> ColumnElement[str]:
+    """`YYYY-MM-DD` of a UtcDateTime column, in UTC on both databases: SQLite stores the naive
+    UTC text (`date()` reads its first ten characters' day); PostgreSQL converts the timestamptz
+    to UTC first, whatever the session's time zone."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.date(column)

@@ -31,6 +31,7 @@ from hazina.services.provider_payments import (
     start_provider_payment,
 )
 from hazina.services.registry import SANDBOX
+from hazina.services.reporting.filters import PaymentFilter
 from hazina.services.settlement import Scope, apply_report
 
 SANDBOX_METHODS = ("upi", "card")
@@ -186,12 +187,14 @@ async def get_public_payment(db: Database, payment_id: str) -> dict[str, Any]:
     return resources.payment_public(payment)
 
 
-async def list_payments(db: Database, merchant_id: uuid.UUID, limit: int, offset: int) -> Page:
+async def list_payments(
+    db: Database, merchant_id: uuid.UUID, filters: PaymentFilter, limit: int, offset: int
+) -> Page:
     async with db.read() as session:
         return await fetch_page(
             session,
             Payment,
-            [Payment.merchant_id == merchant_id],
+            filters.conditions(merchant_id),
             [Payment.created_at.desc(), Payment.id.desc()],
             resources.payment_detail,
             limit,

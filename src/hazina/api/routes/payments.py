@@ -1,9 +1,9 @@
 """Payments: `/api/v1/payments`, authenticated and public (checkout) variants."""
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import json_body, stored_response
@@ -19,6 +19,7 @@ from hazina.bootstrap import Container
 from hazina.domain.errors import BadRequest
 from hazina.services import captures, payments, reviews
 from hazina.services.idempotency import idempotency_request
+from hazina.services.reporting.filters import PaymentFilter
 
 router = APIRouter(prefix="/api/v1/payments")
 
@@ -89,10 +90,12 @@ async def create_public_payment(
 async def list_payments(
     container: ContainerDep,
     merchant: MerchantDep,
+    filters: Annotated[PaymentFilter, Query()],
     limit: PageLimit = 10,
     offset: PageOffset = 0,
 ) -> dict[str, Any]:
-    page = await payments.list_payments(container.db, merchant.id, limit, offset)
+    """Newest first; filtered as the dashboard's Transactions page and its CSV export are."""
+    page = await payments.list_payments(container.db, merchant.id, filters, limit, offset)
     return page.body()
 
 

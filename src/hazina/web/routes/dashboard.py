@@ -5,10 +5,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from hazina.domain.clock import utc_now
 from hazina.domain.money import format_money
 from hazina.services import webhook_endpoints
 from hazina.services.merchants import roll_api_secret
+from hazina.services.reporting.daily import daily_figures
 from hazina.services.statistics import PaymentStats, payment_stats
+from hazina.web.charts import daily_chart
 from hazina.web.dependencies import ContainerDep, UserDep
 from hazina.web.sessions import LIVEMODE, flash, verified_form
 from hazina.web.templating import render
@@ -33,6 +36,7 @@ async def _overview(
     request: Request, container: ContainerDep, user: UserDep, new_secret: str | None = None
 ) -> HTMLResponse:
     stats = await payment_stats(container.db, user.merchant_id)
+    days = await daily_figures(container.db, user.merchant_id, utc_now().date())
     return render(
         request,
         "dashboard.html",
@@ -41,6 +45,7 @@ async def _overview(
             "page": "overview",
             "stats": stats,
             "total_amount": total_amount(stats),
+            "chart": daily_chart(days, DEFAULT_CURRENCY),
             "api_secret": new_secret or MASKED_SECRET,
             "new_secret": new_secret,
         },

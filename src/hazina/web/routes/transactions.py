@@ -1,13 +1,20 @@
-"""`/dashboard/transactions`: the payments table, one payment's detail, and refunding it."""
+"""`/dashboard/transactions`: the payments table (filtered, exported as CSV), one payment's
+detail, and refunding it."""
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
 from hazina.domain.money import format_money, parse_major_units
+from hazina.domain.states import PaymentStatus
 from hazina.services import events, payments, refunds, reviews, webhooks
+from hazina.services.registry import SANDBOX
+from hazina.services.reporting.exports import payments_csv
+from hazina.services.reporting.filters import read_payment_filter
 from hazina.web.dependencies import ContainerDep, UserDep
 from hazina.web.paging import pager
 from hazina.web.sessions import flash, verified_form
@@ -24,11 +31,71 @@ async def transactions(
     user: UserDep,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> HTMLResponse:
-    page = await payments.list_payments(container.db, user.merchant_id, PAGE_SIZE, offset)
-    return render(
+    """The payments the filter form selects (the API's list filter, same query parameters)."""
+    try:
+        filters = read_payment_filter(dict(request.query_params))
+    except BadRequest as exc:
+        return _transactions_page(request, container, user, dict(request.query_params), error=exc)
+    page = await payments.list_payments(container.db, user.merchant_id, filters, PAGE_SIZE, offset)
+    query = filters.query()
+    return _transactions_page(
         request,
-        "transactions.html",
-        {"user": user, "page": "transactions", "payments": page.data, "pager": pager(page)},
+        container,
+        user,
+        query,
+        payments=page.data,
+        pager=pager(page, query),
+        export_href="/dashboard/transactions/export.csv?" + urlencode(query),
+    )
+
+
+def _transactions_page(
+    request: Request,
+    container: ContainerDep,
+    user: UserDep,
+    query: dict[str, str],
+    *,
+    error: BadRequest | None = None,
+    **listed: Any,
+) -> HTMLResponse:
+    registry = container.providers.registry
+    providers = tuple(registry.adapters) if user.livemode else (SANDBOX, *registry.adapters)
+    context = {
+        "user": user,
+        "page": "transactions",
+        "filters": query,
+        "statuses": list(PaymentStatus),
+        "methods": registry.methods(livemode=user.livemode),
+        "providers": providers,
+        "error": error,
+        "payments": [],
+        "pager": None,
+        "export_href": None,
+    }
+    return render(
+        request, "transactions.html", context | listed, status=error.status if error else 200
+    )
+
+
+@router.get("/export.csv", response_model=None)
+async def export_transactions(
+    request: Request, container: ContainerDep, user: UserDep
+) -> HTMLResponse | StreamingResponse:
+    """The filtered payments as CSV, every page of them, streamed in keyset batches."""
+    try:
+        filters = read_payment_filter(dict(request.query_params))
+    except BadRequest as exc:
+        return _transactions_page(request, container, user, dict(request.query_params), error=exc)
+    mode = "live" if user.livemode else "test"
+    name = f"hazina-payments-{mode}-{utc_now():%Y%m%d-%H%M%S}.csv"
+    return StreamingResponse(
+        payments_csv(container.db, user.merchant_id, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

@@ -1,0 +1,1 @@
+"""What a merchant's accountant asks for: filtered payment lists, CSV exports, daily figures."""
