@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -51,6 +52,16 @@ def _on_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+def _freeze_startup_heap() -> None:
+    """What start-up built (modules, the app, SQLAlchemy's mappers, compiled statements) lives
+    as long as the process: moved out of the collector's sight, a full collection scans only
+    what requests allocate, and a request that triggers one no longer waits for a sweep of the
+    whole heap (hundreds of milliseconds with 200,000 objects). CPython's docs advise gc.freeze
+    for exactly this, in long-running servers."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _started(settings: Settings) -> Container:
     try:
         return await start(settings)
@@ -71,6 +82,7 @@ async def _serve(settings: Settings, with_worker: bool) -> None:
         access_log=False,
     )
     server = _Server(config)
+    _freeze_startup_heap()
     tasks = [asyncio.create_task(server.serve())]
     if with_worker:
         tasks.append(asyncio.create_task(Worker.from_container(container).run(stop)))
@@ -151,6 +163,7 @@ def _api(with_worker: bool) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _freeze_startup_heap()
         stop = asyncio.Event()
         task = None
         if with_worker:
@@ -186,6 +199,7 @@ def api_with_worker() -> FastAPI:
 
 async def _work(settings: Settings, concurrency: int | None) -> None:
     container = await _started(settings)
+    _freeze_startup_heap()
     stop = asyncio.Event()
     _on_stop_signals(stop)
     try:
