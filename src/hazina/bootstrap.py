@@ -13,7 +13,9 @@ from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
+from hazina.providers.clickpesa_payouts import ClickPesaPayouts
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
+from hazina.providers.sandbox_payouts import SandboxPayouts
 from hazina.providers.stripe import StripeProvider
 from hazina.services.dashboard_users import seed_dashboard_user
 from hazina.services.login_attempts import (
@@ -29,7 +31,8 @@ from hazina.services.merchants import (
     seed_test_merchant,
 )
 from hazina.services.passwords import PasswordChecks
-from hazina.services.ports import PaymentProvider, WebhookSender
+from hazina.services.payouts.context import PayoutContext
+from hazina.services.ports import PaymentProvider, PayoutProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
 from hazina.services.throttle import PaymentThrottle, SampleThrottle, async_storage
@@ -54,6 +57,11 @@ class Container:
     passwords: PasswordChecks
     login_limits: LoginLimits
     redis: Redis | None
+
+    @property
+    def payouts(self) -> PayoutContext:
+        """Built on demand (two small objects) from the providers the payments use."""
+        return payout_context(self.settings, self.providers)
 
     async def close(self) -> None:
         await self.providers.registry.aclose()
@@ -126,6 +134,19 @@ def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
         ClickPesaProvider(settings.clickpesa_api_base, timeout),
     ]
     return {adapter.name: adapter for adapter in adapters}
+
+
+def payout_context(settings: Settings, providers: ProviderContext) -> PayoutContext:
+    """The payout adapters: the sandbox's, and ClickPesa's on the collections adapter's client
+    and token cache."""
+    clickpesa = providers.registry.get("clickpesa")
+    assert isinstance(clickpesa, ClickPesaProvider)
+    adapters: list[PayoutProvider] = [SandboxPayouts(), ClickPesaPayouts(clickpesa)]
+    return PayoutContext(
+        adapters={adapter.name: adapter for adapter in adapters},
+        providers=providers,
+        check_schedule=tuple(settings.payout_check_schedule),
+    )
 
 
 def default_accounts(settings: Settings) -> dict[str, ProviderAccess]:

@@ -28,6 +28,7 @@ from hazina.domain.providers import ProviderFailure
 from hazina.observability import logs, metrics
 from hazina.services import inbound as inbound_events
 from hazina.services import janitor, key_rotation, merchants, provider_payments
+from hazina.services.payouts import progress as payout_progress
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.webhook_secrets import WebhookSecretUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
@@ -569,3 +570,36 @@ def keys_rotate() -> None:
         f"({result.secrets_rotated} secrets); {result.endpoints} webhook endpoints examined, "
         f"{result.endpoints_rotated} re-encrypted"
     )
+
+
+@main.group()
+def payouts() -> None:
+    """Money leaving ledger accounts for phones and banks."""
+
+
+@payouts.command("reconcile")
+def payouts_reconcile() -> None:
+    """Ask the providers about every payout still moving (pending or processing) now, and
+    apply their answers; a payout the provider never heard of is sent (once)."""
+
+    async def run() -> dict[str, int]:
+        container = await _started(_settings())
+        counts: dict[str, int] = {}
+        try:
+            payout_ids = await payout_progress.moving_payouts(container.db)
+            for payout_id in tqdm(payout_ids, desc="reconciling", unit="payout"):
+                try:
+                    outcome = await payout_progress.process_payout(
+                        container.db, container.payouts, payout_id, None
+                    )
+                except (HazinaError, ProviderFailure) as exc:
+                    outcome = "error"
+                    tqdm.write(f"{payout_id}: {getattr(exc, 'description', exc)}")
+                counts[outcome] = counts.get(outcome, 0) + 1
+        finally:
+            await container.close()
+        return counts
+
+    counts = asyncio.run(run())
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+    click.echo(f"payouts: {summary or 'none moving'}")

@@ -298,6 +298,11 @@ class Settings(BaseSettings):
     reconcile_schedule: Annotated[
         list[float], Field(validation_alias=_env("HAZINA_RECONCILE_SCHEDULE"))
     ] = [300.0, 1800.0, 7200.0, 43200.0, 86400.0]
+    # Seconds after a payout starts at which its provider is asked again while it is moving;
+    # the last interval then repeats until it is final (#15).
+    payout_check_schedule: Annotated[
+        list[float], Field(validation_alias=_env("HAZINA_PAYOUT_CHECK_SCHEDULE"))
+    ] = [60.0, 300.0, 1800.0, 7200.0, 43200.0, 86400.0]
 
     # A single-tenant deployment's default accounts, used by merchants without their own.
     stripe_secret_key: Annotated[

@@ -36,6 +36,9 @@ from hazina.services import (
 from hazina.services.events import DELIVER_WEBHOOK
 from hazina.services.ledger import charges
 from hazina.services.ledger import check as ledger_check
+from hazina.services.payouts import progress
+from hazina.services.payouts import schedules as payout_schedules
+from hazina.services.payouts import settlement as payout_settlement
 
 log = logging.getLogger("hazina.worker")
 
@@ -104,6 +107,21 @@ def handlers(container: Container) -> dict[str, Handler]:
             payload["delivery_id"],
         )
 
+    async def process_payout(payload: dict[str, Any]) -> None:
+        check = payload.get("check")
+        await progress.process_payout(
+            container.db,
+            container.payouts,
+            payload["payout_id"],
+            None if check is None else int(check),
+        )
+
+    async def run_payout_schedule(payload: dict[str, Any]) -> None:
+        outcome = await payout_schedules.run_schedule(
+            container.db, container.payouts, payload["account_id"], payload["run"]
+        )
+        log.info("scheduled payout of %s: %s", payload["account_id"], outcome)
+
     return {
         payments.PROCESS_PAYMENT: process_payment,
         refunds.PROCESS_REFUND: process_refund,
@@ -112,6 +130,8 @@ def handlers(container: Container) -> dict[str, Handler]:
         DELIVER_WEBHOOK: deliver_webhook,
         janitor.JANITOR: run_janitor,
         charges.RELEASE_BALANCE: release_balance,
+        payout_settlement.PROCESS_PAYOUT: process_payout,
+        payout_schedules.SCHEDULED_PAYOUT: run_payout_schedule,
     }
 
 
@@ -145,12 +165,16 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
             container.db, payload["refund_id"]
         )
 
+    async def keep_payout_moving(payload: dict[str, Any]) -> None:
+        await progress.give_up_payout(container.db, container.payouts, payload["payout_id"])
+
     return {
         payments.PROCESS_PAYMENT: fail_payment,
         refunds.PROCESS_REFUND: fail_refund,
         reconciliation.RECONCILE_PAYMENT: settle_unreconciled_payment,
         reconciliation.RECONCILE_REFUND: settle_unreconciled_refund,
         DELIVER_WEBHOOK: fail_delivery,
+        payout_settlement.PROCESS_PAYOUT: keep_payout_moving,
     }
 
 

@@ -19,6 +19,7 @@ from hazina.api.routes import (
     metrics,
     orders,
     payments,
+    payouts,
     provider_accounts,
     refunds,
     system,
@@ -51,7 +52,7 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     for router in (inbound_events.router, provider_accounts.router, audit_logs.router):
         app.include_router(router)
-    for router in (accounts.router, ledger.router):
+    for router in (accounts.router, ledger.router, payouts.router):
         app.include_router(router)
     app.include_router(metrics.router)
     mount_site(app, container)

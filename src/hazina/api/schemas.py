@@ -21,6 +21,8 @@ from hazina.domain.ledger import Split
 from hazina.services.ledger.accounts import NewAccount
 from hazina.services.orders import NewOrder
 from hazina.services.payments import CardDetails, NewPayment
+from hazina.services.payouts.creation import NewPayout
+from hazina.services.payouts.schedules import NewSchedule
 from hazina.services.refunds import NewRefund
 from hazina.services.reviews import Resolution
 
@@ -215,3 +217,46 @@ class RefundCreate(Body):
 class ReviewRequest(Body):
     # accept: keep the money (the payment succeeds); refund: send back all it received.
     action: Resolution
+
+
+class PayoutDestination(Body):
+    """`{"type": "mobile_money", "phone"}` or `{"type": "bank", "account_number",
+    "account_name", "bic", "transfer_type"}`; checked and normalised by the payouts service."""
+
+    type: Annotated[Text, Field(max_length=20)]
+    phone: Annotated[Text | None, Field(max_length=32)] = None
+    account_number: Annotated[Text | None, Field(max_length=34)] = None
+    account_name: Annotated[Text | None, Field(max_length=100)] = None
+    bic: Annotated[Text | None, Field(max_length=11)] = None
+    transfer_type: Annotated[Text | None, Field(max_length=4)] = None
+
+
+class PayoutCreate(Body):
+    account_id: Annotated[Text, Field(max_length=64)]
+    amount: StrictInt
+    currency: Annotated[Text, Field(max_length=3)]
+    destination: PayoutDestination
+    provider: Annotated[Text | None, Field(max_length=20)] = None
+
+    def to_new_payout(self) -> NewPayout:
+        return NewPayout(
+            account_id=self.account_id,
+            amount=self.amount,
+            currency=self.currency,
+            destination=self.destination.model_dump(exclude_none=True),
+            provider=self.provider,
+        )
+
+
+class PayoutScheduleSet(Body):
+    interval: Annotated[Text, Field(max_length=10)]
+    # 0 = Monday … 6 = Sunday; weekly schedules only.
+    weekday: StrictInt | None = None
+    minimum: StrictInt = 0
+    destination: PayoutDestination | None = None
+
+    def to_new_schedule(self) -> NewSchedule:
+        destination = None
+        if self.destination is not None:
+            destination = self.destination.model_dump(exclude_none=True)
+        return NewSchedule(self.interval, self.weekday, self.minimum, destination)

@@ -539,3 +539,65 @@ class LedgerCheck(Base):
     # The first broken account or transfer and why, when not ok.
     problem: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
+# --- #15 payouts ------------------------------------------------------------------------------
+
+
+class Payout(Base):
+    """Money leaving a ledger account for a phone or a bank account (services.payouts). Its
+    amount plus the provider's fee is held by a pending ledger transfer (`reservation_id`) from
+    the moment it is created until it is paid (posted) or fails (voided)."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        Index("idx_payouts_merchant_created", "merchant_id", "created_at"),
+        Index("idx_payouts_account_id", "account_id"),
+        Index("idx_payouts_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # What the recipient receives, and what the provider charges on top (both reserved).
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # domain.payouts.MobileMoney / BankAccount as JSON; shown masked.
+    destination: Mapped[dict[str, Any]]
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_account_id: Mapped[str | None] = mapped_column(String(64))
+    # pending | processing | paid | failed | canceled | refunded | reversed (domain.payouts)
+    status: Mapped[str] = mapped_column(String(20))
+    # Why it failed, or why the money came back.
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    # The provider's own id of the disbursement, once it answered.
+    provider_reference: Mapped[str | None] = mapped_column(String(64))
+    # The pending ledger transfer holding the money.
+    reservation_id: Mapped[str | None] = mapped_column(String(64))
+    # api | schedule
+    source: Mapped[str] = mapped_column(String(10), default="api")
+    # Set, and committed, before the provider is first asked to send it: from then on Hazina
+    # asks the provider about it before ever sending it again.
+    submitted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class PayoutSchedule(Base):
+    """How a ledger account is paid out automatically: `manual` (never), `daily` or `weekly`
+    (on `weekday`, 0 = Monday), once its available balance reaches `minimum`."""
+
+    __tablename__ = "payout_schedules"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    interval: Mapped[str] = mapped_column(String(10))
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    minimum: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The default destination scheduled payouts go to.
+    destination: Mapped[dict[str, Any]]
+    next_run_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -24,6 +24,14 @@ class EventType(StrEnum):
     # settlement delay passed).
     ACCOUNT_CREATED = "account.created"
     BALANCE_AVAILABLE = "balance.available"
+    # #15 payouts: one event per step of domain.payouts (canceled: withdrawn while pending).
+    PAYOUT_CREATED = "payout.created"
+    PAYOUT_PROCESSING = "payout.processing"
+    PAYOUT_PAID = "payout.paid"
+    PAYOUT_FAILED = "payout.failed"
+    PAYOUT_CANCELED = "payout.canceled"
+    PAYOUT_REFUNDED = "payout.refunded"
+    PAYOUT_REVERSED = "payout.reversed"
     WEBHOOK_TEST = "webhook.test"
 
 

@@ -8,6 +8,7 @@ report of an earlier state is recorded and changes nothing.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -167,3 +168,23 @@ class PayoutQuote:
 class Bank:
     bic: str
     name: str
+
+
+class Interval(StrEnum):
+    """How often an account is paid out automatically (Stripe Connect's payout schedules)."""
+
+    MANUAL = "manual"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+def next_scheduled_run(interval: Interval, weekday: int | None, after: datetime) -> datetime | None:
+    """The next midnight (UTC) strictly after `after` on which a schedule pays out: every day,
+    or the `weekday` (0 = Monday) of each week; None for `manual`."""
+    if interval == Interval.MANUAL:
+        return None
+    midnight = after.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    if interval == Interval.DAILY:
+        return midnight
+    assert weekday is not None
+    return midnight + timedelta(days=(weekday - midnight.weekday()) % 7)

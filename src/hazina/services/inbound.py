@@ -29,6 +29,7 @@ from hazina.domain.providers import (
     refuse_own_namespace,
 )
 from hazina.services.pages import Page, fetch_page
+from hazina.services.payouts.settlement import PAYOUT_KINDS, apply_payout_report
 from hazina.services.ports import SecretBox
 from hazina.services.provider_access import HookAccount, access_for_hook, default_access
 from hazina.services.provider_accounts import CredentialsUnreadable
@@ -150,8 +151,14 @@ class _Outcome:
 async def _apply_all(
     session: AsyncSession, scope: Scope, inbound_event_id: str, reports: list[ProviderEvent]
 ) -> _Outcome:
-    results = [await apply_report(session, scope, report, inbound_event_id) for report in reports]
-    touched = next((r for r in results if r.payment_id is not None), None)
+    results = [
+        await (apply_payout_report if report.kind in PAYOUT_KINDS else apply_report)(
+            session, scope, report, inbound_event_id
+        )
+        for report in reports
+    ]
+    # A payment's report names its payment and merchant; a payout's only its merchant.
+    touched = next((r for r in results if r.merchant_id is not None), None)
     if touched is None:
         return _Outcome(_status_of(results), None, None)
     return _Outcome(_status_of(results), touched.payment_id, touched.merchant_id)

@@ -14,6 +14,7 @@ from hazina.web.routes import (
     auth,
     checkout,
     dashboard,
+    payouts,
     providers,
     transactions,
     webhooks,
@@ -65,7 +66,7 @@ def mount_site(app: FastAPI, container: Container) -> None:
         https_only=settings.is_production,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, account, transactions, webhooks, providers, checkout):
+    for module in (auth, dashboard, account, transactions, payouts, webhooks, providers, checkout):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
