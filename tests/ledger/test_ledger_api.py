@@ -121,3 +121,46 @@ async def test_splits_must_name_this_merchants_creators_in_the_orders_currency(
         )
         assert_refused(response, message)
     assert (await client.get(f"/api/v1/accounts/{theirs}")).status_code == 404
+
+
+async def test_a_top_up_credits_the_wallet_once_and_credit_pays_orders_without_overdrawing(
+    client: httpx.AsyncClient, worker: Worker, container: Container
+) -> None:
+    wallet = await new_account(client, kind="customer", reference="cust-42")
+    top_up = await client.post(
+        "/api/v1/orders",
+        json={"amount": 5000, "purpose": "top_up", "customer_account_id": wallet},
+    )
+    assert top_up.status_code == 201, top_up.text
+    await pay_upi(client, worker, top_up.json()["id"])
+    assert await balance_of(client, wallet) == {"pending": 0, "available": 5000, "reserved": 0}
+
+    order = await client.post("/api/v1/orders", json={"amount": 3000})
+    spend = {"order_id": order.json()["id"], "method": "credit", "account_id": wallet}
+    paid = await client.post("/api/v1/payments", json=spend)
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["status"] == "success"
+    assert (await client.get(f"/api/v1/orders/{order.json()['id']}")).json()["status"] == "paid"
+    assert (await balance_of(client, wallet))["available"] == 2000
+
+    second = await client.post("/api/v1/orders", json={"amount": 3000})
+    refused = await client.post(
+        "/api/v1/payments",
+        json={"order_id": second.json()["id"], "method": "credit", "account_id": wallet},
+    )
+    assert_refused(refused, f"Insufficient funds in account {wallet}")
+    assert (await client.get(f"/api/v1/orders/{second.json()['id']}")).json()["status"] == "created"
+    assert (await balance_of(client, wallet))["available"] == 2000
+
+    refund = await client.post(
+        f"/api/v1/payments/{paid.json()['id']}/refunds", json={"amount": 1000}
+    )
+    assert refund.status_code == 201, refund.text
+    await drain(worker)
+    assert (await client.get(f"/api/v1/refunds/{refund.json()['id']}")).json()["status"] == (
+        "processed"
+    )
+    assert (await balance_of(client, wallet))["available"] == 3000
+    # The merchant's revenue: 3000 spent, 1000 given back.
+    assert (await own_account(client, "revenue", "INR"))["balance"]["available"] == 2000
+    await assert_ledger_sound(container.db)

@@ -181,6 +181,8 @@ class PaymentCreate(Body):
     email: Annotated[Text | None, Field(max_length=255)] = None
     # False: authorise now, capture later with POST /api/v1/payments/{id}/capture.
     capture: StrictBool = True
+    # Method `credit`: the customer account (wallet) paying the order.
+    account_id: Annotated[Text | None, Field(max_length=64)] = None
 
     def to_new_payment(self) -> NewPayment:
         card = None
@@ -199,6 +201,7 @@ class PaymentCreate(Body):
             phone=self.phone,
             email=self.email,
             capture=self.capture,
+            account_id=self.account_id,
         )
 
 

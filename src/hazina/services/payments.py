@@ -15,11 +15,13 @@ from hazina.db.queue import complete_current_job, enqueue
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound
 from hazina.domain.instruments import validate_card, validate_vpa
+from hazina.domain.ledger import CREDIT
 from hazina.domain.providers import ProviderEventKind, own_report
 from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.ledger.credit import pay_with_credit
 from hazina.services.lookups import OwnedLookup
 from hazina.services.orders import find_public_order
 from hazina.services.pages import Page, fetch_page
@@ -62,6 +64,8 @@ class NewPayment:
     email: str | None = None
     # False: authorise now, capture later (providers that can; the sandbox always can).
     capture: bool = True
+    # Method `credit` (#14 ledger): the customer account (wallet) that pays.
+    account_id: str | None = None
 
     def fingerprint_body(self) -> dict[str, Any]:
         """The request as idempotency compares it: no card number or CVV, even hashed."""
@@ -81,6 +85,7 @@ class NewPayment:
             "email": self.email,
             # Only when asked for: a key stored before `capture` existed keeps its fingerprint.
             **({} if self.capture else {"capture": False}),
+            **({} if self.account_id is None else {"account_id": self.account_id}),
         }
 
 
@@ -123,6 +128,10 @@ async def create_payment(
     can end are ended (`end_other_attempts`); a late success of any of them is settled as a
     duplicate, never a second fulfilment.
     """
+    if new.method == CREDIT:
+        return await pay_with_credit(
+            db, merchant_id, new.order_id, new.account_id, idempotency, ttl
+        )
     if not providers.registry.is_sandbox(new.method):
         request = ProviderPaymentRequest(
             new.order_id, new.method, new.phone, new.email, capture=new.capture

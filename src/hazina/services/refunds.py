@@ -22,6 +22,7 @@ from hazina.db.models import Payment, Refund
 from hazina.db.queue import complete_current_job
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
+from hazina.domain.ledger import CREDIT
 from hazina.domain.providers import (
     ProviderAccess,
     ProviderEventKind,
@@ -189,13 +190,17 @@ async def process_refund(
         if refund is None or refund.status != RefundStatus.PENDING:
             return
         payment = await session.get_one(Payment, refund.payment_id)
-        if payment.provider != SANDBOX:
+        # Hazina settles its own: the sandbox's, and a credit payment's (#14 ledger: its
+        # wallet is credited back by settlement's refund reversal).
+        own = payment.provider in (SANDBOX, CREDIT)
+        if not own:
             access = await access_for_payment(session, providers.vault, providers.registry, payment)
-    if payment.provider != SANDBOX:
+    if not own:
         adapter = providers.registry.get(payment.provider)
         await _refund_at_provider(db, adapter, access, refund, providers.reconcile_schedule)
         return
-    await processor.settle_refund()
+    if payment.provider == SANDBOX:
+        await processor.settle_refund()
     # The sandbox's answer is a provider report, settled on the one path every provider's
     # takes; its receipt makes a second run of this job a duplicate.
     report = own_report(
@@ -203,7 +208,7 @@ async def process_refund(
     )
     async with db.transaction() as session:
         await complete_current_job(session)
-        scope = Scope(SANDBOX, payment.merchant_id, None, refundable=True)
+        scope = Scope(payment.provider, payment.merchant_id, None, refundable=True)
         await apply_report(session, scope, report, None)
 
 

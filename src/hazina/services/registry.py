@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.ledger import CREDIT
 from hazina.domain.providers import Capability, CredentialFields, ProviderAccess
 from hazina.services.ports import PaymentProvider
 
@@ -37,7 +38,10 @@ class ProviderRegistry:
 
     def can_refund(self, provider: str) -> bool:
         """Whether money of this provider's payments can be sent back by API."""
-        return provider == SANDBOX or Capability.REFUND in self.get(provider).capabilities
+        # A credit payment (#14 ledger) is refunded into its wallet by the ledger itself.
+        if provider in (SANDBOX, CREDIT):
+            return True
+        return Capability.REFUND in self.get(provider).capabilities
 
     def get(self, name: str) -> PaymentProvider:
         adapter = self.adapters.get(name)
