@@ -13,7 +13,9 @@ from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
+from hazina.providers.ecocash import EARLY_CHECKS, EcoCashProvider
 from hazina.providers.clickpesa_payouts import ClickPesaPayouts
+from hazina.providers.paynow import PaynowProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.providers.sandbox_payouts import SandboxPayouts
 from hazina.providers.stripe import StripeProvider
@@ -113,6 +115,7 @@ def build(settings: Settings) -> Container:
             reconcile_schedule=tuple(settings.reconcile_schedule),
             # Stripe's SDK may try a call twice; a minute of slack for clocks and queues.
             start_grace_seconds=2 * settings.provider_timeout_seconds + 60,
+            early_checks={"ecocash": EARLY_CHECKS},
         ),
         public_payment_throttle=throttle,
         rejected_hook_samples=SampleThrottle(throttles, settings.rejected_hook_samples_per_address),
@@ -132,6 +135,8 @@ def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
     adapters: list[PaymentProvider] = [
         StripeProvider(settings.stripe_api_base, timeout),
         ClickPesaProvider(settings.clickpesa_api_base, timeout),
+        PaynowProvider(settings.paynow_api_base, timeout),
+        EcoCashProvider(settings.ecocash_api_base, timeout),
     ]
     return {adapter.name: adapter for adapter in adapters}
 
@@ -169,6 +174,22 @@ def default_accounts(settings: Settings) -> dict[str, ProviderAccess]:
             secrets["checksum_key"] = settings.clickpesa_checksum_key
         mode = "live" if settings.is_production else "test"
         accounts["clickpesa"] = ProviderAccess("clickpesa", None, mode, secrets)
+    if settings.paynow_integration_id and settings.paynow_integration_key:
+        secrets = {
+            "integration_id": settings.paynow_integration_id,
+            "integration_key": settings.paynow_integration_key,
+        }
+        if settings.paynow_auth_email:
+            secrets["auth_email"] = settings.paynow_auth_email
+        mode = "live" if settings.is_production else "test"
+        accounts["paynow"] = ProviderAccess("paynow", None, mode, secrets)
+    if settings.ecocash_merchant_code and settings.ecocash_api_key:
+        secrets = {
+            "merchant_code": settings.ecocash_merchant_code,
+            "api_key": settings.ecocash_api_key,
+        }
+        mode = "live" if settings.is_production else "test"
+        accounts["ecocash"] = ProviderAccess("ecocash", None, mode, secrets)
     return accounts
 
 

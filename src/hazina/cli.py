@@ -32,6 +32,8 @@ from hazina.services.payouts import progress as payout_progress
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.webhook_secrets import WebhookSecretUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
+from hazina.testing.ecocash_fake import serve_ecocash_fake
+from hazina.testing.paynow_fake import parse_integration, serve_paynow_fake
 from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
 from hazina.vault.keyring import KeyRingError, generate_key_entry
 from hazina.worker import Worker, janitor_retention
@@ -518,6 +520,48 @@ def fake_stripe(
 def fake_clickpesa(host: str, port: int, token_lifetime: float) -> None:
     """Serve a fake ClickPesa: set HAZINA_CLICKPESA_API_BASE=http://HOST:PORT for Hazina."""
     serve_clickpesa_fake(host, port, token_lifetime)
+
+
+@fake.command("paynow")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8767, show_default=True)
+@click.option(
+    "--integration",
+    "integrations",
+    multiple=True,
+    metavar="ID:KEY:EMAIL",
+    help="An integration to accept (its id, key and login email); repeatable.",
+)
+@click.option(
+    "--time-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiplies the test numbers' delays (5 s and 30 s); 0 settles them at once.",
+)
+def fake_paynow(host: str, port: int, integrations: tuple[str, ...], time_scale: float) -> None:
+    """Serve a fake Paynow: set HAZINA_PAYNOW_API_BASE=http://HOST:PORT for Hazina."""
+    try:
+        accepted = tuple(parse_integration(text) for text in integrations)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    serve_paynow_fake(host, port, accepted, time_scale)
+
+
+@fake.command("ecocash")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8768, show_default=True)
+@click.option("--api-key", "api_keys", multiple=True, help="An API key to accept; repeatable.")
+@click.option(
+    "--pay-after",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds after which 263771111111's payment is paid.",
+)
+def fake_ecocash(host: str, port: int, api_keys: tuple[str, ...], pay_after: float) -> None:
+    """Serve a fake EcoCash: set HAZINA_ECOCASH_API_BASE=http://HOST:PORT for Hazina."""
+    serve_ecocash_fake(host, port, api_keys, pay_after)
 
 
 @main.group()

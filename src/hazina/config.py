@@ -291,6 +291,13 @@ class Settings(BaseSettings):
     clickpesa_api_base: Annotated[
         str, Field(validation_alias=_env("HAZINA_CLICKPESA_API_BASE", "CLICKPESA_API_URL"))
     ] = "https://api.clickpesa.com/third-parties"
+    # #12 Paynow (web and express) and EcoCash direct (providers.md sections 4 and 5).
+    paynow_api_base: Annotated[str, Field(validation_alias=_env("HAZINA_PAYNOW_API_BASE"))] = (
+        "https://www.paynow.co.zw"
+    )
+    ecocash_api_base: Annotated[str, Field(validation_alias=_env("HAZINA_ECOCASH_API_BASE"))] = (
+        "https://developers.ecocash.co.zw/api/ecocash_pay"
+    )
     provider_timeout_seconds: Annotated[
         float, Field(validation_alias=_env("HAZINA_PROVIDER_TIMEOUT_SECONDS"), gt=0)
     ] = 15.0
@@ -326,6 +333,24 @@ class Settings(BaseSettings):
             validation_alias=_env("CLICKPESA_WEBHOOK_SIGNING_KEY", "CLICKPESA_CHECKSUM_KEY"),
             repr=False,
         ),
+    ] = None
+
+    # #12 Paynow's and EcoCash's default accounts (test mode unless HAZINA_ENV=production).
+    paynow_integration_id: Annotated[
+        str | None, Field(validation_alias=_env("PAYNOW_INTEGRATION_ID"))
+    ] = None
+    paynow_integration_key: Annotated[
+        str | None, Field(validation_alias=_env("PAYNOW_INTEGRATION_KEY"), repr=False)
+    ] = None
+    # The Paynow login email express checkout sends as `authemail`.
+    paynow_auth_email: Annotated[str | None, Field(validation_alias=_env("PAYNOW_AUTH_EMAIL"))] = (
+        None
+    )
+    ecocash_merchant_code: Annotated[
+        str | None, Field(validation_alias=_env("ECOCASH_MERCHANT_CODE"))
+    ] = None
+    ecocash_api_key: Annotated[
+        str | None, Field(validation_alias=_env("ECOCASH_API_KEY"), repr=False)
     ] = None
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:

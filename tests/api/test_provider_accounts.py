@@ -237,7 +237,12 @@ async def test_short_secrets_show_no_last_four(client: httpx.AsyncClient) -> Non
 @pytest.mark.parametrize(
     ("provider", "mode", "credentials", "description"),
     [
-        ("paypal", "test", STRIPE, "Unsupported provider 'paypal': use one of clickpesa, stripe"),
+        (
+            "nosuchpay",
+            "test",
+            STRIPE,
+            "Unsupported provider 'nosuchpay': use one of clickpesa, ecocash, paynow, stripe",
+        ),
         ("stripe", "sandbox", STRIPE, TEST_KEYS_ONLY),
         (
             "stripe",

@@ -50,6 +50,11 @@ SANDBOX = {"upi": Method("upi", "UPI", True), "card": Method("card", "Card", Tru
 PROVIDER_METHODS = {
     "stripe": Method("stripe", "Stripe", False, provider=True),
     "clickpesa": Method("clickpesa", "ClickPesa", True, provider=True),
+    "paynow": Method("paynow", "Paynow", False, provider=True),
+    "ecocash": Method("ecocash", "EcoCash", True, provider=True),
+    "onemoney": Method("onemoney", "OneMoney", True, provider=True),
+    "innbucks": Method("innbucks", "InnBucks", False, provider=True),
+    "ecocash_direct": Method("ecocash_direct", "EcoCash", True, provider=True),
 }
 
 

@@ -19,7 +19,7 @@ from hazina.web.templating import render
 
 router = APIRouter(prefix="/dashboard/providers", include_in_schema=False)
 PAGE = "/dashboard/providers"
-LABELS = {"stripe": "Stripe", "clickpesa": "ClickPesa"}
+LABELS = {"stripe": "Stripe", "clickpesa": "ClickPesa", "paynow": "Paynow", "ecocash": "EcoCash"}
 FIELD_LABELS = {
     "secret_key": "Secret key",
     "webhook_secret": "Webhook signing secret",
@@ -27,6 +27,10 @@ FIELD_LABELS = {
     "client_id": "Client ID",
     "api_key": "API key",
     "checksum_key": "Checksum key",
+    "integration_id": "Integration ID",
+    "integration_key": "Integration key",
+    "auth_email": "Paynow login email (express checkout)",
+    "merchant_code": "Merchant code",
 }
 
 

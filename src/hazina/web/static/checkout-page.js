@@ -30,6 +30,9 @@
   var held = byTestId("review-state");
   var nextAction = root.querySelector("[data-next-action]");
   var nextLink = root.querySelector("[data-next-link]");
+  var nextCode = root.querySelector("[data-next-code]");
+  // Methods answered in this page (InnBucks shows a code): no tab to open for a redirect.
+  var IN_PAGE = { innbucks: true };
   var retryButton = byTestId("retry-button");
 
   // Which part of the page is showing: "loading", "choose" (methods, plus a method's form),
@@ -179,6 +182,17 @@
       nextAction.textContent = "Check your phone" + (action.phone ? " (" + action.phone + ")" : "") +
         ": " + (action.message || "approve the payment request.");
       nextAction.hidden = false;
+    } else if (action.type === "authorization_code" && /^\d+$/.test(String(action.code))) {
+      // The QR code is the server's SVG shown as an image: it can carry no script.
+      byTestId("authorization-code").textContent = action.code;
+      byTestId("authorization-qr").src = "data:image/svg+xml," + encodeURIComponent(action.qr_svg || "");
+      var open = byTestId("authorization-link");
+      if (/^schinn\.wbpycode:\/\//.test(String(action.deep_link))) open.href = action.deep_link;
+      nextCode.querySelector("[data-code-expiry]").textContent =
+        action.expires_at ? "(valid until " + new Date(action.expires_at).toLocaleString() + ")" : "";
+      nextAction.textContent = "Pay in the InnBucks app: enter the code, scan the QR code or open the app.";
+      nextAction.hidden = false;
+      nextCode.hidden = false;
     }
   }
 
@@ -187,6 +201,7 @@
   function pay(body, redirects) {
     nextAction.hidden = true;
     nextLink.hidden = true;
+    nextCode.hidden = true;
     if (embedded && redirects) openPopup();
     show("processing");
     fetch("/api/v1/payments/public", {
@@ -248,8 +263,17 @@
       var body = { order_id: orderId, method: "clickpesa" };
       if (phone) body.phone = phone;
       return body;
-    }
+    },
+    // Mobile money: the number the prompt is pushed to (required; the server validates it).
+    ecocash: mobileMoney,
+    onemoney: mobileMoney,
+    ecocash_direct: mobileMoney
   };
+
+  function mobileMoney(form) {
+    var phone = form.elements.phone.value.replace(/[\s-]/g, "");
+    return { order_id: orderId, method: form.getAttribute("data-method-form"), phone: phone };
+  }
 
   function choose(button) {
     method = button.getAttribute("data-method");
@@ -263,7 +287,7 @@
       if (first) first.focus();
     } else {
       // A provider without a form (Stripe): its next_action says what to do.
-      pay({ order_id: orderId, method: method }, true);
+      pay({ order_id: orderId, method: method }, !IN_PAGE[method]);
     }
   }
 
