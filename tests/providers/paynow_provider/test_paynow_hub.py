@@ -82,7 +82,8 @@ async def hook_path(api: httpx.AsyncClient) -> str:
     """The account's hook URL, as the provider accounts list shows it."""
     listed = (await api.get("/api/v1/provider-accounts")).json()["data"]
     [account] = [a for a in listed if a["provider"] == "paynow"]
-    return "/hooks/" + account["webhook_url"].split("/hooks/", 1)[1]
+    url: str = account["webhook_url"]
+    return "/hooks/" + url.split("/hooks/", 1)[1]
 
 
 async def pay(
@@ -117,7 +118,7 @@ async def test_ecocash_with_the_success_number_pays_the_order_once(
     assert payment["next_action"]["type"] == "ussd_push"
     row = await payment_row(hub, payment["id"])
     assert row.provider == "paynow"
-    assert row.provider_reference.startswith(f"{BASE}/Interface/CheckPayment/?guid=")  # pollurl
+    assert str(row.provider_reference).startswith(f"{BASE}/Interface/CheckPayment/?guid=")
     assert row.provider_payment_reference  # paynowreference
     await settled(paynow)
     assert paynow.ipn_outcomes == ["200"]
