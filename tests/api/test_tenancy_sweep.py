@@ -41,6 +41,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/payments/{payment_id}/review"): {"action": "refund"},
     ("POST", "/api/v1/payments/{payment_id}/refunds"): {"amount": 100},
     ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): {"enabled": False},
+    ("PUT", "/api/v1/payouts/schedules/{account_id}"): {
+        "interval": "daily",
+        "destination": {"type": "mobile_money", "phone": "+255712345678"},
+    },
 }
 
 
@@ -66,7 +70,19 @@ async def make_objects(
     order = (await client.post("/api/v1/orders", json={"amount": 50000})).json()
     body = {"order_id": order["id"], "method": "upi", "vpa": "user@paytm"}
     payment = (await client.post("/api/v1/payments", json=body)).json()
-    await drain(worker)  # success: capturable and refundable
+    account = {"kind": "creator", "currency": "INR"}
+    creator = (await client.post("/api/v1/accounts", json=account)).json()["id"]
+    splits = [{"account_id": creator, "amount": 20000}]
+    earning = (await client.post("/api/v1/orders", json={"amount": 50000, "splits": splits})).json()
+    paid = {"order_id": earning["id"], "method": "upi", "vpa": "user@paytm"}
+    assert (await client.post("/api/v1/payments", json=paid)).status_code == 201
+    await drain(worker)  # success: capturable and refundable; the creator's earnings available
+    destination = {"type": "mobile_money", "phone": "+255712345678"}
+    payout = await client.post(
+        "/api/v1/payouts",
+        json={"account_id": creator, "amount": 1000, "currency": "INR", "destination": destination},
+    )
+    assert payout.status_code == 201, payout.text
     refund = await client.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 100})
     assert refund.status_code == 201, refund.text
     assert (await client.put("/api/v1/webhooks/config", json={"webhook_url": HOOK})).is_success
@@ -87,6 +103,8 @@ async def make_objects(
             )
         )
     return {
+        "account_id": creator,
+        "payout_id": payout.json()["id"],
         "order_id": order["id"],
         "payment_id": payment["id"],
         "refund_id": refund.json()["id"],
@@ -122,6 +140,8 @@ async def test_no_route_shows_a_merchants_objects_to_another_or_to_its_other_mod
         "webhook_id",
         "endpoint_id",
         "inbound_event_id",
+        "account_id",
+        "payout_id",
     }
     assert not unknown, f"no way to make A's object for {unknown}: add it to make_objects"
     objects = await make_objects(client, container, worker)

@@ -35,6 +35,7 @@ from hazina.domain.providers import ProviderAccess, ProviderFailure
 from hazina.services.events import record_event
 from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.lookups import OwnedLookup
+from hazina.services.orders import MAXIMUM_AMOUNT
 from hazina.services.pages import Page, fetch_page
 from hazina.services.payouts import accounting
 from hazina.services.payouts.context import CLICKPESA, SANDBOX, PayoutContext
@@ -167,12 +168,14 @@ async def create_payout(
     source: str = "api",
 ) -> StoredResponse:
     """`source`: `api` (the merchant asked) or `schedule` (the account's payout schedule)."""
-    if new.amount <= 0:
-        raise BadRequest("amount must be a positive integer")
+    if not 0 < new.amount <= MAXIMUM_AMOUNT:
+        raise BadRequest(f"amount must be a positive integer of at most {MAXIMUM_AMOUNT}")
     destination = parse_destination(new.destination)
     payout_id = ids.new_id(ids.PAYOUT)
     start = PayoutStart(payout_id, new.amount, new.currency, destination)
     provider, access, fee = await quote(db, context, merchant_id, livemode, new.provider, start)
+    if new.amount + fee > MAXIMUM_AMOUNT:
+        raise BadRequest("amount and its fee are more than any account can hold")
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
         account = await session.get(LedgerAccount, new.account_id)

@@ -29,6 +29,7 @@ from hazina.domain.payouts import (
     next_scheduled_run,
 )
 from hazina.services.idempotency import IdempotencyRequest
+from hazina.services.orders import MAXIMUM_AMOUNT
 from hazina.services.payouts.context import PayoutContext
 from hazina.services.payouts.creation import NewPayout, create_payout, parse_destination, quote
 
@@ -66,8 +67,8 @@ def _validated(new: NewSchedule) -> tuple[Interval, dict[str, Any]]:
     interval = Interval(new.interval)
     if interval == Interval.WEEKLY and (new.weekday is None or not 0 <= new.weekday <= 6):
         raise BadRequest("weekday (0 = Monday … 6 = Sunday) is required for a weekly schedule")
-    if new.minimum < 0:
-        raise BadRequest("minimum must be zero or more")
+    if not 0 <= new.minimum <= MAXIMUM_AMOUNT:
+        raise BadRequest(f"minimum must be from 0 to {MAXIMUM_AMOUNT}")
     if new.destination is None:
         raise BadRequest("destination is required: where scheduled payouts go")
     return interval, parse_destination(new.destination).to_json()
