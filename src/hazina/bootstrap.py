@@ -15,6 +15,7 @@ from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
 from hazina.providers.ecocash import EARLY_CHECKS, EcoCashProvider
 from hazina.providers.clickpesa_payouts import ClickPesaPayouts
+from hazina.providers.generic import GenericGatewayProvider
 from hazina.providers.paynow import PaynowProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.providers.sandbox_payouts import SandboxPayouts
@@ -134,6 +135,7 @@ def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
     timeout = settings.provider_timeout_seconds
     adapters: list[PaymentProvider] = [
         StripeProvider(settings.stripe_api_base, timeout),
+        GenericGatewayProvider(),
         ClickPesaProvider(settings.clickpesa_api_base, timeout),
         PaynowProvider(settings.paynow_api_base, timeout),
         EcoCashProvider(settings.ecocash_api_base, timeout),

@@ -33,6 +33,7 @@ from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.webhook_secrets import WebhookSecretUnreadable
 from hazina.testing.clickpesa_fake import serve_clickpesa_fake
 from hazina.testing.ecocash_fake import serve_ecocash_fake
+from hazina.testing.generic_fake import serve_generic_fake
 from hazina.testing.paynow_fake import parse_integration, serve_paynow_fake
 from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
 from hazina.vault.keyring import KeyRingError, generate_key_entry
@@ -511,6 +512,16 @@ def fake_stripe(
     run_stripe_fake(
         host, port, api_key=api_key, webhook_url=webhook_url, webhook_secret=webhook_secret
     )
+
+
+@fake.command("generic")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8768, show_default=True)
+def fake_generic(host: str, port: int) -> None:
+    """Serve a generic payment website: register a gateway whose redirect URL template is
+    http://HOST:PORT/pay?ref={payment_id}&amount={amount}&currency={currency}&return={return_url},
+    then POST /_control/gateway {"webhook_url", "signing_secret"} with what Hazina answered."""
+    serve_generic_fake(host, port)
 
 
 @fake.command("clickpesa")

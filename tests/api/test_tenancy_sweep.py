@@ -33,8 +33,8 @@ PUBLIC = frozenset(
     }
 )
 # Path parameters that name no object of A's: a provider is a name, and each merchant's
-# `provider-accounts/{provider}` is its own account.
-NOT_IDS = frozenset({"provider"})
+# `provider-accounts/{provider}` is its own account (and `…/generic/{name}` its own gateway).
+NOT_IDS = frozenset({"provider", "name"})
 # What a write must carry to get past validation to the lookup.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/payments/{payment_id}/capture"): {"amount": 50000},

@@ -6,7 +6,7 @@ from hazina.domain.currencies import ISO_4217, UnknownCurrency
 from hazina.domain.providers import ProviderFailure
 from hazina.providers.clickpesa import _amount as clickpesa_amount
 from hazina.providers.clickpesa import _major_amount as clickpesa_major
-from hazina.providers.stripe import from_stripe_amount, to_stripe_amount
+from hazina.providers.stripe_amounts import from_stripe_amount, to_stripe_amount
 
 # --- Stripe (docs.stripe.com/currencies) --------------------------------------------------------
 

@@ -4,7 +4,7 @@ as the big gateways limit them."""
 
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from pydantic import (
@@ -183,6 +183,9 @@ class PaymentCreate(Body):
     capture: StrictBool = True
     # Method `credit`: the customer account (wallet) paying the order.
     account_id: Annotated[Text | None, Field(max_length=64)] = None
+    # "payment_intent" (method stripe): a client secret for Stripe Elements on the merchant's
+    # own page instead of the hosted checkout.
+    flow: Literal["checkout", "payment_intent"] | None = None
 
     def to_new_payment(self) -> NewPayment:
         card = None
@@ -202,6 +205,7 @@ class PaymentCreate(Body):
             email=self.email,
             capture=self.capture,
             account_id=self.account_id,
+            flow=self.flow,
         )
 
 

@@ -339,19 +339,29 @@ class AuditLog(Base):
 class ProviderAccount(Base):
     """A merchant's credentials for one provider. `secrets` maps each field to a vault token
     (AES-256-GCM, key id inside, bound to merchant + provider + field); `hints` holds the last
-    four characters shown on read."""
+    four characters shown on read.
+
+    A merchant has one account per provider, except generic gateways (migration 0015): many,
+    each by its `name` (`''` for every other provider), with its `settings` (the redirect URL
+    template) and a signing secret whose previous value verifies until
+    `previous_secret_expires_at`."""
 
     __tablename__ = "provider_accounts"
     __table_args__ = (
-        UniqueConstraint("merchant_id", "provider", name="uq_provider_accounts_merchant_provider"),
+        UniqueConstraint(
+            "merchant_id", "provider", "name", name="uq_provider_accounts_merchant_provider_name"
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
     provider: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(40), default="", server_default="")
     mode: Mapped[str] = mapped_column(String(10))
     secrets: Mapped[dict[str, Any]]
     hints: Mapped[dict[str, Any]]
+    settings: Mapped[dict[str, Any] | None]
+    previous_secret_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 

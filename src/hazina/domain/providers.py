@@ -17,6 +17,9 @@ class Capability(StrEnum):
     # so a customer who abandoned it can start another without paying twice.
     CANCEL = "cancel"
     CAPTURE = "capture"
+    # The customer pays on the merchant's own page with the provider's elements, confirming a
+    # payment Hazina created there with its client secret (Stripe's PaymentIntent flow).
+    CLIENT_SECRET = "client_secret"  # noqa: S105 (a capability, not a secret)
     # The provider takes any answer but 200 as "send it again" and resends (Paynow's IPN): a
     # notification Hazina rejects or cannot apply is still answered 200 (and stored as such);
     # the provider's status query settles the payment instead.
@@ -156,6 +159,12 @@ def own_report(
     )
 
 
+# How the customer pays: the provider's hosted page (or a push), or the merchant's own page
+# confirming with a client secret (`"flow": "payment_intent"`, providers with `CLIENT_SECRET`).
+HOSTED_FLOW = "checkout"
+CLIENT_SECRET_FLOW = "payment_intent"  # noqa: S105 (a flow, not a secret)
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentStart:
     """What an adapter needs to start collecting one payment."""
@@ -172,6 +181,7 @@ class PaymentStart:
     customer_email: str | None = None
     # False: only authorise now; the merchant captures later (providers with `CAPTURE`).
     capture: bool = True
+    flow: str = "checkout"  # HOSTED_FLOW or CLIENT_SECRET_FLOW
     # The payment method asked for, for providers serving several (Paynow's `ecocash`…).
     method: str = ""
     # Where the provider posts this payment's notifications when it takes a URL per payment
@@ -229,6 +239,8 @@ class ProviderAccess:
     account_id: str | None
     mode: str
     secrets: dict[str, str]
+    # What the account holds that is not secret (a generic gateway's redirect URL template).
+    settings: dict[str, str] = field(default_factory=dict)
 
     def secret(self, name: str) -> str | None:
         return self.secrets.get(name) or None

@@ -1,4 +1,5 @@
-"""Stripe: Checkout Sessions to collect, the Refunds API to return, signed events to learn.
+"""Stripe: Checkout Sessions (or PaymentIntents for the merchant's own page) to collect, the
+Refunds API to return, signed events to learn (read in `stripe_events`).
 
 Wire format: providers.md section 1. The official `stripe` package does the HTTP (its async httpx
 client, pointed at `api_base`) and the signature check, so both behave exactly as Stripe documents.
@@ -9,13 +10,13 @@ import json
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import stripe
+from stripe.params import PaymentIntentCreateParams
 
-from hazina.domain.money import exponent, to_major
 from hazina.domain.providers import (
+    CLIENT_SECRET_FLOW,
     Capability,
     CaptureStart,
     CredentialFields,
@@ -29,6 +30,20 @@ from hazina.domain.providers import (
     StartedPayment,
     StartedRefund,
 )
+from hazina.providers.stripe_amounts import reported_amount, to_stripe_amount
+from hazina.providers.stripe_events import (
+    FLOW_KEY,
+    PAYMENT_KEY,
+    REFUND_KEY,
+    REFUND_KINDS,
+    event_from,
+    id_of,
+    intent_event,
+    intent_failure,
+    intent_state,
+    refund_event,
+    session_event,
+)
 
 # Stripe's SDK default; older signatures are replays, not news.
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -37,46 +52,15 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 SESSION_LIFETIME_SECONDS = 31 * 60
 # The reasons the Refunds API accepts; Hazina's free-text reason is only passed on when it is one.
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
-
-_SESSION_KINDS = {
-    "checkout.session.async_payment_succeeded": ProviderEventKind.PAYMENT_SUCCEEDED,
-    "checkout.session.async_payment_failed": ProviderEventKind.PAYMENT_FAILED,
-    "checkout.session.expired": ProviderEventKind.PAYMENT_EXPIRED,
-}
-# A declined attempt inside Checkout (`payment_intent.payment_failed`) is not final: the session
-# stays open for another card, so only the session's own events fail a payment.
-_INTENT_KINDS = {
-    "payment_intent.succeeded": ProviderEventKind.PAYMENT_SUCCEEDED,
-    # A manual-capture payment was authorised: the money is held, to be captured later. (Its
-    # checkout.session.completed says `unpaid`, the same as a delayed method's.)
-    "payment_intent.amount_capturable_updated": ProviderEventKind.PAYMENT_SUCCEEDED,
-}
-# `charge.refunded` names no refund (only the charge's running total), so it is not used: each
-# refund's own events carry Hazina's refund id in their metadata and its final status.
-_REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"})
-_REFUND_KINDS = {
-    "succeeded": ProviderEventKind.REFUND_SUCCEEDED,
-    "failed": ProviderEventKind.REFUND_FAILED,
-    "canceled": ProviderEventKind.REFUND_FAILED,
-}
-
-# Stripe's units differ from ISO 4217's for some currencies (docs.stripe.com/currencies):
-# these it counts in whole units, MGA included (ISO gives it two decimals)…
-_STRIPE_ZERO_DECIMAL = frozenset({
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
-    "XAF", "XOF", "XPF",
-})  # fmt: skip
-# …these in thousandths, with a last digit of 0 (its partners settle to the hundredth)…
-_STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-# …and ISK, zero-decimal in ISO, keeps two decimals in Stripe's API that must always be 00.
-# Every other currency (HUF and TWD too, which are zero-decimal only for payouts) has two.
-_STRIPE_STEPS = {"ISK": 100} | dict.fromkeys(_STRIPE_THREE_DECIMAL, 10)
+# Our references to a PaymentIntent (the PaymentIntent flow) rather than a Checkout Session.
+_INTENT_PREFIX = "pi_"
 
 T = TypeVar("T")
 
 
 class StripeProvider:
-    """Implements services.ports.PaymentProvider for method `stripe` (hosted Checkout)."""
+    """Implements services.ports.PaymentProvider for method `stripe`: hosted Checkout, or a
+    PaymentIntent whose client secret the merchant's page confirms with Stripe Elements."""
 
     name: str = "stripe"
     methods: tuple[str, ...] = ("stripe",)
@@ -87,6 +71,7 @@ class StripeProvider:
             Capability.REFUND,
             Capability.CAPTURE,
             Capability.CANCEL,
+            Capability.CLIENT_SECRET,
         }
     )
     credentials = CredentialFields(
@@ -123,7 +108,9 @@ class StripeProvider:
         )
 
     async def start_payment(self, access: ProviderAccess, start: PaymentStart) -> StartedPayment:
-        metadata = {"hazina_payment_id": start.payment_id}
+        if start.flow == CLIENT_SECRET_FLOW:
+            return await self._start_intent(access, start)
+        metadata = {PAYMENT_KEY: start.payment_id}
         session = await _call(
             self._client(access).v1.checkout.sessions.create_async(
                 {
@@ -161,10 +148,54 @@ class StripeProvider:
             provider_reference=session.id, next_action={"type": "redirect", "url": session.url}
         )
 
+    async def _start_intent(self, access: ProviderAccess, start: PaymentStart) -> StartedPayment:
+        publishable_key = access.secret("publishable_key")
+        if publishable_key is None:
+            # The merchant's page needs it to load Stripe Elements: refuse before creating.
+            raise ProviderFailure(
+                "The Stripe account has no publishable_key, which the PaymentIntent flow hands "
+                "to the merchant's page: add it to the provider account."
+            )
+        params: PaymentIntentCreateParams = {
+            "amount": to_stripe_amount(start.amount, start.currency),
+            "currency": start.currency.lower(),
+            "automatic_payment_methods": {"enabled": True},
+            "description": start.description,
+            # The flow marks its declines as final (stripe_events).
+            "metadata": {PAYMENT_KEY: start.payment_id, FLOW_KEY: CLIENT_SECRET_FLOW},
+        }
+        if not start.capture:
+            params["capture_method"] = "manual"
+        if start.customer_email:
+            params["receipt_email"] = start.customer_email
+        intent = await _call(
+            self._client(access).v1.payment_intents.create_async(
+                params, {"idempotency_key": f"hazina-{start.payment_id}"}
+            )
+        )
+        if not intent.client_secret:
+            raise ProviderFailure(f"Stripe returned PaymentIntent {intent.id} without a secret.")
+        return StartedPayment(
+            provider_reference=intent.id,
+            next_action={
+                "type": "stripe_client_secret",
+                "client_secret": intent.client_secret,
+                "publishable_key": publishable_key,
+            },
+        )
+
     async def cancel_payment(self, access: ProviderAccess, provider_reference: str) -> None:
-        """Expire the Checkout Session: its page stops taking money (Stripe refuses once it
-        was completed, and that refusal is raised)."""
-        await _call(self._client(access).v1.checkout.sessions.expire_async(provider_reference))
+        """Expire the Checkout Session, or cancel the PaymentIntent: it stops taking money
+        (Stripe refuses once it was paid, and that refusal is raised)."""
+        client = self._client(access)
+        if provider_reference.startswith(_INTENT_PREFIX):
+            await _call(
+                client.v1.payment_intents.cancel_async(
+                    provider_reference, {"cancellation_reason": "abandoned"}
+                )
+            )
+            return
+        await _call(client.v1.checkout.sessions.expire_async(provider_reference))
 
     def parse_webhook(
         self, access: ProviderAccess, body: bytes, headers: Mapping[str, str]
@@ -189,7 +220,7 @@ class StripeProvider:
             raise InvalidSignature(f"Stripe signature rejected: {exc.user_message}") from None
         try:
             event = json.loads(payload)
-            return [_event_from(event)]
+            return [event_from(event)]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidSignature("The signed Stripe webhook is not a Stripe event.") from exc
 
@@ -199,6 +230,8 @@ class StripeProvider:
         if provider_reference is None:
             return None  # Checkout Sessions cannot be searched by our id
         client = self._client(access)
+        if provider_reference.startswith(_INTENT_PREFIX):
+            return await self._fetch_intent(client, payment_id, provider_reference)
         try:
             session = await client.v1.checkout.sessions.retrieve_async(provider_reference)
         except stripe.InvalidRequestError as exc:
@@ -215,27 +248,46 @@ class StripeProvider:
             kind = ProviderEventKind.PAYMENT_SUCCEEDED
         elif status == "expired":
             kind = ProviderEventKind.PAYMENT_EXPIRED
-        elif status == "complete" and (intent_id := _id_of(found.get("payment_intent"))):
+        elif status == "complete" and (intent_id := id_of(found.get("payment_intent"))):
             # A completed, unpaid session is a delayed payment; only its intent knows if it failed.
             intent = await _call(client.v1.payment_intents.retrieve_async(intent_id))
             if intent.status == "requires_capture":
                 kind = ProviderEventKind.PAYMENT_SUCCEEDED  # authorised, to be captured
             elif intent.status in ("requires_payment_method", "canceled"):
                 kind = ProviderEventKind.PAYMENT_FAILED
-                message = _failure_message(intent.to_dict())
-        event = _session_event(
+                message = intent_failure(intent.to_dict())
+        event = session_event(
             f"reconcile:{session.id}:{status}:{payment_status}", "checkout.session", kind, found
         )
         return replace(event, payment_id=event.payment_id or payment_id, message=message)
 
+    async def _fetch_intent(
+        self, client: stripe.StripeClient, payment_id: str, intent_id: str
+    ) -> ProviderEvent | None:
+        try:
+            intent = await client.v1.payment_intents.retrieve_async(intent_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise _failure(exc) from exc
+        except stripe.StripeError as exc:
+            raise _failure(exc) from exc
+        found = intent.to_dict()
+        event = intent_event(
+            f"reconcile:{intent.id}:{intent.status}", "payment_intent", intent_state(found), found
+        )
+        return replace(event, payment_id=event.payment_id or payment_id)
+
     async def refund(self, access: ProviderAccess, refund: RefundStart) -> StartedRefund:
         client = self._client(access)
-        intent_id = refund.provider_payment_reference
+        intent_id = refund.provider_payment_reference or _intent_reference(
+            refund.provider_reference
+        )
         if intent_id is None and refund.provider_reference is not None:
             session = await _call(
                 client.v1.checkout.sessions.retrieve_async(refund.provider_reference)
             )
-            intent_id = _id_of(session.to_dict().get("payment_intent"))
+            intent_id = id_of(session.to_dict().get("payment_intent"))
         if intent_id is None:
             raise ProviderFailure("Stripe has no completed payment to refund for this payment.")
         reason = refund.reason if refund.reason in _REFUND_REASONS else None
@@ -244,10 +296,7 @@ class StripeProvider:
                 {
                     "payment_intent": intent_id,
                     "amount": to_stripe_amount(refund.amount, refund.currency),
-                    "metadata": {
-                        "hazina_refund_id": refund.refund_id,
-                        "hazina_payment_id": refund.payment_id,
-                    },
+                    "metadata": {REFUND_KEY: refund.refund_id, PAYMENT_KEY: refund.payment_id},
                     **({"reason": reason} if reason else {}),
                 },
                 {"idempotency_key": f"hazina-{refund.refund_id}"},
@@ -268,32 +317,22 @@ class StripeProvider:
             self._client(access).v1.refunds.retrieve_async(provider_refund_reference)
         )
         status = str(found.status)
-        kind = _REFUND_KINDS.get(status)
+        kind = REFUND_KINDS.get(status)
         if kind is None:
             return None  # pending or requires_action: Stripe has not settled it yet
-        refund = found.to_dict()
-        return ProviderEvent(
-            kind=kind,
-            dedup_key=f"reconcile:{found.id}:{status}",
-            raw_type="refund",
-            raw_status=status,
-            payment_id=_metadata(refund).get("hazina_payment_id"),
-            provider_payment_reference=_id_of(refund.get("payment_intent")),
-            amount=_reported_amount(refund.get("amount"), refund.get("currency")),
-            currency=_upper(refund.get("currency")),
-            refund_id=_metadata(refund).get("hazina_refund_id") or refund_id,
-            provider_refund_reference=found.id,
-            message=refund.get("failure_reason") or (None if status == "succeeded" else status),
-        )
+        event = refund_event(f"reconcile:{found.id}:{status}", "refund", kind, found.to_dict())
+        return replace(event, refund_id=event.refund_id or refund_id)
 
     async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
         client = self._client(access)
-        intent_id = capture.provider_payment_reference
+        intent_id = capture.provider_payment_reference or _intent_reference(
+            capture.provider_reference
+        )
         if intent_id is None and capture.provider_reference is not None:
             session = await _call(
                 client.v1.checkout.sessions.retrieve_async(capture.provider_reference)
             )
-            intent_id = _id_of(session.to_dict().get("payment_intent"))
+            intent_id = id_of(session.to_dict().get("payment_intent"))
         if intent_id is None:
             raise ProviderFailure("Stripe holds no authorised payment to capture for it.")
         captured = await _call(
@@ -305,7 +344,7 @@ class StripeProvider:
                 {"idempotency_key": f"hazina-capture-{capture.payment_id}"},
             )
         )
-        amount = _reported_amount(captured.amount_received, captured.currency)
+        amount = reported_amount(captured.amount_received, captured.currency)
         return capture.amount if amount is None else amount
 
 
@@ -324,167 +363,8 @@ def _failure(exc: stripe.StripeError) -> ProviderFailure:
     return ProviderFailure(message, retryable=status >= 500 or status == 429)
 
 
-def _event_from(event: dict[str, Any]) -> ProviderEvent:
-    event_id, event_type = str(event["id"]), str(event["type"])
-    found: dict[str, Any] = event["data"]["object"]
-    occurred_at = datetime.fromtimestamp(int(event["created"]), UTC)
-    if event_type == "checkout.session.completed":
-        paid = found.get("payment_status") in ("paid", "no_payment_required")
-        # An unpaid completed session is a delayed method still on its way: it stays pending.
-        kind = ProviderEventKind.PAYMENT_SUCCEEDED if paid else ProviderEventKind.IGNORED
-        parsed = _session_event(event_id, event_type, kind, found)
-    elif event_type in _SESSION_KINDS:
-        parsed = _session_event(event_id, event_type, _SESSION_KINDS[event_type], found)
-    elif event_type in _INTENT_KINDS:
-        parsed = _intent_event(event_id, event_type, _INTENT_KINDS[event_type], found)
-    elif event_type == "payment_intent.canceled" and found.get("cancellation_reason") == (
-        "automatic"
-    ):
-        # Stripe released an uncaptured authorisation when its capture window closed.
-        parsed = _intent_event(event_id, event_type, ProviderEventKind.AUTHORIZATION_EXPIRED, found)
-    elif event_type in _REFUND_EVENTS:
-        status = str(found.get("status"))
-        parsed = ProviderEvent(
-            kind=_REFUND_KINDS.get(status, ProviderEventKind.IGNORED),
-            dedup_key=event_id,
-            raw_type=event_type,
-            raw_status=status,
-            payment_id=_metadata(found).get("hazina_payment_id"),
-            provider_payment_reference=_id_of(found.get("payment_intent")),
-            amount=_reported_amount(found.get("amount"), found.get("currency")),
-            currency=_upper(found.get("currency")),
-            refund_id=_metadata(found).get("hazina_refund_id"),
-            provider_refund_reference=found.get("id"),
-            message=found.get("failure_reason"),
-        )
-    else:
-        parsed = ProviderEvent(
-            kind=ProviderEventKind.IGNORED,
-            dedup_key=event_id,
-            raw_type=event_type,
-            raw_status=str(found.get("status")),
-        )
-    return replace(parsed, occurred_at=occurred_at)
-
-
-def _session_event(
-    dedup_key: str, raw_type: str, kind: ProviderEventKind, session: dict[str, Any]
-) -> ProviderEvent:
-    status = session.get("status")
-    return ProviderEvent(
-        kind=kind,
-        dedup_key=dedup_key,
-        raw_type=raw_type,
-        # What decided the kind: the payment status of a completed session, else the session's.
-        raw_status=str(session.get("payment_status") if status == "complete" else status),
-        payment_id=_metadata(session).get("hazina_payment_id")
-        or session.get("client_reference_id"),
-        provider_reference=session.get("id"),
-        provider_payment_reference=_id_of(session.get("payment_intent")),
-        amount=_reported_amount(session.get("amount_total"), session.get("currency")),
-        currency=_upper(session.get("currency")),
-    )
-
-
-def _intent_event(
-    dedup_key: str, raw_type: str, kind: ProviderEventKind, intent: dict[str, Any]
-) -> ProviderEvent:
-    succeeded = kind is ProviderEventKind.PAYMENT_SUCCEEDED
-    return ProviderEvent(
-        kind=kind,
-        dedup_key=dedup_key,
-        raw_type=raw_type,
-        raw_status=str(intent.get("status")),
-        payment_id=_metadata(intent).get("hazina_payment_id"),
-        provider_payment_reference=intent.get("id"),
-        amount=_reported_amount(_intent_amount(raw_type, intent), intent.get("currency")),
-        currency=_upper(intent.get("currency")),
-        message=None if succeeded else _failure_message(intent),
-    )
-
-
-def _intent_amount(raw_type: str, intent: dict[str, Any]) -> Any:
-    """What the intent's event reports: the amount received, the amount authorised (and held
-    for capture), or the amount asked for."""
-    if raw_type == "payment_intent.succeeded":
-        return intent.get("amount_received")
-    if raw_type == "payment_intent.amount_capturable_updated":
-        return intent.get("amount_capturable")
-    return intent.get("amount")
-
-
-def _metadata(found: dict[str, Any]) -> dict[str, str]:
-    metadata = found.get("metadata")
-    return metadata if isinstance(metadata, dict) else {}
-
-
-def _failure_message(intent: dict[str, Any]) -> str | None:
-    error = intent.get("last_payment_error")
-    return error.get("message") if isinstance(error, dict) else None
-
-
-def _id_of(reference: Any) -> str | None:
-    """An expandable field: an id, an expanded object, or null."""
-    if isinstance(reference, dict):
-        reference = reference.get("id")
-    return reference if isinstance(reference, str) and reference else None
-
-
-def _upper(currency: Any) -> str | None:
-    return currency.upper() if isinstance(currency, str) else None
-
-
-def _stripe_exponent(currency: str) -> int:
-    code = currency.upper()
-    if code in _STRIPE_ZERO_DECIMAL:
-        return 0
-    return 3 if code in _STRIPE_THREE_DECIMAL else 2
-
-
-def to_stripe_amount(minor: int, currency: str) -> int:
-    """Hazina's minor units (ISO 4217) → the integer Stripe's API takes: 500 JPY → 500,
-    5 ISK → 500, 10000 MGA (100.00) → 100, 1230 KWD → 1230.
-
-    An amount Stripe cannot represent (1.234 KWD, 100.50 MGA) is refused, never rounded: it
-    would charge or refund a different sum than the one asked for.
-    """
-    shift = _stripe_exponent(currency) - exponent(currency)
-    factor: int = 10 ** abs(shift)
-    units, rest = (minor * factor, 0) if shift >= 0 else divmod(minor, factor)
-    step = _STRIPE_STEPS.get(currency.upper(), 1)
-    if rest or units % step:
-        raise ProviderFailure(
-            f"Stripe cannot take {to_major(minor, currency)} {currency.upper()}: "
-            f"it takes {currency.upper()} amounts in steps of "
-            f"{to_major(_hazina_step(currency), currency)}."
-        )
-    return units
-
-
-def from_stripe_amount(units: int, currency: str) -> int:
-    """Stripe's integer for `currency` → Hazina's minor units; the inverse of to_stripe_amount.
-    A ValueError (a malformed report) when Stripe's figure is finer than ISO's minor unit."""
-    shift = _stripe_exponent(currency) - exponent(currency)
-    factor: int = 10 ** abs(shift)
-    if shift <= 0:
-        return units * factor
-    minor, rest = divmod(units, factor)
-    if rest:
-        raise ValueError(f"Stripe reported {units} {currency}, finer than its minor unit")
-    return minor
-
-
-def _hazina_step(currency: str) -> int:
-    """The smallest amount Stripe takes in `currency`, in Hazina's minor units."""
-    shift = _stripe_exponent(currency) - exponent(currency)
-    factor: int = 10 ** abs(shift)
-    step = _STRIPE_STEPS.get(currency.upper(), 1)
-    return max(step // factor, 1) if shift >= 0 else step * factor
-
-
-def _reported_amount(units: Any, currency: Any) -> int | None:
-    """An amount in a Stripe object, in Hazina's minor units; None when it names no amount or
-    no currency to read it in."""
-    if not isinstance(units, int) or isinstance(units, bool) or not isinstance(currency, str):
-        return None
-    return from_stripe_amount(units, currency)
+def _intent_reference(provider_reference: str | None) -> str | None:
+    """The payment's own reference when it is a PaymentIntent (the PaymentIntent flow)."""
+    if provider_reference is not None and provider_reference.startswith(_INTENT_PREFIX):
+        return provider_reference
+    return None

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hazina.db.database import Database
 from hazina.db.models import ProviderAccount
+from hazina.domain.gateways import GENERIC, METHOD_PREFIX
 from hazina.services.orders import PUBLIC_ORDER
 from hazina.services.registry import ProviderRegistry
 
@@ -23,15 +24,25 @@ async def methods_for_order(
         return ()
     merchant_id, livemode = order.merchant_id, order.livemode
     async with db.read() as session:
-        own = set(
-            await session.scalars(
-                select(ProviderAccount.provider).where(ProviderAccount.merchant_id == merchant_id)
+        accounts = (
+            await session.execute(
+                select(ProviderAccount.provider, ProviderAccount.name)
+                .where(ProviderAccount.merchant_id == merchant_id)
+                .order_by(ProviderAccount.name)
             )
-        )
+        ).all()
+    own = {provider for provider, _ in accounts}
+    # Each generic gateway is a method of its own, named by the merchant.
+    gateways = tuple(f"{METHOD_PREFIX}{name}" for provider, name in accounts if provider == GENERIC)
     sandbox = () if livemode else registry.sandbox_methods
-    return sandbox + tuple(
-        method
-        for name, adapter in registry.adapters.items()
-        if name in own or registry.default_access(name, livemode=livemode) is not None
-        for method in adapter.methods
+    return (
+        sandbox
+        + tuple(
+            method
+            for name, adapter in registry.adapters.items()
+            if name != GENERIC
+            and (name in own or registry.default_access(name, livemode=livemode) is not None)
+            for method in adapter.methods
+        )
+        + gateways
     )

@@ -9,7 +9,7 @@ transaction rolls back and the body is stored as `failed` with its error, for re
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -60,6 +60,8 @@ class Receipt:
     status_code: int
     inbound_event_id: str
     status: str
+    # Failed because no payment of the account matches (a generic gateway answers 404).
+    unknown_payment: bool = False
 
 
 def _always_acknowledged(status_code: int, inbound_event_id: str, status: str) -> Receipt:
@@ -136,7 +138,8 @@ async def receive(
         if not isinstance(exc, UnknownPayment):
             log.exception("inbound event %s from %s failed to apply", row["id"], provider)
         await _store_unapplied(db, row, InboundStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        return receipt(500, row["id"], InboundStatus.FAILED)
+        failed = receipt(500, row["id"], InboundStatus.FAILED)
+        return replace(failed, unknown_payment=isinstance(exc, UnknownPayment))
     return receipt(200, row["id"], outcome.status)
 
 

@@ -14,7 +14,7 @@ from hazina.db.database import Database
 from hazina.db.models import ProviderAccount
 from hazina.services.audit import record_audit
 from hazina.services.ports import SecretBox
-from hazina.services.provider_accounts import CredentialsUnreadable, secret_context
+from hazina.services.provider_accounts import CredentialsUnreadable, account_secret_context
 from hazina.services.webhook_secrets import seal_endpoints
 
 
@@ -42,7 +42,7 @@ async def _rotate_account(db: Database, vault: SecretBox, account_id: str) -> in
             return 0
         resealed = dict(account.secrets)
         for name in stale:
-            context = secret_context(account.merchant_id, account.provider, name)
+            context = account_secret_context(account, name)
             try:
                 plaintext = vault.decrypt(resealed[name], context)
             except ValueError as exc:

@@ -66,6 +66,8 @@ class NewPayment:
     capture: bool = True
     # Method `credit` (#14 ledger): the customer account (wallet) that pays.
     account_id: str | None = None
+    # "payment_intent": a client secret for the merchant's own page (Stripe); None: hosted.
+    flow: str | None = None
 
     def fingerprint_body(self) -> dict[str, Any]:
         """The request as idempotency compares it: no card number or CVV, even hashed."""
@@ -86,6 +88,7 @@ class NewPayment:
             # Only when asked for: a key stored before `capture` existed keeps its fingerprint.
             **({} if self.capture else {"capture": False}),
             **({} if self.account_id is None else {"account_id": self.account_id}),
+            **({} if self.flow is None else {"flow": self.flow}),
         }
 
 
@@ -134,7 +137,7 @@ async def create_payment(
         )
     if not providers.registry.is_sandbox(new.method):
         request = ProviderPaymentRequest(
-            new.order_id, new.method, new.phone, new.email, capture=new.capture
+            new.order_id, new.method, new.phone, new.email, capture=new.capture, flow=new.flow
         )
         return await start_provider_payment(
             db, providers, merchant_id, livemode, request, idempotency, ttl
@@ -145,6 +148,8 @@ async def create_payment(
             f"Method {new.method} is the sandbox's and exists only in test mode: live payments "
             f"use a provider method ({live_methods})"
         )
+    if new.flow is not None:
+        raise BadRequest(f'Method {new.method} has no "flow": omit it')
     instrument = _validate_instrument(new, utc_now().date())
     # The new payment's id, when the order had earlier attempts that may need ending.
     retried_by: list[str] = []

@@ -41,10 +41,12 @@ async def access_for_merchant(
     provider: str,
     *,
     livemode: bool,
+    name: str = "",
 ) -> ProviderAccess:
-    """For starting a payment of the merchant twin `merchant_id` (whose mode is `livemode`)."""
+    """For starting a payment of the merchant twin `merchant_id` (whose mode is `livemode`);
+    `name` picks one of its generic gateways."""
     try:
-        return await read_access(session, vault, provider, merchant_id=merchant_id)
+        return await read_access(session, vault, provider, merchant_id=merchant_id, name=name)
     except NotFound:
         default = registry.default_access(provider, livemode=livemode)
         if default is None:

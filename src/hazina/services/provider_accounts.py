@@ -1,4 +1,5 @@
 """Provider accounts: a merchant's own Stripe or ClickPesa credentials, sealed in the vault.
+Generic gateways are accounts too, several per merchant by name (services.gateways makes them).
 
 Credentials are write-only. A PUT replaces the account's credentials as a whole: every
 required field must be given, and an optional field left out is removed. Reads show masks only.
@@ -20,6 +21,7 @@ from hazina.db.statements import fresh_id
 from hazina.domain import ids
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.gateways import GENERIC, METHOD_PREFIX, PREVIOUS_SIGNING_SECRET
 from hazina.domain.providers import CredentialFields, ProviderAccess
 from hazina.domain.states import PaymentStatus
 from hazina.services.audit import record_audit
@@ -38,6 +40,14 @@ class CredentialsUnreadable(ValueError):
 def secret_context(merchant_id: uuid.UUID, provider: str, field_name: str) -> str:
     """The associated data binding a sealed secret to where it belongs."""
     return f"{merchant_id}:{provider}:{field_name}"
+
+
+def account_secret_context(account: ProviderAccount, field_name: str) -> str:
+    """A named account (one of a merchant's generic gateways) binds its secrets to itself too,
+    so a token copied from one gateway to another does not open."""
+    if account.name:
+        return f"{account.merchant_id}:{account.provider}:{account.id}:{field_name}"
+    return secret_context(account.merchant_id, account.provider, field_name)
 
 
 def _hint(secret: str) -> str | None:
@@ -87,11 +97,16 @@ def account_resource(
     """The read shape: which fields are configured and their last four characters only."""
     names = list(fields.names) if fields else []
     names += [name for name in account.secrets if name not in names]
+    named = (
+        {"name": account.name, "method": f"{METHOD_PREFIX}{account.name}"} if account.name else {}
+    )
     return {
         "id": account.id,
         "provider": account.provider,
+        **named,
         "mode": account.mode,
         "webhook_url": f"{base_url}/hooks/{account.provider}/{account.id}",
+        **({"settings": dict(account.settings)} if account.settings else {}),
         "credentials": {
             name: {
                 "configured": name in account.secrets,
@@ -108,7 +123,8 @@ def _fields_for(provider: str, catalogue: Mapping[str, CredentialFields]) -> Cre
     fields = catalogue.get(provider)
     if fields is None:
         raise BadRequest(
-            f"Unsupported provider {provider!r}: use one of {', '.join(sorted(catalogue))}"
+            f"Unsupported provider {provider!r}: use one of "
+            f"{', '.join(sorted(set(catalogue) - {GENERIC}))}"
         )
     return fields
 
@@ -117,7 +133,9 @@ async def _account(
     session: AsyncSession, merchant_id: uuid.UUID, provider: str, *, lock: bool = False
 ) -> ProviderAccount | None:
     statement = select(ProviderAccount).where(
-        ProviderAccount.merchant_id == merchant_id, ProviderAccount.provider == provider
+        ProviderAccount.merchant_id == merchant_id,
+        ProviderAccount.provider == provider,
+        ProviderAccount.name == "",
     )
     return await session.scalar(statement.with_for_update() if lock else statement)
 
@@ -208,6 +226,11 @@ async def put_account(
     keeps its id across replacements, so the webhook URL pasted into the provider's dashboard
     stays valid. `catalogue` maps provider names to their fields.
     """
+    if provider == GENERIC:
+        raise BadRequest(
+            "Generic gateways are named and their secret is generated: "
+            "use PUT /api/v1/provider-accounts/generic/{name}"
+        )
     mode = _twin_mode(mode, livemode)
     fields = _fields_for(provider, catalogue)
     given = _validated(provider, mode, secrets, fields)
@@ -228,7 +251,7 @@ async def list_accounts(
         accounts = await session.scalars(
             select(ProviderAccount)
             .where(ProviderAccount.merchant_id == merchant_id)
-            .order_by(ProviderAccount.provider)
+            .order_by(ProviderAccount.provider, ProviderAccount.name)
         )
         return [
             account_resource(account, base_url, catalogue.get(account.provider))
@@ -236,9 +259,19 @@ async def list_accounts(
         ]
 
 
-async def delete_account(db: Database, merchant_id: uuid.UUID, provider: str, actor: str) -> None:
+async def delete_account(
+    db: Database, merchant_id: uuid.UUID, provider: str, actor: str, *, name: str = ""
+) -> None:
     async with db.transaction() as session:
-        account = await _account(session, merchant_id, provider, lock=True)
+        account = await session.scalar(
+            select(ProviderAccount)
+            .where(
+                ProviderAccount.merchant_id == merchant_id,
+                ProviderAccount.provider == provider,
+                ProviderAccount.name == name,
+            )
+            .with_for_update()
+        )
         if account is None:
             raise NotFound("Provider account not found")
         # Its credentials are what verifies their webhooks and asks about them.
@@ -262,22 +295,33 @@ async def delete_account(db: Database, merchant_id: uuid.UUID, provider: str, ac
             action="provider_account.deleted",
             target=f"provider_account:{account.id}",
             merchant_id=merchant_id,
-            details={"provider": provider, "removed": sorted(account.secrets)},
+            details={
+                "provider": provider,
+                **({"name": name} if name else {}),
+                "removed": sorted(account.secrets),
+            },
         )
 
 
 def open_account(vault: SecretBox, account: ProviderAccount) -> ProviderAccess:
-    """Decrypt every credential of the account, for one call to its provider."""
+    """Decrypt every credential of the account, for one call to its provider. A rotated
+    signing secret's predecessor is left out once its overlap has ended."""
     secrets: dict[str, str] = {}
+    overlap_until = account.previous_secret_expires_at
     for name, token in account.secrets.items():
-        context = secret_context(account.merchant_id, account.provider, name)
+        if name == PREVIOUS_SIGNING_SECRET and (
+            overlap_until is None or overlap_until <= utc_now()
+        ):
+            continue
+        context = account_secret_context(account, name)
         try:
             secrets[name] = vault.decrypt(str(token), context)
         except ValueError as exc:
             raise CredentialsUnreadable(
                 f"{name} of provider account {account.id} does not decrypt: {exc}"
             ) from None
-    return ProviderAccess(account.provider, account.id, account.mode, secrets)
+    settings = {key: str(value) for key, value in (account.settings or {}).items()}
+    return ProviderAccess(account.provider, account.id, account.mode, secrets, settings)
 
 
 async def read_access(
@@ -287,9 +331,11 @@ async def read_access(
     *,
     merchant_id: uuid.UUID | None = None,
     account_id: str | None = None,
+    name: str = "",
 ) -> ProviderAccess:
-    """An account's decrypted credentials, by id (inbound hooks), by merchant (outbound
-    calls) or by both; NotFound if none matches, CredentialsUnreadable if they do not open."""
+    """An account's decrypted credentials, by id (inbound hooks), by merchant and `name` (a
+    gateway's; outbound calls) or by both; NotFound if none matches, CredentialsUnreadable
+    if they do not open."""
     if merchant_id is None and account_id is None:
         raise ValueError("give merchant_id, account_id or both")
     filters = [ProviderAccount.provider == provider]
@@ -297,6 +343,8 @@ async def read_access(
         filters.append(ProviderAccount.merchant_id == merchant_id)
     if account_id is not None:
         filters.append(ProviderAccount.id == account_id)
+    else:
+        filters.append(ProviderAccount.name == name)
     account = await session.scalar(select(ProviderAccount).where(*filters))
     if account is None:
         raise NotFound("Provider account not found")

@@ -21,7 +21,10 @@ from hazina.db.models import Payment
 from hazina.db.queue import complete_current_job
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound, ProviderError
+from hazina.domain.gateways import gateway_name
 from hazina.domain.providers import (
+    CLIENT_SECRET_FLOW,
+    HOSTED_FLOW,
     Capability,
     PaymentStart,
     ProviderEventKind,
@@ -77,6 +80,8 @@ class ProviderPaymentRequest:
     email: str | None
     # False: authorise only; the merchant captures later (POST /api/v1/payments/{id}/capture).
     capture: bool = True
+    # "payment_intent": a client secret for the merchant's own page (Capability.CLIENT_SECRET).
+    flow: str | None = None
 
 
 async def start_provider_payment(
@@ -94,9 +99,20 @@ async def start_provider_payment(
             f"{adapter.name} cannot authorise a payment to capture it later: "
             f'omit "capture" (or set it to true) for method {new.method}'
         )
+    if new.flow == CLIENT_SECRET_FLOW and Capability.CLIENT_SECRET not in adapter.capabilities:
+        raise BadRequest(
+            f'{adapter.name} has no "flow": "{CLIENT_SECRET_FLOW}": omit "flow" for method '
+            f"{new.method}"
+        )
     async with db.read() as session:
         access = await access_for_merchant(
-            session, context.vault, context.registry, merchant_id, adapter.name, livemode=livemode
+            session,
+            context.vault,
+            context.registry,
+            merchant_id,
+            adapter.name,
+            livemode=livemode,
+            name=gateway_name(new.method) or "",
         )
     # The new payment's id, and whether its order had earlier attempts that may need ending.
     created: list[tuple[str, bool]] = []
@@ -131,6 +147,7 @@ async def start_provider_payment(
             customer_phone=new.phone,
             customer_email=new.email,
             capture=new.capture,
+            flow=new.flow or HOSTED_FLOW,
             method=new.method,
             notify_url=f"{context.base_url}/hooks/{adapter.name}"
             + ("" if access.account_id is None else f"/{access.account_id}"),

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.gateways import GENERIC, gateway_name
 from hazina.domain.ledger import CREDIT
 from hazina.domain.providers import Capability, CredentialFields, ProviderAccess
 from hazina.services.ports import PaymentProvider
@@ -31,6 +32,10 @@ class ProviderRegistry:
         return method in self.sandbox_methods
 
     def for_method(self, method: str, *, livemode: bool) -> PaymentProvider:
+        if method == GENERIC:
+            raise BadRequest("method generic names its gateway: generic:{name}")
+        if gateway_name(method):  # one method per gateway the merchant registered
+            method = GENERIC
         for adapter in self.adapters.values():
             if method in adapter.methods:
                 return adapter

@@ -2,10 +2,11 @@
 
 Stripe's side, as the `stripe` package calls it: Bearer auth with `sk_test_…`/`sk_live_…` keys,
 form-encoded bodies (`a[b][c]=v`), `POST/GET /v1/checkout/sessions`, `POST
-/v1/checkout/sessions/{id}/expire`, `GET /v1/payment_intents/{id}`, `POST
-/v1/payment_intents/{id}/capture` (sessions made with `payment_intent_data[capture_method]=manual`
-leave their intent `requires_capture`), `POST /v1/refunds`, `GET /v1/refunds/{id}`, Stripe's
-error body, and `Idempotency-Key` replays. Every object belongs to the secret key that made it.
+/v1/checkout/sessions/{id}/expire`, `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
+`POST /v1/payment_intents/{id}/cancel`, `POST /v1/payment_intents/{id}/capture` (sessions made
+with `payment_intent_data[capture_method]=manual` leave their intent `requires_capture`),
+`POST /v1/refunds`, `GET /v1/refunds/{id}`, Stripe's error body, and `Idempotency-Key` replays.
+Every object belongs to the secret key that made it.
 
 The customer's and the network's side are control calls under `/_control/` (not Stripe's):
 
@@ -13,6 +14,10 @@ The customer's and the network's side are control calls under `/_control/` (not 
   and the `whsec_…` secret they are signed with (`url` may be null: sign, never send).
 - `POST /_control/checkout/sessions/{id}/complete` `{"payment_status": "paid"|"unpaid"}`,
   `…/fail` `{"message"}`, `…/expire`, `POST /_control/refunds/{id}/fail`.
+- `POST /_control/payment_intents/{id}/confirm` `{"outcome": "paid"|"declined", "message"}`: the
+  customer confirmed a PaymentIntent on the merchant's page (Stripe Elements); events
+  `payment_intent.succeeded` (or `amount_capturable_updated` for manual capture) and
+  `charge.succeeded`, or `payment_intent.payment_failed` and `charge.failed`.
 - `POST /_control/payment_intents/{id}/expire_authorization`: an uncaptured authorisation
   expires (`payment_intent.canceled`, `cancellation_reason: automatic`).
 - `POST /_control/refunds/hold` `{"hold": true|false}`: new refunds stay `pending` (a slow bank);
@@ -191,6 +196,14 @@ class StripeFake:
         session, event = self.state.expire_session(owner, request.path_params["id"])
         self._send_later([event])
         return session
+
+    async def create_intent(self, _: Request, owner: str, params: dict[str, Any]) -> Any:
+        return self.state.create_intent(owner, params)
+
+    async def cancel_intent(self, request: Request, owner: str, params: dict[str, Any]) -> Any:
+        intent, event = self.state.cancel_intent(owner, request.path_params["id"], params)
+        self._send_later([event])
+        return intent
 
     async def retrieve_intent(self, request: Request, owner: str, _: dict[str, Any]) -> Any:
         return self.state.get(owner, request.path_params["id"], "payment_intent")
@@ -375,6 +388,17 @@ class StripeFake:
         self.state.hold_refunds = bool(payload.get("hold", True))
         return {"hold": self.state.hold_refunds}
 
+    async def confirm_intent(self, request: Request, payload: dict[str, Any]) -> Any:
+        intent_id = request.path_params["id"]
+        outcome = payload.get("outcome", "paid")
+        if outcome not in ("paid", "declined"):
+            raise StripeApiError(400, "outcome is paid or declined", param="outcome")
+        message = str(payload.get("message", "Your card was declined."))
+        intent, events = self.state.confirm_intent(
+            self.state.owner_of(intent_id), intent_id, paid=outcome == "paid", message=message
+        )
+        return await self._answer(intent, events, payload)
+
     async def expire_authorization(self, request: Request, payload: dict[str, Any]) -> Any:
         intent_id = request.path_params["id"]
         intent, event = self.state.expire_authorization(self.state.owner_of(intent_id), intent_id)
@@ -476,7 +500,9 @@ def create_stripe_fake(
         Route("/v1/checkout/sessions", api(fake.create_session), methods=["POST"]),
         Route("/v1/checkout/sessions/{id}", api(fake.retrieve_session), methods=["GET"]),
         Route("/v1/checkout/sessions/{id}/expire", api(fake.expire_session), methods=["POST"]),
+        Route("/v1/payment_intents", api(fake.create_intent), methods=["POST"]),
         Route("/v1/payment_intents/{id}", api(fake.retrieve_intent), methods=["GET"]),
+        Route("/v1/payment_intents/{id}/cancel", api(fake.cancel_intent), methods=["POST"]),
         Route("/v1/payment_intents/{id}/capture", api(fake.capture_intent), methods=["POST"]),
         Route("/v1/refunds", api(fake.create_refund), methods=["POST"]),
         Route("/v1/refunds/{id}", api(fake.retrieve_refund), methods=["GET"]),
@@ -501,6 +527,11 @@ def create_stripe_fake(
         Route("/_control/refunds/hold", control(fake.hold_refunds), methods=["POST"]),
         Route("/_control/refunds/{id}/fail", control(fake.fail_refund), methods=["POST"]),
         Route("/_control/refunds/{id}/succeed", control(fake.succeed_refund), methods=["POST"]),
+        Route(
+            "/_control/payment_intents/{id}/confirm",
+            control(fake.confirm_intent),
+            methods=["POST"],
+        ),
         Route(
             "/_control/payment_intents/{id}/expire_authorization",
             control(fake.expire_authorization),

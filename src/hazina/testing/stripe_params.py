@@ -71,6 +71,12 @@ SESSION_PARAMS = frozenset({
 })  # fmt: skip
 REFUND_PARAMS = frozenset({"payment_intent", "charge", "amount", "reason", "metadata", "expand"})
 CAPTURE_PARAMS = frozenset({"amount_to_capture", "expand", "metadata"})
+INTENT_PARAMS = frozenset({
+    "amount", "currency", "automatic_payment_methods", "payment_method_types", "metadata",
+    "capture_method", "description", "receipt_email", "expand",
+})  # fmt: skip
+CANCEL_PARAMS = frozenset({"cancellation_reason", "expand"})
+CANCELLATION_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 CAPTURE_METHODS = frozenset({"automatic", "automatic_async", "manual"})
 _LINE_ITEM_PARAMS = frozenset({"price_data", "quantity"})
 _PRICE_DATA_PARAMS = frozenset({"currency", "unit_amount", "product_data"})

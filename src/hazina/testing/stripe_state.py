@@ -15,8 +15,11 @@ from typing import Any
 import stripe
 
 from hazina.testing.stripe_params import (
+    CANCEL_PARAMS,
+    CANCELLATION_REASONS,
     CAPTURE_METHODS,
     CAPTURE_PARAMS,
+    INTENT_PARAMS,
     REFUND_PARAMS,
     SESSION_PARAMS,
     StripeApiError,
@@ -327,7 +330,18 @@ class StripeState:
         )
 
     def _settle(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
-        charge = self.put(
+        charge = self._charge(owner, intent)
+        intent.update(
+            status="succeeded",
+            amount_received=intent["amount"],
+            latest_charge=charge["id"],
+            last_payment_error=None,
+        )
+        return charge
+
+    def _charge(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
+        """A charge of the intent's full amount, succeeded and captured (callers adjust it)."""
+        return self.put(
             owner,
             {
                 "id": new_id("ch_"),
@@ -349,13 +363,6 @@ class StripeState:
                 "status": "succeeded",
             },
         )
-        intent.update(
-            status="succeeded",
-            amount_received=intent["amount"],
-            latest_charge=charge["id"],
-            last_payment_error=None,
-        )
-        return charge
 
     def _authorise(self, owner: str, intent: dict[str, Any]) -> None:
         """A manual-capture payment: the card is charged nothing yet, the amount is held."""
@@ -364,6 +371,130 @@ class StripeState:
         intent.update(
             status="requires_capture", amount_capturable=intent["amount"], amount_received=0
         )
+
+    # --- PaymentIntents (the merchant's own page, Stripe Elements) ----------------------------
+
+    def create_intent(self, owner: str, params: dict[str, Any]) -> dict[str, Any]:
+        allow(params, INTENT_PARAMS)
+        for required in ("amount", "currency"):
+            if required not in params:
+                raise StripeApiError(
+                    400,
+                    f"Missing required param: {required}.",
+                    code="parameter_missing",
+                    param=required,
+                )
+        amount = integer(params["amount"], "amount")
+        currency = str(params["currency"])
+        if amount < 1 or len(currency) != 3 or currency != currency.lower():
+            raise StripeApiError(400, "Invalid amount or currency.", param="amount")
+        capture = str(params.get("capture_method", "automatic_async"))
+        if capture not in CAPTURE_METHODS:
+            raise StripeApiError(400, "Invalid capture_method.", param="capture_method")
+        intent_id = new_id("pi_")
+        return self.put(
+            owner,
+            {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_capturable": 0,
+                "amount_received": 0,
+                "capture_method": capture,
+                "cancellation_reason": None,
+                "client_secret": f"{intent_id}_secret_{new_id('', 24)}",
+                "confirmation_method": "automatic",
+                "created": int(time.time()),
+                "currency": currency,
+                "customer": None,
+                "description": params.get("description"),
+                "last_payment_error": None,
+                "latest_charge": None,
+                "livemode": is_live(owner),
+                "metadata": strings(params.get("metadata", {}), "metadata"),
+                "payment_method": None,
+                "payment_method_types": ["card"],
+                "receipt_email": params.get("receipt_email"),
+                "status": "requires_payment_method",
+            },
+        )
+
+    def confirm_intent(
+        self, owner: str, intent_id: str, *, paid: bool, message: str
+    ) -> tuple[dict[str, Any], list[SignedEvent]]:
+        """The customer confirmed on the merchant's page with Stripe Elements: the card was
+        charged (or authorised, for manual capture), or declined (the intent then waits for
+        another card). Stripe sends the intent's event and the charge's, in no set order."""
+        intent = self.get(owner, intent_id, "payment_intent")
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+            raise StripeApiError(
+                400,
+                f"You cannot confirm this PaymentIntent because it has a status of"
+                f" {intent['status']}.",
+                code="payment_intent_unexpected_state",
+            )
+        intent["payment_method"] = new_id("pm_")
+        if not paid:
+            charge = self._charge(owner, intent)
+            charge.update(
+                status="failed",
+                paid=False,
+                captured=False,
+                amount_captured=0,
+                failure_code="card_declined",
+                failure_message=message,
+            )
+            intent.update(
+                status="requires_payment_method",
+                latest_charge=charge["id"],
+                last_payment_error={
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "generic_decline",
+                    "message": message,
+                    "charge": charge["id"],
+                },
+            )
+            return intent, [
+                self.emit(owner, "payment_intent.payment_failed", intent),
+                self.emit(owner, "charge.failed", charge),
+            ]
+        if intent["capture_method"] == "manual":
+            self._authorise(owner, intent)
+            first = "payment_intent.amount_capturable_updated"
+        else:
+            self._settle(owner, intent)
+            first = "payment_intent.succeeded"
+        charge = self.get(owner, intent["latest_charge"], "charge")
+        return intent, [
+            self.emit(owner, first, intent),
+            self.emit(owner, "charge.succeeded", charge),
+        ]
+
+    def cancel_intent(
+        self, owner: str, intent_id: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], SignedEvent]:
+        allow(params, CANCEL_PARAMS)
+        intent = self.get(owner, intent_id, "payment_intent")
+        if intent["status"] in ("succeeded", "canceled", "processing"):
+            raise StripeApiError(
+                400,
+                f"You cannot cancel this PaymentIntent because it has a status of"
+                f" {intent['status']}. Only a PaymentIntent with one of the following statuses"
+                " may be canceled: requires_payment_method, requires_capture,"
+                " requires_confirmation, requires_action.",
+                code="payment_intent_unexpected_state",
+            )
+        reason = params.get("cancellation_reason")
+        if reason is not None and reason not in CANCELLATION_REASONS:
+            raise StripeApiError(400, "Invalid cancellation_reason.", param="cancellation_reason")
+        intent.update(
+            status="canceled",
+            cancellation_reason=reason,
+            canceled_at=int(time.time()),
+            amount_capturable=0,
+        )
+        return intent, self.emit(owner, "payment_intent.canceled", intent)
 
     # --- Capture -------------------------------------------------------------------------------
 

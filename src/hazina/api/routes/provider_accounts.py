@@ -1,17 +1,21 @@
 """`/api/v1/provider-accounts`: a merchant's own credentials per provider, write-only.
 
 PUT replaces the account's credentials as a whole (an optional field left out is removed) and
-answers 200 with the masked account; DELETE answers 204.
+answers 200 with the masked account; DELETE answers 204. Generic gateways live at
+`/generic/{name}`: PUT registers one (201, with its generated `signing_secret`, shown this once)
+or changes its redirect URL template (200); `POST …/rotate-secret` replaces the secret.
 """
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from hazina.api.dependencies import ContainerDep, MerchantDep
 from hazina.api.schemas import Body, Text
+from hazina.domain.gateways import GENERIC, MAX_TEMPLATE_LENGTH
 from hazina.services import provider_accounts
+from hazina.services.gateways import accounts as gateways
 
 router = APIRouter(prefix="/api/v1/provider-accounts")
 
@@ -44,6 +48,48 @@ async def put_account(
         base_url=container.settings.base_url,
         catalogue=container.providers.registry.credential_catalogue(),
     )
+
+
+class GatewayPut(Body):
+    # https://pay.example/checkout?ref={payment_id}&amount={amount}&currency={currency}&return={return_url}
+    redirect_url_template: Annotated[Text, Field(max_length=MAX_TEMPLATE_LENGTH)]
+
+
+@router.put("/generic/{name}")
+async def put_gateway(
+    name: str, body: GatewayPut, container: ContainerDep, merchant: MerchantDep, response: Response
+) -> dict[str, Any]:
+    created, gateway = await gateways.put_gateway(
+        container.db,
+        container.providers.vault,
+        merchant.id,
+        name,
+        body.redirect_url_template,
+        livemode=merchant.livemode,
+        actor=ACTOR,
+        base_url=container.settings.base_url,
+    )
+    response.status_code = 201 if created else 200
+    return gateway
+
+
+@router.post("/generic/{name}/rotate-secret")
+async def rotate_gateway_secret(
+    name: str, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await gateways.rotate_secret(
+        container.db,
+        container.providers.vault,
+        merchant.id,
+        name,
+        ACTOR,
+        container.settings.base_url,
+    )
+
+
+@router.delete("/generic/{name}", status_code=204)
+async def delete_gateway(name: str, container: ContainerDep, merchant: MerchantDep) -> None:
+    await provider_accounts.delete_account(container.db, merchant.id, GENERIC, ACTOR, name=name)
 
 
 @router.get("")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from hazina.domain.errors import NotFound
+from hazina.domain.gateways import gateway_name
 from hazina.domain.money import UnknownCurrency, format_money
 from hazina.services import orders, payments
 from hazina.services.checkout_methods import methods_for_order
@@ -59,6 +60,9 @@ PROVIDER_METHODS = {
 
 
 def present(method: str) -> Method:
+    gateway = gateway_name(method)
+    if gateway:  # the merchant's own payment website: a button with the name it was given
+        return Method(method, gateway.replace("-", " ").title(), False, provider=True)
     return (
         SANDBOX.get(method)
         or PROVIDER_METHODS.get(method)

@@ -1,0 +1,1 @@
+"""Generic gateways: provider accounts of kind `generic`, several per merchant by name."""
