@@ -1,5 +1,6 @@
-"""Reporting in a browser: the Overview's chart, and the Transactions page filtered by status and
-date, then exported; the CSV's rows are the API's list for the same filter."""
+"""Reporting in a browser: the Overview's chart; the Transactions page filtered by status and
+date, then exported (the CSV's rows are the API's list for the same filter); the Balances page
+showing the ledger API's figures."""
 
 import re
 import secrets
@@ -98,3 +99,58 @@ async def test_transactions_filtered_by_status_and_date_then_exported(
     rows = read_csv(text)
     assert without_added(rows) == [as_csv(payment) for payment in expected]
     assert {row["provider"] for row in rows} == {"sandbox"}
+
+
+async def test_the_balances_page_shows_the_apis_figures(page: Page, site: Site) -> None:
+    email, password, keys = await _merchant(site)
+    async with httpx.AsyncClient(base_url=site.url, headers=keys, timeout=30) as api:
+        created = await api.post(
+            "/api/v1/accounts", json={"kind": "creator", "currency": "INR", "name": "Amina"}
+        )
+        creator = created.json()["id"]
+        order = await api.post(
+            "/api/v1/orders",
+            json={
+                "amount": 10_000,
+                "splits": [{"account_id": creator, "amount": 9_000}],
+                "platform_fee_bps": 1_000,
+            },
+        )
+        assert order.status_code == 201, order.text
+        body = {"order_id": order.json()["id"], "method": "upi", "vpa": "fan@okbank"}
+        assert (await api.post("/api/v1/payments", json=body)).status_code == 201
+
+        async def released() -> bool:
+            account = (await api.get(f"/api/v1/accounts/{creator}")).json()
+            return bool(account["balance"]["available"] == 9_000)
+
+        await site.hub.eventually(released, within=30, what="the creator's share released")
+        accounts = (await api.get("/api/v1/accounts", params={"limit": 20})).json()["data"]
+        balance = (await api.get("/api/v1/balance")).json()
+
+    await log_in(page, site, email, password)
+    await page.get_by_role("link", name="Balances").click()
+    await expect(page.get_by_test_id("balances")).to_be_visible()
+    row = page.locator('[data-test-id="balance-row"][data-currency="INR"]')
+    for bucket in ("available", "pending", "reserved"):
+        [figure] = [entry["amount"] for entry in balance[bucket]]
+        await expect(row.get_by_test_id(f"balance-{bucket}")).to_have_attribute(
+            "data-amount", str(figure)
+        )
+    await expect(row.get_by_test_id("balance-available")).to_have_text("₹10.00")  # the fee
+    await expect(page.get_by_test_id("account-row")).to_have_count(len(accounts))
+    for account in accounts:
+        shown = page.locator(f'[data-test-id="account-row"][data-account-id="{account["id"]}"]')
+        await expect(shown.get_by_test_id("account-kind")).to_have_text(account["kind"])
+        for bucket, amount in account["balance"].items():
+            await expect(shown.get_by_test_id(f"account-{bucket}")).to_have_attribute(
+                "data-amount", str(amount)
+            )
+    await expect(page.get_by_test_id("transfer-row")).to_have_count(2)  # charge, release
+    await screenshot(page, "balances")
+
+    await page.get_by_role("link", name=creator).click()
+    earning = page.get_by_test_id("earning-row")
+    await expect(earning).to_have_attribute("data-order-id", order.json()["id"])
+    await expect(earning.get_by_test_id("earning-net")).to_have_text("₹90.00")
+    await expect(page.get_by_test_id("account-available")).to_have_text("₹90.00")

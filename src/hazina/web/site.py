@@ -12,6 +12,7 @@ from hazina.bootstrap import Container
 from hazina.web.routes import (
     account,
     auth,
+    balances,
     checkout,
     dashboard,
     payouts,
@@ -66,7 +67,17 @@ def mount_site(app: FastAPI, container: Container) -> None:
         https_only=settings.is_production,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, account, transactions, payouts, webhooks, providers, checkout):
+    for module in (
+        auth,
+        dashboard,
+        account,
+        transactions,
+        balances,
+        payouts,
+        webhooks,
+        providers,
+        checkout,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
 from hazina.domain.money import format_money, parse_major_units
 from hazina.domain.states import PaymentStatus
@@ -16,6 +15,7 @@ from hazina.services.registry import SANDBOX
 from hazina.services.reporting.exports import payments_csv
 from hazina.services.reporting.filters import read_payment_filter
 from hazina.web.dependencies import ContainerDep, UserDep
+from hazina.web.downloads import csv_download
 from hazina.web.paging import pager
 from hazina.web.sessions import flash, verified_form
 from hazina.web.templating import render
@@ -87,15 +87,8 @@ async def export_transactions(
     except BadRequest as exc:
         return _transactions_page(request, container, user, dict(request.query_params), error=exc)
     mode = "live" if user.livemode else "test"
-    name = f"hazina-payments-{mode}-{utc_now():%Y%m%d-%H%M%S}.csv"
-    return StreamingResponse(
-        payments_csv(container.db, user.merchant_id, filters),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
+    return csv_download(
+        payments_csv(container.db, user.merchant_id, filters), f"hazina-payments-{mode}"
     )
 
 
