@@ -74,10 +74,10 @@ async def process_payout(
     access = await access_of(db, context, payout)
     start = start_of(payout)
     report: ProviderEvent | None = None
-    if payout.submitted_at is not None:
+    # Once marked (by this run or, racing it, another), ask before sending: the provider may
+    # already have it, and a reference it knows is never sent again.
+    if payout.submitted_at is not None or not await _mark_submitted(db, payout_id):
         report = await adapter.fetch_payout(access, start)
-    elif not await _mark_submitted(db, payout_id):
-        return "moving"  # another run got there first and owns the send
     uncertain: str | None = None
     if report is None and payout.provider_reference is None:
         try:
