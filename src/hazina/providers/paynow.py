@@ -9,6 +9,7 @@ poll reporting the same status share one dedup key. The poll URL is the payment'
 `provider_payment_reference`. Paynow has no refund API.
 """
 
+import io
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -136,8 +137,17 @@ def innbucks_action(fields: Mapping[str, str]) -> dict[str, Any]:
         "code": code,
         "expires_at": expires_at,
         "deep_link": link,
-        "qr_svg": segno.make(link, error="m").svg_inline(scale=4, title="InnBucks payment"),
+        "qr_svg": qr_svg(link),
     }
+
+
+def qr_svg(text: str) -> str:
+    """A standalone SVG document (with its namespace, so it also works as an image)."""
+    document = io.BytesIO()
+    segno.make(text, error="m").save(
+        document, kind="svg", xmldecl=False, scale=4, title="InnBucks payment", svgclass=None
+    )
+    return document.getvalue().decode()
 
 
 class PaynowProvider:
