@@ -5,6 +5,7 @@ signed event (sent three times) and credited back once; the ledger check after e
 worker SIGKILLed after ClickPesa accepted a payout and before Hazina recorded it: the payout is
 found by status query on restart and never sent twice."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,30 @@ async def funded_creator_with_worker(
         return await funded_creator(hub, client)
     finally:
         helper.kill()
+
+
+async def test_twenty_concurrent_payouts_against_a_balance_covering_five(hub: Hub) -> None:
+    """A real server (the sandbox pays out: no ClickPesa account): exactly 5 accepted."""
+    server = await hub.serve(worker=True)
+    async with api(server) as client:
+        creator = await funded_creator(hub, client)
+        amount = 198_019  # + its fee (1 %, rounded up: 1,981) = 200,000, a fifth of the balance
+        body = {
+            "account_id": creator,
+            "amount": amount,
+            "currency": CURRENCY,
+            "destination": {"type": "mobile_money", "phone": "+255712345678"},
+        }
+        answers = await asyncio.gather(
+            *(client.post("/api/v1/payouts", json=body) for _ in range(20))
+        )
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [201] * 5 + [400] * 15, [a.text for a in answers]
+        refused = {a.json()["error"]["description"] for a in answers if a.status_code == 400}
+        assert refused == {f"Insufficient funds in account {creator}"}
+        assert await balance(client, creator) == {"pending": 0, "available": 0, "reserved": FUNDS}
+        for answer in answers:
+            if answer.status_code == 201:
+                await reach(hub, client, answer.json()["id"], "paid")
+        assert await balance(client, creator) == {"pending": 0, "available": 0, "reserved": 0}
+        await assert_ledger_sound(hub)
