@@ -12,7 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hazina.domain.errors import HazinaError
+from hazina.domain.gateways import GENERIC
 from hazina.services import provider_accounts
+from hazina.services.gateways import accounts as gateways
 from hazina.web.dependencies import ContainerDep, UserDep
 from hazina.web.sessions import flash, verified_form
 from hazina.web.templating import render
@@ -70,7 +72,9 @@ async def _page(
     failed: str | None = None,
     error: HazinaError | None = None,
     typed_mode: str | None = None,
+    revealed: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    """`revealed`: a generic gateway whose signing secret was just generated, shown this once."""
     registry = container.providers.registry
     catalogue = registry.credential_catalogue()
     accounts = await provider_accounts.list_accounts(
@@ -79,6 +83,8 @@ async def _page(
     by_provider = {account["provider"]: account for account in accounts}
     views = []
     for name, fields in catalogue.items():
+        if name == GENERIC:  # named and generated: its own section, never a credentials form
+            continue
         account = by_provider.get(name)
         mode = account["mode"] if account else ("live" if user.livemode else "test")
         if name == failed and typed_mode in provider_accounts.MODES:
@@ -113,6 +119,9 @@ async def _page(
             # The dashboard's mode decides: its switch, not this form, changes modes.
             "modes": ("live",) if user.livemode else ("test",),
             "error": page_error,
+            "gateways": [account for account in accounts if account["provider"] == GENERIC],
+            "gateway_error": error if failed == GENERIC else None,
+            "revealed": revealed,
         },
         status=error.status if error else 200,
     )
@@ -121,6 +130,64 @@ async def _page(
 @router.get("", response_class=HTMLResponse)
 async def providers_page(request: Request, container: ContainerDep, user: UserDep) -> HTMLResponse:
     return await _page(request, container, user)
+
+
+@router.post("/generic", response_class=HTMLResponse)
+async def add_gateway(request: Request, container: ContainerDep, user: UserDep) -> Response:
+    """Register (or re-point) a generic gateway; a new one's secret is shown on this answer
+    only, never after a redirect."""
+    form = await verified_form(request)
+    try:
+        _, gateway = await gateways.put_gateway(
+            container.db,
+            container.providers.vault,
+            user.merchant_id,
+            str(form.get("name") or ""),
+            str(form.get("redirect_url_template") or ""),
+            livemode=user.livemode,
+            actor=_actor(user),
+            base_url=container.settings.base_url,
+        )
+    except HazinaError as exc:
+        return await _page(request, container, user, failed=GENERIC, error=exc)
+    if "signing_secret" not in gateway:
+        flash(request, f"Gateway {gateway['name']} saved.")
+        return RedirectResponse(PAGE, status_code=303)
+    return await _page(request, container, user, revealed=gateway)
+
+
+@router.post("/generic/{name}/rotate", response_class=HTMLResponse)
+async def rotate_gateway(
+    name: str, request: Request, container: ContainerDep, user: UserDep
+) -> Response:
+    await verified_form(request)
+    try:
+        rotated = await gateways.rotate_secret(
+            container.db,
+            container.providers.vault,
+            user.merchant_id,
+            name,
+            _actor(user),
+            container.settings.base_url,
+        )
+    except HazinaError as exc:
+        return await _page(request, container, user, failed=GENERIC, error=exc)
+    return await _page(request, container, user, revealed=rotated)
+
+
+@router.post("/generic/{name}/delete", response_class=HTMLResponse)
+async def delete_gateway(
+    name: str, request: Request, container: ContainerDep, user: UserDep
+) -> Response:
+    await verified_form(request)
+    try:
+        await provider_accounts.delete_account(
+            container.db, user.merchant_id, GENERIC, _actor(user), name=name
+        )
+    except HazinaError as exc:
+        return await _page(request, container, user, failed=GENERIC, error=exc)
+    flash(request, f"Gateway {name} removed.")
+    return RedirectResponse(PAGE, status_code=303)
 
 
 @router.post("/{provider}", response_class=HTMLResponse)
