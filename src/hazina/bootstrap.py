@@ -19,7 +19,9 @@ from hazina.providers.generic import GenericGatewayProvider
 from hazina.providers.paynow import PaynowProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.providers.sandbox_payouts import SandboxPayouts
+from hazina.providers.smtp import SmtpSender
 from hazina.providers.stripe import StripeProvider
+from hazina.providers.whatsapp import WhatsAppProvider
 from hazina.services.dashboard_users import seed_dashboard_user
 from hazina.services.login_attempts import (
     AttemptCounter,
@@ -33,12 +35,20 @@ from hazina.services.merchants import (
     find_merchant_by_email,
     seed_test_merchant,
 )
+from hazina.services.notifications.sending import Channels
 from hazina.services.passwords import PasswordChecks
 from hazina.services.payouts.context import PayoutContext
 from hazina.services.ports import PaymentProvider, PayoutProvider, WebhookSender
 from hazina.services.provider_payments import ProviderContext
 from hazina.services.registry import ProviderRegistry
-from hazina.services.throttle import PaymentThrottle, SampleThrottle, async_storage
+from hazina.services.throttle import (
+    KeyedLimit,
+    Limiter,
+    PaymentThrottle,
+    SampleThrottle,
+    async_storage,
+    storage_uri,
+)
 from hazina.services.webhook_secrets import seal_endpoints
 from hazina.vault.keyfile import load_or_create_key_file
 from hazina.vault.keyring import KeyRing, KeyRingError
@@ -60,6 +70,10 @@ class Container:
     passwords: PasswordChecks
     login_limits: LoginLimits
     redis: Redis | None
+    # Every rate limit counts through this one limiter (shared storage, or this process).
+    limiter: Limiter
+    payment_link_limit: KeyedLimit
+    notification_channels: Channels
 
     @property
     def payouts(self) -> PayoutContext:
@@ -77,9 +91,9 @@ class Container:
 def build(settings: Settings) -> Container:
     # First: a refused key ring must not leave a connection pool or HTTP client behind.
     key_ring = vault(settings)
-    throttles = async_storage(settings.rate_limit_storage)
+    limiter = Limiter(async_storage(storage_uri(settings.rate_limit_storage, settings.redis_url)))
     throttle = PaymentThrottle(
-        throttles,
+        limiter,
         per_order=settings.public_payment_limit_per_order,
         per_address=settings.public_payment_limit_per_address,
     )
@@ -92,6 +106,11 @@ def build(settings: Settings) -> Container:
         delay_max_ms=settings.processing_delay_max_ms,
     )
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    whatsapp = WhatsAppProvider(
+        settings.whatsapp_api_base,
+        settings.whatsapp_graph_version,
+        settings.provider_timeout_seconds,
+    )
     redis = None if settings.redis_url is None else Redis.from_url(settings.redis_url)
     counter: AttemptCounter = (
         DatabaseAttemptCounter(db) if redis is None else RedisAttemptCounter(redis)
@@ -109,7 +128,8 @@ def build(settings: Settings) -> Container:
         webhook_policy=webhook_policy(settings),
         providers=ProviderContext(
             registry=ProviderRegistry(
-                adapters=provider_adapters(settings), defaults=default_accounts(settings)
+                adapters=provider_adapters(settings, whatsapp),
+                defaults=default_accounts(settings),
             ),
             vault=key_ring,
             base_url=settings.base_url,
@@ -119,7 +139,7 @@ def build(settings: Settings) -> Container:
             early_checks={"ecocash": EARLY_CHECKS},
         ),
         public_payment_throttle=throttle,
-        rejected_hook_samples=SampleThrottle(throttles, settings.rejected_hook_samples_per_address),
+        rejected_hook_samples=SampleThrottle(limiter, settings.rejected_hook_samples_per_address),
         passwords=PasswordChecks(settings.password_check_concurrency),
         login_limits=LoginLimits(
             counter,
@@ -128,10 +148,28 @@ def build(settings: Settings) -> Container:
             window_seconds=settings.login_window_seconds,
         ),
         redis=redis,
+        limiter=limiter,
+        payment_link_limit=KeyedLimit(
+            limiter, "payment_link", settings.payment_link_limit, "Too many payment links"
+        ),
+        notification_channels=Channels(whatsapp=whatsapp, email=email_sender(settings)),
     )
 
 
-def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
+def email_sender(settings: Settings) -> SmtpSender | None:
+    if settings.smtp_host is None:
+        return None
+    return SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        security=settings.smtp_security,
+        sender=settings.smtp_from,
+    )
+
+
+def provider_adapters(settings: Settings, whatsapp: WhatsAppProvider) -> dict[str, PaymentProvider]:
     timeout = settings.provider_timeout_seconds
     adapters: list[PaymentProvider] = [
         StripeProvider(settings.stripe_api_base, timeout),
@@ -139,6 +177,8 @@ def provider_adapters(settings: Settings) -> dict[str, PaymentProvider]:
         ClickPesaProvider(settings.clickpesa_api_base, timeout),
         PaynowProvider(settings.paynow_api_base, timeout),
         EcoCashProvider(settings.ecocash_api_base, timeout),
+        # Collects nothing: registered so it is connected, sealed and notified like a provider.
+        whatsapp,
     ]
     return {adapter.name: adapter for adapter in adapters}
 

@@ -164,6 +164,34 @@ class Settings(BaseSettings):
         str, Field(validation_alias=_env("HAZINA_RATE_LIMIT_STORAGE"))
     ] = "memory://"
 
+    # #16 payment links and notifications. Links a merchant twin may create, in the notation above.
+    payment_link_limit: Annotated[
+        str, Field(validation_alias=_env("HAZINA_PAYMENT_LINK_LIMIT"))
+    ] = "10/minute"
+    # Email notifications: the SMTP server (unset: email is not offered) and its sender.
+    smtp_host: Annotated[str | None, Field(validation_alias=_env("HAZINA_SMTP_HOST"))] = None
+    smtp_port: Annotated[int, Field(validation_alias=_env("HAZINA_SMTP_PORT"), ge=1)] = 587
+    smtp_username: Annotated[str | None, Field(validation_alias=_env("HAZINA_SMTP_USERNAME"))] = (
+        None
+    )
+    smtp_password: Annotated[
+        str | None, Field(validation_alias=_env("HAZINA_SMTP_PASSWORD"), repr=False)
+    ] = None
+    # `starttls` (port 587), `tls` (implicit, port 465) or `none` (a local relay, tests).
+    smtp_security: Annotated[
+        Literal["starttls", "tls", "none"], Field(validation_alias=_env("HAZINA_SMTP_SECURITY"))
+    ] = "starttls"
+    smtp_from: Annotated[str, Field(validation_alias=_env("HAZINA_SMTP_FROM"))] = (
+        "Hazina <no-reply@localhost>"
+    )
+    # WhatsApp Cloud API (Meta Graph): host and version (tests point it at `hazina fake whatsapp`).
+    whatsapp_api_base: Annotated[str, Field(validation_alias=_env("HAZINA_WHATSAPP_API_BASE"))] = (
+        "https://graph.facebook.com"
+    )
+    whatsapp_graph_version: Annotated[
+        str, Field(validation_alias=_env("HAZINA_WHATSAPP_GRAPH_VERSION"))
+    ] = "v21.0"
+
     # The job queue and its workers.
     worker_concurrency: Annotated[
         int, Field(validation_alias=_env("HAZINA_WORKER_CONCURRENCY"), ge=1)
@@ -368,6 +396,7 @@ class Settings(BaseSettings):
         "public_payment_limit_per_order",
         "public_payment_limit_per_address",
         "rejected_hook_samples_per_address",
+        "payment_link_limit",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -36,6 +36,7 @@ from hazina.services import (
 from hazina.services.events import DELIVER_WEBHOOK
 from hazina.services.ledger import charges
 from hazina.services.ledger import check as ledger_check
+from hazina.services.notifications import outbox, sending
 from hazina.services.payouts import progress
 from hazina.services.payouts import schedules as payout_schedules
 from hazina.services.payouts import settlement as payout_settlement
@@ -122,7 +123,16 @@ def handlers(container: Container) -> dict[str, Handler]:
         )
         log.info("scheduled payout of %s: %s", payload["account_id"], outcome)
 
+    async def send_notification(payload: dict[str, Any]) -> None:
+        await sending.send_notification(
+            container.db,
+            container.providers.vault,
+            container.notification_channels,
+            payload["notification_id"],
+        )
+
     return {
+        outbox.SEND_NOTIFICATION: send_notification,
         payments.PROCESS_PAYMENT: process_payment,
         refunds.PROCESS_REFUND: process_refund,
         reconciliation.RECONCILE_PAYMENT: reconcile_payment,
@@ -168,7 +178,11 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
     async def keep_payout_moving(payload: dict[str, Any]) -> None:
         await progress.give_up_payout(container.db, container.payouts, payload["payout_id"])
 
+    async def fail_notification(payload: dict[str, Any]) -> None:
+        await sending.give_up_notification(container.db, payload["notification_id"])
+
     return {
+        outbox.SEND_NOTIFICATION: fail_notification,
         payments.PROCESS_PAYMENT: fail_payment,
         refunds.PROCESS_REFUND: fail_refund,
         reconciliation.RECONCILE_PAYMENT: settle_unreconciled_payment,

@@ -241,7 +241,8 @@ async def test_short_secrets_show_no_last_four(client: httpx.AsyncClient) -> Non
             "nosuchpay",
             "test",
             STRIPE,
-            "Unsupported provider 'nosuchpay': use one of clickpesa, ecocash, paynow, stripe",
+            "Unsupported provider 'nosuchpay': use one of clickpesa, ecocash, "
+            "paynow, stripe, whatsapp",
         ),
         ("stripe", "sandbox", STRIPE, TEST_KEYS_ONLY),
         (

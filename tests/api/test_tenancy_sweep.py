@@ -24,7 +24,8 @@ HOOK = "https://merchant.example/hooks/hazina"
 # Routes outside the API key's tenancy, each for a reason: the checkout's public reads answer
 # anyone holding the id (by design: they show only status), provider hooks are authenticated by
 # the provider's signature, and the dashboard by its session (tests/web checks its pages).
-NOT_KEYED = ("/hooks/", "/dashboard/")
+# A payment link's page (`/l/{code}`) answers anyone holding its unguessable code, like a checkout.
+NOT_KEYED = ("/hooks/", "/dashboard/", "/l/")
 PUBLIC = frozenset(
     {
         "/api/v1/orders/{order_id}/public",
@@ -102,9 +103,12 @@ async def make_objects(
                 received_at=datetime.now(UTC),
             )
         )
+    link = await client.post("/api/v1/payment-links", json={"amount": 50000})
+    assert link.status_code == 201, link.text
     return {
         "account_id": creator,
         "payout_id": payout.json()["id"],
+        "link_id": link.json()["id"],
         "order_id": order["id"],
         "payment_id": payment["id"],
         "refund_id": refund.json()["id"],
@@ -140,6 +144,7 @@ async def test_no_route_shows_a_merchants_objects_to_another_or_to_its_other_mod
         "webhook_id",
         "endpoint_id",
         "inbound_event_id",
+        "link_id",
         "account_id",
         "payout_id",
     }

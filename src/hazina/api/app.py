@@ -18,6 +18,7 @@ from hazina.api.routes import (
     ledger,
     metrics,
     orders,
+    payment_links,
     payments,
     payouts,
     provider_accounts,
@@ -25,6 +26,7 @@ from hazina.api.routes import (
     system,
     webhook_endpoints,
     webhooks,
+    whatsapp_hooks,
 )
 from hazina.bootstrap import Container
 from hazina.web.site import mount_site
@@ -54,6 +56,8 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     for router in (accounts.router, ledger.router, payouts.router):
         app.include_router(router)
+    app.include_router(payment_links.router)
+    app.include_router(whatsapp_hooks.router)
     app.include_router(metrics.router)
     mount_site(app, container)
     document_api_keys(app, get_merchant)

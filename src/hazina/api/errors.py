@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hazina.domain.errors import HazinaError, RateLimited
+from hazina.services.throttle import QuotaExceeded
 
 log = logging.getLogger("hazina.api")
 
@@ -49,6 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HazinaError)
     async def _hazina(_: Request, exc: HazinaError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if isinstance(exc, QuotaExceeded) and headers is not None:
+            headers |= exc.quota.headers()
         return envelope(exc.status, exc.code, exc.description, headers)
 
     @app.exception_handler(RequestValidationError)

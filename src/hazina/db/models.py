@@ -611,3 +611,93 @@ class PayoutSchedule(Base):
     next_run_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+# --- #16 payment links and notifications ---------------------------------------------------
+
+
+class PaymentLink(Base):
+    """A shareable page (`/l/{code}`) for paying one order. Its status is not stored but read
+    from its order (paid), `cancelled_at` and `expires_at`, so it can never disagree with the
+    order that settlement alone changes."""
+
+    __tablename__ = "payment_links"
+    __table_args__ = (
+        Index("idx_payment_links_merchant_created", "merchant_id", "created_at"),
+        Index("idx_payment_links_order_id", "order_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The unguessable part of the public URL: it is the only thing a buyer is given.
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str | None] = mapped_column(String(255))
+    reference: Mapped[str | None] = mapped_column(String(255))
+    # Methods the link page offers; NULL: every method of the merchant's mode.
+    methods: Mapped[list[str] | None] = mapped_column(JSON)
+    customer_name: Mapped[str | None] = mapped_column(String(255))
+    customer_phone: Mapped[str | None] = mapped_column(String(20))
+    customer_email: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Notification(Base):
+    """One message to one recipient on one channel (a link sent to a buyer, a merchant told of a
+    payment, a receipt), written in the transaction that causes it and sent by a job."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("idx_notifications_merchant_subject", "merchant_id", "subject_id"),
+        Index("idx_notifications_provider_message", "provider_message_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(20))
+    # E.164 phone or email address, as given; masked whenever it is read back.
+    recipient: Mapped[str] = mapped_column(String(255))
+    # What it is about: a payment link, an order.
+    subject_id: Mapped[str] = mapped_column(String(64))
+    # What the message says, fixed when it was caused (amount, URL, code).
+    content: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The channel's id of the message (WhatsApp `wamid.…`), which its status reports name.
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class NotificationSetting(Base):
+    """Who a merchant twin tells what: one row per twin (mode); no row, nothing is sent."""
+
+    __tablename__ = "notification_settings"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    merchant_email: Mapped[str | None] = mapped_column(String(255))
+    merchant_phone: Mapped[str | None] = mapped_column(String(20))
+    # Channels (`whatsapp`, `email`) telling the merchant an order was paid, and the buyer.
+    paid_channels: Mapped[list[str]] = mapped_column(JSON)
+    receipt_channels: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class WhatsAppContact(Base):
+    """When a customer last wrote to a merchant twin's WhatsApp number: within 24 hours of it,
+    a link goes as free-form text; otherwise as the approved template."""
+
+    __tablename__ = "whatsapp_contacts"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    last_message_at: Mapped[datetime]

@@ -13,6 +13,8 @@ EVENT = "evt_"
 WEBHOOK_ENDPOINT = "we_"
 PROVIDER_ACCOUNT = "pa_"
 INBOUND_EVENT = "ie_"
+PAYMENT_LINK = "plink_"
+NOTIFICATION = "ntf_"
 LEDGER_ACCOUNT = "acct_"
 LEDGER_TRANSFER = "ltx_"
 # "pout" + 16 characters: the 20 that ClickPesa's orderReference is said to allow.

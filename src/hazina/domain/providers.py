@@ -56,6 +56,11 @@ class ProviderEventKind(StrEnum):
     PAYMENT_DISPUTED = "payment_disputed"
     # Understood and stored, but nothing for Hazina to change (e.g. an unpaid completed session).
     IGNORED = "ignored"
+    # A messaging channel's facts (WhatsApp), applied to notifications, never to payments:
+    # a message's delivery status (`provider_reference` its id, `raw_status` the status), and
+    # a customer writing in (`provider_reference` their number), which opens the 24 h window.
+    MESSAGE_STATUS = "message_status"
+    MESSAGE_RECEIVED = "message_received"
     # A payout's state at its provider (services.payouts.settlement applies them).
     PAYOUT_PROCESSING = "payout_processing"
     PAYOUT_PAID = "payout_paid"

@@ -19,6 +19,7 @@ from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.errors import NotFound
 from hazina.domain.events import EventType, event_payload
 from hazina.domain.webhooks import DeliveryStatus, subscribes
+from hazina.services.notifications.triggers import notify_event
 from hazina.services.pages import Page, fetch_page
 
 DELIVER_WEBHOOK = "deliver_webhook"
@@ -32,6 +33,7 @@ _deliveries = cast(Table, WebhookLog.__table__)
 # Built once; each call only binds its values.
 _INSERT_EVENT = insert(_events)
 _INSERT_DELIVERY = insert(_deliveries)
+_ENDPOINTS_READ = "hazina.subscribed_endpoints"
 _SUBSCRIBED_ENDPOINTS = select(_endpoints.c.id, _endpoints.c.event_types).where(
     _endpoints.c.merchant_id == bindparam("merchant_id"),
     _endpoints.c.enabled.is_(True),
@@ -47,6 +49,22 @@ async def enqueue_delivery(session: AsyncSession, delivery_id: uuid.UUID, run_at
         max_attempts=DELIVERY_JOB_MAX_ATTEMPTS,
         run_at=run_at,
     )
+
+
+async def _subscribed_endpoints(
+    session: AsyncSession, merchant_id: uuid.UUID
+) -> list[tuple[str, list[str] | None]]:
+    """The merchant's subscribed endpoints, read once per transaction: a change usually records
+    several events (payment.created and payment.pending, …), and endpoints are never edited in
+    a transaction that records events."""
+    cache: dict[uuid.UUID, list[tuple[str, list[str] | None]]] = session.info.setdefault(
+        _ENDPOINTS_READ, {}
+    )
+    found = cache.get(merchant_id)
+    if found is None:
+        rows = await session.execute(_SUBSCRIBED_ENDPOINTS, {"merchant_id": merchant_id})
+        found = cache[merchant_id] = [(row.id, row.event_types) for row in rows]
+    return found
 
 
 async def record_event(
@@ -79,8 +97,7 @@ async def record_event(
             "created_at": now,
         },
     )
-    endpoints = await session.execute(_SUBSCRIBED_ENDPOINTS, {"merchant_id": merchant_id})
-    for endpoint_id, event_types in endpoints.all():
+    for endpoint_id, event_types in await _subscribed_endpoints(session, merchant_id):
         if not subscribes(event_types, event_type.value):
             continue
         delivery_id = uuid.uuid4()
@@ -101,6 +118,9 @@ async def record_event(
             },
         )
         await enqueue_delivery(session, delivery_id, now)
+    # The messages the change causes (a merchant told its order was paid, a buyer's receipt),
+    # in this same transaction: sent if and only if the change commits.
+    await notify_event(session, merchant_id, event_type, data, livemode=livemode)
     return event_id
 
 

@@ -8,7 +8,7 @@ transaction rolls back and the body is stored as `failed` with its error, for re
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -28,6 +28,7 @@ from hazina.domain.providers import (
     event_to_json,
     refuse_own_namespace,
 )
+from hazina.services.notifications.statuses import MESSAGE_KINDS, apply_message_report
 from hazina.services.pages import Page, fetch_page
 from hazina.services.payouts.settlement import PAYOUT_KINDS, apply_payout_report
 from hazina.services.ports import SecretBox
@@ -151,14 +152,20 @@ class _Outcome:
     merchant_id: uuid.UUID | None
 
 
+def _applier(report: ProviderEvent) -> Callable[..., Awaitable[Applied]]:
+    """Payouts and messages have settlements of their own; everything else is a payment's."""
+    if report.kind in PAYOUT_KINDS:
+        return apply_payout_report
+    if report.kind in MESSAGE_KINDS:
+        return apply_message_report
+    return apply_report
+
+
 async def _apply_all(
     session: AsyncSession, scope: Scope, inbound_event_id: str, reports: list[ProviderEvent]
 ) -> _Outcome:
     results = [
-        await (apply_payout_report if report.kind in PAYOUT_KINDS else apply_report)(
-            session, scope, report, inbound_event_id
-        )
-        for report in reports
+        await _applier(report)(session, scope, report, inbound_event_id) for report in reports
     ]
     # A payment's report names its payment and merchant; a payout's only its merchant.
     touched = next((r for r in results if r.merchant_id is not None), None)

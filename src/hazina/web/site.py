@@ -15,6 +15,8 @@ from hazina.web.routes import (
     balances,
     checkout,
     dashboard,
+    links,
+    payment_links,
     payouts,
     providers,
     transactions,
@@ -72,11 +74,13 @@ def mount_site(app: FastAPI, container: Container) -> None:
         dashboard,
         account,
         transactions,
+        payment_links,
         balances,
         payouts,
         webhooks,
         providers,
         checkout,
+        links,
     ):
         app.include_router(module.router)
 
