@@ -95,6 +95,8 @@ async def test_another_merchant_finds_none_of_them(container: Container, mix: Mi
         ("provider=" + "x" * 33, "provider"),
         ("created_from=2026-02-30", "created_from"),
         ("created_to=yesterday", "created_to"),
+        ("created_from=0", "created_from: Value error, must be a day written YYYY-MM-DD"),
+        ("created_to=1700000000", "created_to"),
         ("amount_min=-1", "amount_min"),
         ("amount_max=1.5", "amount_max"),
         ("amount_max=" + str(2**63), "amount_max"),

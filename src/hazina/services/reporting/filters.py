@@ -5,6 +5,7 @@ Query()]`) and the pages validate the same query string with the same rules; eit
 value is a 400 that names the field and changes nothing.
 """
 
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Self
@@ -34,6 +35,13 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _iso_day(value: Any) -> Any:
+    """`2026-01-31` only: pydantic alone would also read `0` or `1700000000` as a day."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a day written YYYY-MM-DD")
+    return value
+
+
 Blank = BeforeValidator(_blank_is_none)
 Stripped = BeforeValidator(_stripped)
 # Constraints sit on the inner type: they hold for a given value, None is "not given".
@@ -43,7 +51,8 @@ Name = Annotated[
     Blank,
 ]
 Search = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, Stripped, Blank]
-Day = Annotated[date | None, Blank]
+# Before-validators run last-listed first: a blank is None before the other checks see it.
+Day = Annotated[date | None, BeforeValidator(_iso_day), Blank]
 Amount = Annotated[Annotated[int, Field(ge=0, le=2**63 - 1)] | None, Blank]
 
 
