@@ -1,10 +1,13 @@
-"""Inbound throughput: signed Stripe `checkout.session.completed` webhooks applied per second.
+"""Inbound throughput: signed Stripe `checkout.session.completed` webhooks and Paynow status
+updates (IPNs) applied per second.
 
 On a fresh PostgreSQL database this starts `hazina fake stripe` and a real `hazina serve
 --no-worker` configured as a single-tenant deployment (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,
 HAZINA_STRIPE_API_BASE pointing at the fake), sets the test merchant's primary webhook endpoint
 (no worker runs, so nothing is sent, but every event writes its delivery row), and pre-creates
 USD 25.00 orders with Stripe payments through the API; each answers its `cs_test_…` session id.
+Likewise `hazina fake paynow` is the default Paynow integration (PAYNOW_*), and USD 25.00 orders
+get Paynow web payments, each answering its poll URL.
 
 Two phases then take turns in `--rounds` rounds, each from separate client processes over
 keep-alive connections, at the same concurrency on the same server process:
@@ -15,11 +18,15 @@ keep-alive connections, at the same concurrency on the same server process:
             with the `stripe` package's own `WebhookSignature.generate_signature_header` just
             before it is sent. Each is a full apply: verify, store the inbound event, receipt,
             payment and order transition, `payment.success` event and its delivery row.
+- `paynow`: POST /hooks/paynow, one `status=Paid` update per pre-created Paynow payment, a
+            form body in Paynow's field order hashed (SHA-512) by the `paynow` package's own
+            hash; the same full apply.
 
-Every response is checked (ingest: 200 with status "processed"). Afterwards the database must
-show every sent webhook's payment `success`, its order `paid`, exactly one `payment.success`
+Every response is checked (ingest, paynow: 200 with status "processed"). Afterwards the database
+must show every sent webhook's payment `success`, its order `paid`, exactly one `payment.success`
 event and one delivery row for it, and one processed inbound event per webhook. The last line of
-output is one JSON object: {"bench": "ingest", "per_s", "baseline_per_s", "ratio", "p99_ms", …}.
+output is one JSON object: {"bench": "ingest", "per_s", "baseline_per_s", "ratio", "p99_ms",
+"paynow_per_s", "paynow_ratio", "paynow_p99_ms", …}.
 
     .venv/bin/python bench/ingest.py [--duration 10] [--concurrency 32] [--clients 2]
                                      [--rounds 2] [--warmup-payments 300]
@@ -49,10 +56,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 import stripe
+from paynow import Paynow  # type: ignore[import-untyped]  # ships no type hints
 from sqlalchemy.engine import make_url
 
 from bench.common import (
@@ -74,10 +83,16 @@ from hazina.testing.stripe_state import API_VERSION, new_id
 
 ORDER_AMOUNT = 2500  # USD 25.00, minor units
 STRIPE_KEY = "sk_test_hazinabench"
+PAYNOW_ID = "7878"
+# Lowercase: the `paynow` package lowercases the key before hashing.
+PAYNOW_KEY = "bench-2f3c1a9e-0d4b-4c55-9a7e-61b0c2d3e4f5"
+PAYNOW_EMAIL = "bench@example.co.zw"
 # Where the merchant's deliveries would go: never contacted, as no worker runs.
 RECEIVER_URL = "http://127.0.0.1:9/hazina-bench-receiver"
 
-Kind = Literal["noop", "prepare", "ingest"]
+Kind = Literal["noop", "prepare", "ingest", "paynow_prepare", "paynow"]
+INGESTS: tuple[Kind, ...] = ("ingest", "paynow")
+PREPARES: dict[Kind, Kind] = {"ingest": "prepare", "paynow": "paynow_prepare"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +103,7 @@ Kind = Literal["noop", "prepare", "ingest"]
 @dataclass(frozen=True, slots=True)
 class Phase:
     """One phase for one client: `duration` seconds, or `count` requests when None. An ingest
-    phase also ends when the client's pre-created payments run out."""
+    phase (`ingest`, `paynow`) also ends when the client's pre-created payments run out."""
 
     kind: Kind
     base_url: str
@@ -113,7 +128,22 @@ class PhaseResult:
 @dataclass(frozen=True, slots=True)
 class Pending:
     payment_id: str
-    session_id: str
+    session_id: str  # Stripe's Checkout Session, or Paynow's poll URL
+
+
+def paynow_update(pending: Pending) -> bytes:
+    """Paynow's status update for a paid web payment: its fields in Paynow's order, hashed by
+    the `paynow` package (the key lowercase, the values free of anything it would quote)."""
+    fields = {
+        "reference": pending.payment_id,
+        "paynowreference": pending.payment_id[4:],
+        "amount": f"{ORDER_AMOUNT / 100:.2f}",
+        "status": "Paid",
+        "pollurl": pending.session_id,
+    }
+    client = Paynow(PAYNOW_ID, PAYNOW_KEY, "", "")
+    fields["hash"] = client._Paynow__hash(fields, PAYNOW_KEY)
+    return urlencode(fields).encode()
 
 
 class _Failed(Exception):
@@ -164,9 +194,13 @@ def stripe_event(pending: Pending, now: int) -> str:
 
 
 class _Runner:
-    def __init__(self, phase: Phase, pending: deque[Pending], client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, phase: Phase, pending: dict[Kind, deque[Pending]], client: httpx.AsyncClient
+    ) -> None:
         self.phase = phase
-        self.pending = pending
+        # The payments this kind of phase takes (ingest, paynow) or makes (their prepares).
+        ingest = next((k for k, made in PREPARES.items() if made == phase.kind), phase.kind)
+        self.pending = pending.setdefault(ingest, deque())
         self.client = client
         self.result = PhaseResult()
         self.deadline = math.inf
@@ -174,7 +208,7 @@ class _Runner:
 
     def _take(self) -> bool:
         """Whether another request should start."""
-        if self.phase.kind == "ingest" and not self.pending:
+        if self.phase.kind in INGESTS and not self.pending:
             self.result.ran_out = True
             return False
         if self.phase.duration is not None:
@@ -205,6 +239,35 @@ class _Runner:
             raise _Failed(f"payment answered {payment!r}")
         self.pending.append(Pending(str(payment["id"]), session_id))
 
+    async def _prepare_paynow(self) -> None:
+        body = {"amount": ORDER_AMOUNT, "currency": "USD", "receipt": "bench-paynow"}
+        response = await self.client.post("/api/v1/orders", json=body)
+        if response.status_code != 201:
+            raise _Failed(f"order {response.status_code} {response.content[:200]!r}")
+        body = {"order_id": response.json()["id"], "method": "paynow"}
+        response = await self.client.post("/api/v1/payments", json=body)
+        if response.status_code != 201:
+            raise _Failed(f"payment {response.status_code} {response.content[:200]!r}")
+        payment = response.json()
+        poll_url = str(payment.get("provider_reference"))
+        if payment.get("status") != "pending" or "/Interface/CheckPayment/" not in poll_url:
+            raise _Failed(f"payment answered {payment!r}")
+        self.pending.append(Pending(str(payment["id"]), poll_url))
+
+    async def _paynow(self) -> float:
+        pending = self.pending.popleft()
+        self.result.sent.append(pending.payment_id)
+        body = paynow_update(pending)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        started = time.perf_counter()
+        response = await self.client.post("/hooks/paynow", content=body, headers=headers)
+        took = time.perf_counter() - started
+        if response.status_code != 200 or response.json().get("status") != "processed":
+            raise _Failed(
+                f"IPN for {pending.payment_id}: {response.status_code} {response.content[:200]!r}"
+            )
+        return took
+
     async def _ingest(self) -> float:
         pending = self.pending.popleft()
         self.result.sent.append(pending.payment_id)
@@ -224,16 +287,24 @@ class _Runner:
             )
         return took
 
+    async def _untimed(self) -> None:
+        if self.phase.kind == "noop":
+            await self._noop()
+        elif self.phase.kind == "prepare":
+            await self._prepare()
+        else:
+            await self._prepare_paynow()
+
     async def _loop(self) -> None:
         result = self.result
         while self._take():
             started = time.perf_counter()
             try:
-                if self.phase.kind == "ingest":
+                if self.phase.kind in INGESTS:
                     # Only the HTTP exchange is timed, not building and signing the event.
-                    took = await self._ingest()
+                    took = await (self._ingest() if self.phase.kind == "ingest" else self._paynow())
                 else:
-                    await (self._noop() if self.phase.kind == "noop" else self._prepare())
+                    await self._untimed()
                     took = time.perf_counter() - started
             except (_Failed, httpx.HTTPError, ValueError, KeyError) as exc:
                 result.errors += 1
@@ -259,7 +330,9 @@ class _Runner:
         return self.result
 
 
-async def _run_phase(phase: Phase, pending: deque[Pending], start: Connection) -> PhaseResult:
+async def _run_phase(
+    phase: Phase, pending: dict[Kind, deque[Pending]], start: Connection
+) -> PhaseResult:
     limits = httpx.Limits(
         max_connections=phase.concurrency, max_keepalive_connections=phase.concurrency
     )
@@ -279,7 +352,7 @@ def _client_main(connection: Connection) -> None:
         loop_factory: Any = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         loop_factory = None
-    pending: deque[Pending] = deque()
+    pending: dict[Kind, deque[Pending]] = {}
     while True:
         phase: Phase | None = connection.recv()
         if phase is None:
@@ -373,7 +446,7 @@ class Bench:
         )
         for sample in [s for r in results for s in r.error_samples][:3]:
             print(f"    error ({kind}): {sample}", flush=True)
-        if any(r.ran_out for r in results) and kind == "ingest" and report:
+        if any(r.ran_out for r in results) and kind in INGESTS and report:
             print("    note: a client ran out of pre-created payments; window shortened")
         if not report:
             return figures
@@ -407,11 +480,11 @@ class Bench:
 
 
 @contextlib.contextmanager
-def stripe_fake(workdir: Path) -> Iterator[str]:
-    """`hazina fake stripe` on a free port; yields its base URL once it answers."""
+def fake_provider(workdir: Path, provider: str, *options: str) -> Iterator[str]:
+    """`hazina fake PROVIDER` on a free port; yields its base URL once it answers."""
     port = free_port()
-    log_path = workdir / f"fake-stripe-{port}.log"
-    command = [hazina_executable(), "fake", "stripe", "--port", str(port)]
+    log_path = workdir / f"fake-{provider}-{port}.log"
+    command = [hazina_executable(), "fake", provider, "--port", str(port), *options]
     with log_path.open("wb") as log:
         fake = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -419,12 +492,14 @@ def stripe_fake(workdir: Path) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             if fake.poll() is not None:
-                raise RuntimeError(f"fake Stripe exited with {fake.returncode}:\n{tail(log_path)}")
+                raise RuntimeError(
+                    f"fake {provider} exited with {fake.returncode}:\n{tail(log_path)}"
+                )
             with contextlib.suppress(httpx.TransportError):
                 httpx.get(url, timeout=1)  # any answer: it listens
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"fake Stripe not listening within 30 s:\n{tail(log_path)}")
+                raise RuntimeError(f"fake {provider} not listening within 30 s:\n{tail(log_path)}")
             time.sleep(0.1)
         yield url
     finally:
@@ -504,7 +579,12 @@ def run(
     args: argparse.Namespace, clients: Clients[Phase, PhaseResult], workdir: Path
 ) -> dict[str, Any]:
     secret = "whsec_" + secrets.token_hex(16)
-    with stripe_fake(workdir) as fake_url, postgres_database(args.postgres_url, workdir) as url:
+    integration = f"{PAYNOW_ID}:{PAYNOW_KEY}:{PAYNOW_EMAIL}"
+    with (
+        fake_provider(workdir, "stripe") as fake_url,
+        fake_provider(workdir, "paynow", "--integration", integration) as paynow_url,
+        postgres_database(args.postgres_url, workdir) as url,
+    ):
         # The server's environment is a copy of ours (bench.common.server_env): a single-tenant
         # deployment whose default Stripe account is the fake.
         os.environ.update(
@@ -512,10 +592,17 @@ def run(
                 "STRIPE_SECRET_KEY": STRIPE_KEY,
                 "STRIPE_WEBHOOK_SECRET": secret,
                 "HAZINA_STRIPE_API_BASE": fake_url,
+                "PAYNOW_INTEGRATION_ID": PAYNOW_ID,
+                "PAYNOW_INTEGRATION_KEY": PAYNOW_KEY,
+                "HAZINA_PAYNOW_API_BASE": paynow_url,
             }
         )
         with running_server(url, workdir) as (base_url, pid):
-            print(f"  server pid {pid} at {base_url}; fake Stripe at {fake_url}", flush=True)
+            print(
+                f"  server pid {pid} at {base_url}; fake Stripe at {fake_url},"
+                f" fake Paynow at {paynow_url}",
+                flush=True,
+            )
             configure_receiver(base_url)
             bench = Bench(clients, args, base_url, pid)
             bench.database = make_url(url).database
@@ -524,47 +611,58 @@ def run(
             # Warm-up: connections, statement caches, every code path; checked, not reported.
             bench.figures("noop", [bench.phase("noop", duration=args.warmup)], report=False)
             count = args.warmup_payments
-            started = time.monotonic()
-            bench.figures("prepare", [bench.phase("prepare", count=count)], report=False)
-            print(
-                f"  warm-up: pre-created {count} Stripe payments in"
-                f" {time.monotonic() - started:.1f} s",
-                flush=True,
-            )
-            warm = bench.figures("ingest", [bench.phase("ingest", count=count)], report=False)
+            best: dict[Kind, float] = {}
+            for kind in INGESTS:
+                started = time.monotonic()
+                made = bench.phase(PREPARES[kind], count=count)
+                bench.figures(PREPARES[kind], [made], report=False)
+                print(
+                    f"  warm-up: pre-created {count} payments for {kind} in"
+                    f" {time.monotonic() - started:.1f} s",
+                    flush=True,
+                )
+                warm = bench.figures(kind, [bench.phase(kind, count=count)], report=False)
+                best[kind] = warm.rate
 
             # The phases take turns, so load from elsewhere on the machine hits each alike.
             share = args.duration / args.rounds
-            runs: dict[Kind, list[Measured]] = {"noop": [], "ingest": []}
-            best, stock, warmup_sent = warm.rate, 0, len(bench.sent)
+            runs: dict[Kind, list[Measured]] = {"noop": [], "ingest": [], "paynow": []}
+            stock: dict[Kind, int] = dict.fromkeys(INGESTS, 0)
+            warmup_sent = len(bench.sent)
             for number in range(1, args.rounds + 1):
                 runs["noop"].append(bench.phase("noop", duration=share))
-                # One payment per webhook of the round, with room to spare: the rate so far is
-                # only a guess on a shared machine, so the stock is topped up before each round.
-                want = math.ceil(best * share * args.margin) + 100 * args.clients
-                if stock < want:
-                    started = time.monotonic()
-                    made = bench.phase("prepare", count=want - stock)
-                    added = bench.figures("prepare", [made], report=False).completed
-                    stock += added
-                    print(
-                        f"  round {number}: pre-created {added} Stripe payments in"
-                        f" {time.monotonic() - started:.1f} s (ingest rate so far {best:.0f}/s)",
-                        flush=True,
-                    )
-                ingest_run = bench.phase("ingest", duration=share)
-                runs["ingest"].append(ingest_run)
-                stock -= sum(len(r.sent) for r in ingest_run.results)
-                completed = sum(r.completed for r in ingest_run.results)
-                best = max(best, completed / ingest_run.window if ingest_run.window else 0.0)
+                for kind in INGESTS:
+                    # One payment per webhook of the round, with room to spare: the rate so far
+                    # is only a guess on a shared machine, so the stock is topped up each round.
+                    want = math.ceil(best[kind] * share * args.margin) + 100 * args.clients
+                    if stock[kind] < want:
+                        started = time.monotonic()
+                        made = bench.phase(PREPARES[kind], count=want - stock[kind])
+                        added = bench.figures(PREPARES[kind], [made], report=False).completed
+                        stock[kind] += added
+                        print(
+                            f"  round {number}: pre-created {added} payments for {kind} in"
+                            f" {time.monotonic() - started:.1f} s"
+                            f" ({kind} rate so far {best[kind]:.0f}/s)",
+                            flush=True,
+                        )
+                    measured = bench.phase(kind, duration=share)
+                    runs[kind].append(measured)
+                    stock[kind] -= sum(len(r.sent) for r in measured.results)
+                    completed = sum(r.completed for r in measured.results)
+                    rate = completed / measured.window if measured.window else 0.0
+                    best[kind] = max(best[kind], rate)
             noop = bench.figures("noop", runs["noop"])
             ingest = bench.figures("ingest", runs["ingest"])
+            paynow = bench.figures("paynow", runs["paynow"])
         problems = asyncio.run(_verify(url, bench.sent))
     for problem in problems:
         print(f"  VERIFY FAILED: {problem}", flush=True)
     ratio = ingest.rate / noop.rate if noop.rate else 0.0
+    paynow_ratio = paynow.rate / noop.rate if noop.rate else 0.0
     print(
-        f"  ingest/noop {ratio:.3f}; webhooks sent {len(bench.sent)}"
+        f"  ingest/noop {ratio:.3f}, paynow/noop {paynow_ratio:.3f};"
+        f" webhooks sent {len(bench.sent)}"
         f" ({warmup_sent} in warm-up); request errors {bench.errors}",
         flush=True,
     )
@@ -579,6 +677,12 @@ def run(
         "server_cpu_ms_per_req": _rounded(ingest.server_ms),
         "baseline_server_cpu_ms_per_req": _rounded(noop.server_ms),
         "postgres_cpu_ms_per_req": _rounded(ingest.postgres_ms),
+        "paynow_per_s": round(paynow.rate, 1),
+        "paynow_ratio": round(paynow_ratio, 3),
+        "paynow_p99_ms": round(paynow.p99_ms, 2),
+        "paynow_p50_ms": round(paynow.p50_ms, 2),
+        "paynow_server_cpu_ms_per_req": _rounded(paynow.server_ms),
+        "paynow_postgres_cpu_ms_per_req": _rounded(paynow.postgres_ms),
         "concurrency": args.concurrency,
         "duration_s": args.duration,
         "database": "postgresql",

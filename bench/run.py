@@ -123,6 +123,27 @@ def ingest_rows(ingest: dict[str, Any] | None) -> list[Row]:
             f">= {INGEST_TARGET}" + (f" (cpu {cpu:.3f} ms/req)" if cpu is not None else ""),
             _met(ratio >= INGEST_TARGET and bool(ingest.get("verified"))),
         ),
+        *_paynow_rows(ingest),
+    ]
+
+
+def _paynow_rows(ingest: dict[str, Any]) -> list[Row]:
+    """Paynow's status updates (form body, SHA-512), measured in the same run as Stripe's."""
+    if ingest.get("paynow_per_s") is None:
+        return []
+    ratio = ingest["paynow_ratio"]
+    cpu = ingest.get("paynow_server_cpu_ms_per_req")
+    return [
+        (
+            "POST /hooks/paynow (ingest, httpx)",
+            "postgres",
+            _num(ingest["paynow_per_s"]),
+            _num(ingest["paynow_p50_ms"], 2),
+            _num(ingest["paynow_p99_ms"], 2),
+            _num(ratio, 3),
+            f">= {INGEST_TARGET}" + (f" (cpu {cpu:.3f} ms/req)" if cpu is not None else ""),
+            _met(ratio >= INGEST_TARGET and bool(ingest.get("verified"))),
+        )
     ]
 
 
