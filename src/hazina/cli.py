@@ -28,6 +28,7 @@ from hazina.domain.providers import ProviderFailure
 from hazina.observability import logs, metrics
 from hazina.services import inbound as inbound_events
 from hazina.services import janitor, key_rotation, merchants, provider_payments
+from hazina.services.ledger import check as ledger_check
 from hazina.services.payouts import progress as payout_progress
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.webhook_secrets import WebhookSecretUnreadable
@@ -481,6 +482,32 @@ def janitor_command(dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     for table, count in counts.items():
         click.echo(f"{table}: {verb} {count}")
+
+
+@main.group()
+def ledger() -> None:
+    """The double-entry ledger (#14)."""
+
+
+@ledger.command("check")
+def ledger_check_command() -> None:
+    """Recompute every balance from its entries and every transfer's sum; exit 1 naming the
+    first broken account (or transfer). The outcome is stored for /health."""
+    settings = _settings()
+
+    async def run() -> ledger_check.CheckResult:
+        container = await _started(settings)
+        try:
+            return await ledger_check.record_check(container.db)
+        finally:
+            await container.close()
+
+    result = asyncio.run(run())
+    counted = f"{result.accounts} accounts, {result.transfers} transfers"
+    if not result.ok:
+        click.echo(f"ledger check FAILED ({counted}): {result.problem}", err=True)
+        raise SystemExit(1)
+    click.echo(f"ledger check passed: {counted}")
 
 
 @main.group()

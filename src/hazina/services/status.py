@@ -7,6 +7,7 @@ from hazina.db import queue
 from hazina.db.database import Database
 from hazina.domain.clock import iso_z, utc_now
 from hazina.observability.metrics import QueueDepth
+from hazina.services.ledger.check import last_check
 
 
 async def _worker_status(db: Database, stale_after: timedelta) -> str:
@@ -22,6 +23,8 @@ async def health(db: Database, stale_after: timedelta) -> tuple[bool, dict[str, 
         "database": "connected" if connected else "disconnected",
         "redis": "not_configured",
         "worker": worker,
+        # #14: the latest `hazina ledger check` (nightly from the janitor); null before one ran.
+        "ledger_check": await last_check(db) if connected else None,
         "timestamp": iso_z(utc_now()),
     }
     return connected, body
