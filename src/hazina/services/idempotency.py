@@ -107,6 +107,7 @@ async def _claim(
 ) -> StoredResponse:
     """Replay a stored response, or claim the key and create in one transaction. Without
     `store_response` the claim keeps its placeholder for the second step to fill."""
+    stored = None
     if request is not None:
         # Replays are answered by one prepared read: on SQLite they never queue for the writer.
         stored = await db.fetch_one(_STORED, {"merchant_id": merchant_id, "key": request.key})
@@ -120,8 +121,12 @@ async def _claim(
 
         now = utc_now()
         scope = (IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == request.key)
-        # Committed since the read above?
-        existing = await session.get(IdempotencyKey, (merchant_id, request.key))
+        # A key the read above did not find (the usual case) is claimed straight away: one
+        # committed meanwhile is fresh, so the claim's conflict replays it. A key it found
+        # (in progress, expired or abandoned) is read again under the transaction.
+        existing = None
+        if stored is not None:
+            existing = await session.get(IdempotencyKey, (merchant_id, request.key))
         abandoned = (
             existing is not None
             and existing.status_code == 0
