@@ -13,8 +13,8 @@ from hazina.delivery.sender import HttpWebhookSender
 from hazina.domain.providers import ProviderAccess
 from hazina.domain.webhooks import RetryPolicy
 from hazina.providers.clickpesa import ClickPesaProvider
-from hazina.providers.ecocash import EARLY_CHECKS, EcoCashProvider
 from hazina.providers.clickpesa_payouts import ClickPesaPayouts
+from hazina.providers.ecocash import EARLY_CHECKS, EcoCashProvider
 from hazina.providers.generic import GenericGatewayProvider
 from hazina.providers.paynow import PaynowProvider
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
