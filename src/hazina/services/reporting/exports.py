@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
 from hazina.db.database import Database
 from hazina.db.models import Order, Payment
@@ -55,12 +55,10 @@ async def payment_batches(
         where = filters.conditions(merchant_id)
         if after is not None:
             created, payment_id = after
-            where.append(
-                or_(
-                    Payment.created_at < created,
-                    and_(Payment.created_at == created, Payment.id < payment_id),
-                )
-            )
+            # The first condition is a range on the (merchant_id, created_at) index; with the
+            # OR alone SQLite's plan read every row of the merchant on every batch.
+            where.append(Payment.created_at <= created)
+            where.append(or_(Payment.created_at < created, Payment.id < payment_id))
         async with db.read() as session:
             rows = list(
                 await session.scalars(
