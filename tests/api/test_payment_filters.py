@@ -11,7 +11,9 @@ from hazina.db.database import Database
 from hazina.worker import Worker
 from tests.conftest import http_client
 from tests.factories import other_merchant_headers
+from tests.ledger.helpers import new_account
 from tests.payment_mix import Mix, payment_mix
+from tests.waiting import drain
 
 
 async def listed(client: httpx.AsyncClient, **params: Any) -> list[str]:
@@ -113,3 +115,23 @@ async def test_a_bad_filter_is_a_clear_400(
     error = response.json()["error"]
     assert error["code"] == "BAD_REQUEST_ERROR"
     assert field in error["description"], error
+
+
+async def test_a_wallets_account_id_finds_its_credit_payments(
+    client: httpx.AsyncClient, worker: Worker
+) -> None:
+    wallet = await new_account(client, kind="customer")
+    top_up = await client.post(
+        "/api/v1/orders",
+        json={"amount": 5_000, "purpose": "top_up", "customer_account_id": wallet},
+    )
+    assert top_up.status_code == 201, top_up.text
+    body = {"order_id": top_up.json()["id"], "method": "upi", "vpa": "fan@okbank"}
+    assert (await client.post("/api/v1/payments", json=body)).status_code == 201
+    await drain(worker)
+    order = await client.post("/api/v1/orders", json={"amount": 1_500})
+    spend = {"order_id": order.json()["id"], "method": "credit", "account_id": wallet}
+    spent = await client.post("/api/v1/payments", json=spend)
+    assert spent.status_code == 201, spent.text
+    assert await listed(client, q=wallet) == [spent.json()["id"]]
+    assert await listed(client, method="credit", provider="credit") == [spent.json()["id"]]

@@ -55,6 +55,9 @@ async def test_the_page_filters_and_its_export_equals_the_apis_list(
     assert texts_of(page, "payment-id") == [p["id"] for p in expected]
     # The form shows the filter it applied; the export link carries the same query.
     assert re.search(r'<option value="success"\s+selected', page.text)
+    # Every method and provider a payment can have, the ledger's credit among them.
+    for name in ("upi", "card", "sandbox", "credit"):
+        assert f'<option value="{name}"' in page.text
     [href] = re.findall(r'href="([^"]+)"[^>]*data-test-id="export-csv"', page.text)
     href = href.replace("&amp;", "&")
     assert href.startswith("/dashboard/transactions/export.csv?")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from hazina.domain.errors import BadRequest, HazinaError, NotFound
+from hazina.domain.ledger import CREDIT
 from hazina.domain.money import format_money, parse_major_units
 from hazina.domain.states import PaymentStatus
 from hazina.services import events, payments, refunds, reviews, webhooks
@@ -59,13 +60,14 @@ def _transactions_page(
     **listed: Any,
 ) -> HTMLResponse:
     registry = container.providers.registry
-    providers = tuple(registry.adapters) if user.livemode else (SANDBOX, *registry.adapters)
+    # Credit (a customer wallet's money) is a method and its own provider, of the ledger's.
+    providers = (*((SANDBOX,) if not user.livemode else ()), *registry.adapters, CREDIT)
     context = {
         "user": user,
         "page": "transactions",
         "filters": query,
         "statuses": list(PaymentStatus),
-        "methods": registry.methods(livemode=user.livemode),
+        "methods": (*registry.methods(livemode=user.livemode), CREDIT),
         "providers": providers,
         "error": error,
         "payments": [],
