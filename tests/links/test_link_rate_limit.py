@@ -8,12 +8,14 @@ import httpx
 import pytest
 from limits import parse
 
-from hazina.bootstrap import Container
+from hazina.bootstrap import Container, start
 from hazina.config import Settings
 from hazina.services.throttle import Limiter, async_storage, storage_uri
-from tests.conftest import http_client, make_settings
+from tests.conftest import AUTH, http_client, make_settings
+from tests.databases import truncate_all
 from tests.e2e.servers import free_port
 from tests.factories import other_merchant_headers
+from tests.redis_server import REDIS_URL, require_redis
 
 
 @pytest.fixture
@@ -60,3 +62,26 @@ async def test_an_unreachable_redis_counts_in_the_process_and_says_so_once(
     assert not await limiter.check_storage()
     outages = [r for r in caplog.records if "unreachable" in r.getMessage()]
     assert len(outages) == 1
+
+
+async def test_health_says_whether_redis_answers(database_url: str) -> None:
+    await require_redis()
+    nothing = f"redis://127.0.0.1:{free_port()}/0"
+    for url, expected in (
+        (None, "not_configured"),
+        (REDIS_URL, "connected"),
+        (nothing, "unreachable"),
+    ):
+        container = await start(make_settings(database_url, redis_url=url))
+        try:
+            async with http_client(container, AUTH) as client:
+                health = await client.get("/health")
+                assert health.status_code == 200
+                assert health.json()["redis"] == expected
+                # Redis away or not: links are created and limited all the same.
+                created = await client.post("/api/v1/payment-links", json={"amount": 50000})
+                assert created.status_code == 201, created.text
+                assert created.headers["RateLimit-Limit"] == "10"
+        finally:
+            await truncate_all(container.db)
+            await container.close()

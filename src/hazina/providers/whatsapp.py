@@ -52,9 +52,16 @@ class WhatsAppProvider:
         optional=("template_language",),
     )
 
-    def __init__(self, api_base: str, graph_version: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        api_base: str,
+        graph_version: str,
+        timeout_seconds: float,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._base = f"{api_base.rstrip('/')}/{graph_version}"
-        self._client = httpx.AsyncClient(timeout=timeout_seconds)
+        self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport)
 
     async def send_message(self, access: ProviderAccess, message: dict[str, Any]) -> str:
         """Send one message body (`domain.whatsapp.text_message`/`template_message`); its

@@ -1,7 +1,11 @@
 """What operators and the contract's status endpoints see: database, workers, queue depth."""
 
+import asyncio
 from datetime import timedelta
 from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from hazina.db import queue
 from hazina.db.database import Database
@@ -14,14 +18,32 @@ async def _worker_status(db: Database, stale_after: timedelta) -> str:
     return "running" if await queue.count_live_workers(db, stale_after) else "stopped"
 
 
-async def health(db: Database, stale_after: timedelta) -> tuple[bool, dict[str, Any]]:
-    """(healthy, body). Redis is optional and not used yet, hence `not_configured`."""
+# /health waits this long for Redis: a server that does not answer is `unreachable`.
+REDIS_PING_SECONDS = 1.0
+
+
+async def redis_status(redis: Redis | None) -> str:
+    """`not_configured` without HAZINA_REDIS_URL; else whether it answers a PING now. Redis is
+    optional (the limits fall back to per-process counting), so it never makes Hazina unhealthy."""
+    if redis is None:
+        return "not_configured"
+    try:
+        await asyncio.wait_for(redis.ping(), REDIS_PING_SECONDS)
+    except (RedisError, OSError, TimeoutError):
+        return "unreachable"
+    return "connected"
+
+
+async def health(
+    db: Database, stale_after: timedelta, redis: Redis | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """(healthy, body): healthy when the database answers."""
     connected = await db.ping()
     worker = await _worker_status(db, stale_after) if connected else "stopped"
     body = {
         "status": "healthy" if connected else "unhealthy",
         "database": "connected" if connected else "disconnected",
-        "redis": "not_configured",
+        "redis": await redis_status(redis),
         "worker": worker,
         # #14: the latest `hazina ledger check` (nightly from the janitor); null before one ran.
         "ledger_check": await last_check(db) if connected else None,

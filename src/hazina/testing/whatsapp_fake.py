@@ -131,9 +131,23 @@ def status_item(
 
 
 async def post_notification(
+    state: FakeWhatsApp, account: FakeAccount, payload: dict[str, Any], *, retries: int = 0
+) -> int | None:
+    """POST one signed notification as Meta would, sending it again (0.5 s, 1 s, 2 s …) while
+    the receiver does not answer 2xx, up to `retries` times; the last status, None if
+    unreachable."""
+    status = await _post_once(state, account, payload)
+    for attempt in range(retries):
+        if status is not None and 200 <= status < 300:
+            break
+        await asyncio.sleep(0.5 * 2**attempt)
+        status = await _post_once(state, account, payload)
+    return status
+
+
+async def _post_once(
     state: FakeWhatsApp, account: FakeAccount, payload: dict[str, Any]
 ) -> int | None:
-    """POST one signed notification as Meta would; the receiver's status, None if unreachable."""
     if account.webhook_url is None:
         return None
     # Meta escapes non-ASCII as \\uXXXX: the signature covers exactly these bytes.
@@ -154,6 +168,8 @@ async def post_notification(
 
 async def _report(state: FakeWhatsApp, account: FakeAccount, message_id: str, to: str) -> None:
     """The statuses of an accepted message, one notification each, in order."""
+    if not state.statuses:
+        return  # statuses only on demand (/_control/messages/{id}/status)
     if to.endswith("0001"):
         error = (131026, "Message undeliverable")
         items = [status_item(message_id, "failed", to, error)]
@@ -161,9 +177,9 @@ async def _report(state: FakeWhatsApp, account: FakeAccount, message_id: str, to
         items = [status_item(message_id, status, to) for status in state.statuses]
     for item in items:
         await asyncio.sleep(0.05)  # separate notifications, as Meta sends them
-        await post_notification(
-            state, account, notification(account.phone_number_id, {"statuses": [item]})
-        )
+        body = notification(account.phone_number_id, {"statuses": [item]})
+        # The receiver may not know the message yet (its send still committing): Meta retries.
+        await post_notification(state, account, body, retries=5)
 
 
 async def send_message(request: Request) -> Response:
@@ -217,7 +233,8 @@ async def control_messages(request: Request) -> Response:
 
 
 async def control_status(request: Request) -> Response:
-    """Send one status notification for a message now (`{"status": "read"}`)."""
+    """Send one status notification for a message now (`{"status": "read"}`, or
+    `{"status": "failed", "code": 131026, "message": "…"}`)."""
     state = _state(request)
     message_id = request.path_params["message_id"]
     sent = next((m for m in state.messages if m["id"] == message_id), None)
@@ -225,7 +242,8 @@ async def control_status(request: Request) -> Response:
         return JSONResponse({"error": "unknown message"}, status_code=404)
     body = await request.json()
     account = state.accounts[sent["phone_number_id"]]
-    item = status_item(message_id, str(body["status"]), sent["to"])
+    error = (int(body["code"]), str(body.get("message", "failed"))) if "code" in body else None
+    item = status_item(message_id, str(body["status"]), sent["to"], error)
     code = await post_notification(
         state, account, notification(account.phone_number_id, {"statuses": [item]})
     )

@@ -17,7 +17,9 @@ test_router = APIRouter(prefix="/api/v1/test")
 
 @router.get("/health")
 async def health(container: ContainerDep) -> JSONResponse:
-    healthy, body = await status.health(container.db, container.settings.worker_stale_after)
+    healthy, body = await status.health(
+        container.db, container.settings.worker_stale_after, container.redis
+    )
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
