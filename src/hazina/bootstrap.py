@@ -17,6 +17,8 @@ from hazina.providers.clickpesa_payouts import ClickPesaPayouts
 from hazina.providers.ecocash import EARLY_CHECKS, EcoCashProvider
 from hazina.providers.generic import GenericGatewayProvider
 from hazina.providers.paynow import PaynowProvider
+from hazina.providers.paypal import PayPalProvider
+from hazina.providers.paypal_signatures import CertificateStore
 from hazina.providers.sandbox import SandboxProcessor, SandboxSimulation
 from hazina.providers.sandbox_payouts import SandboxPayouts
 from hazina.providers.smtp import SmtpSender
@@ -175,6 +177,11 @@ def provider_adapters(settings: Settings, whatsapp: WhatsAppProvider) -> dict[st
         StripeProvider(settings.stripe_api_base, timeout),
         GenericGatewayProvider(),
         ClickPesaProvider(settings.clickpesa_api_base, timeout),
+        PayPalProvider(
+            settings.paypal_api_base,
+            timeout,
+            CertificateStore(settings.paypal_cert_hosts.split(","), timeout),
+        ),
         PaynowProvider(settings.paynow_api_base, timeout),
         EcoCashProvider(settings.ecocash_api_base, timeout),
         # Collects nothing: registered so it is connected, sealed and notified like a provider.
@@ -232,6 +239,14 @@ def default_accounts(settings: Settings) -> dict[str, ProviderAccess]:
         }
         mode = "live" if settings.is_production else "test"
         accounts["ecocash"] = ProviderAccess("ecocash", None, mode, secrets)
+    if settings.paypal_client_id and settings.paypal_client_secret and settings.paypal_webhook_id:
+        secrets = {
+            "client_id": settings.paypal_client_id,
+            "client_secret": settings.paypal_client_secret,
+            "webhook_id": settings.paypal_webhook_id,
+        }
+        mode = "live" if settings.is_production else "test"
+        accounts["paypal"] = ProviderAccess("paypal", None, mode, secrets)
     return accounts
 
 

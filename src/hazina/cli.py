@@ -36,6 +36,7 @@ from hazina.testing.clickpesa_fake import serve_clickpesa_fake
 from hazina.testing.ecocash_fake import serve_ecocash_fake
 from hazina.testing.generic_fake import serve_generic_fake
 from hazina.testing.paynow_fake import parse_integration, serve_paynow_fake
+from hazina.testing.paypal_fake import serve_paypal_fake
 from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
 from hazina.vault.keyring import KeyRingError, generate_key_entry
 from hazina.worker import Worker, janitor_retention
@@ -600,6 +601,16 @@ def fake_paynow(host: str, port: int, integrations: tuple[str, ...], time_scale:
 def fake_ecocash(host: str, port: int, api_keys: tuple[str, ...], pay_after: float) -> None:
     """Serve a fake EcoCash: set HAZINA_ECOCASH_API_BASE=http://HOST:PORT for Hazina."""
     serve_ecocash_fake(host, port, api_keys, pay_after)
+
+
+@fake.command("paypal")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8766, show_default=True)
+@click.option("--token-lifetime", type=int, default=32400, show_default=True)
+def fake_paypal(host: str, port: int, token_lifetime: int) -> None:
+    """Serve a fake PayPal: set HAZINA_PAYPAL_API_BASE=http://HOST:PORT and add HOST to
+    HAZINA_PAYPAL_CERT_HOSTS for Hazina. Register a client at POST /_control/clients."""
+    serve_paypal_fake(host, port, token_lifetime)
 
 
 @main.group()

@@ -319,6 +319,15 @@ class Settings(BaseSettings):
     clickpesa_api_base: Annotated[
         str, Field(validation_alias=_env("HAZINA_CLICKPESA_API_BASE", "CLICKPESA_API_URL"))
     ] = "https://api.clickpesa.com/third-parties"
+    # Unset: each PayPal account's mode picks PayPal's sandbox or live API host.
+    paypal_api_base: Annotated[
+        str | None, Field(validation_alias=_env("HAZINA_PAYPAL_API_BASE"))
+    ] = None
+    # Hosts (and their subdomains) PayPal webhook signing certificates may be fetched from,
+    # comma-separated; a test adds `hazina fake paypal`'s 127.0.0.1.
+    paypal_cert_hosts: Annotated[
+        str, Field(validation_alias=_env("HAZINA_PAYPAL_CERT_HOSTS"), min_length=1)
+    ] = "paypal.com"
     # #12 Paynow (web and express) and EcoCash direct (providers.md sections 4 and 5).
     paynow_api_base: Annotated[str, Field(validation_alias=_env("HAZINA_PAYNOW_API_BASE"))] = (
         "https://www.paynow.co.zw"
@@ -380,6 +389,14 @@ class Settings(BaseSettings):
     ecocash_api_key: Annotated[
         str | None, Field(validation_alias=_env("ECOCASH_API_KEY"), repr=False)
     ] = None
+
+    paypal_client_id: Annotated[str | None, Field(validation_alias=_env("PAYPAL_CLIENT_ID"))] = None
+    paypal_client_secret: Annotated[
+        str | None, Field(validation_alias=_env("PAYPAL_CLIENT_SECRET"), repr=False)
+    ] = None
+    paypal_webhook_id: Annotated[str | None, Field(validation_alias=_env("PAYPAL_WEBHOOK_ID"))] = (
+        None
+    )
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         """The database URL without its password: reprs end up in logs and tracebacks. (The

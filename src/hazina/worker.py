@@ -33,6 +33,7 @@ from hazina.services import (
     refunds,
     webhooks,
 )
+from hazina.services.approvals import completion, requests
 from hazina.services.events import DELIVER_WEBHOOK
 from hazina.services.ledger import charges
 from hazina.services.ledger import check as ledger_check
@@ -64,6 +65,9 @@ def handlers(container: Container) -> dict[str, Handler]:
             payload["payment_id"],
             final=bool(payload.get("final")),
         )
+
+    async def complete_approval(payload: dict[str, Any]) -> None:
+        await completion.complete_approval(container.db, container.providers, payload["payment_id"])
 
     async def reconcile_refund(payload: dict[str, Any]) -> None:
         await refund_reconciliation.reconcile_refund(
@@ -137,6 +141,7 @@ def handlers(container: Container) -> dict[str, Handler]:
         refunds.PROCESS_REFUND: process_refund,
         reconciliation.RECONCILE_PAYMENT: reconcile_payment,
         reconciliation.RECONCILE_REFUND: reconcile_refund,
+        requests.COMPLETE_APPROVAL: complete_approval,
         DELIVER_WEBHOOK: deliver_webhook,
         janitor.JANITOR: run_janitor,
         charges.RELEASE_BALANCE: release_balance,

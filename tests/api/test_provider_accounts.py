@@ -242,7 +242,7 @@ async def test_short_secrets_show_no_last_four(client: httpx.AsyncClient) -> Non
             "test",
             STRIPE,
             "Unsupported provider 'nosuchpay': use one of clickpesa, ecocash, "
-            "paynow, stripe, whatsapp",
+            "paynow, paypal, stripe, whatsapp",
         ),
         ("stripe", "sandbox", STRIPE, TEST_KEYS_ONLY),
         (

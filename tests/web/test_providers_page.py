@@ -132,7 +132,7 @@ async def test_a_refused_form_shows_the_description_and_never_the_secret(
     back = await post_form(dashboard, "/dashboard", "/dashboard/mode", {"livemode": "false"})
     assert back.status_code == 303
 
-    unknown = await post_form(dashboard, PAGE, f"{PAGE}/paypal", {"mode": "test"})
+    unknown = await post_form(dashboard, PAGE, f"{PAGE}/nosuchpay", {"mode": "test"})
     assert unknown.status_code == 400
     assert "Unsupported provider" in unknown.text
     assert await accounts_of(client) == {}

@@ -17,6 +17,9 @@ class Capability(StrEnum):
     # so a customer who abandoned it can start another without paying twice.
     CANCEL = "cancel"
     CAPTURE = "capture"
+    # The customer approves at the provider, then Hazina completes the payment there (PayPal
+    # captures an approved order): its return URL tells Hazina the customer came back.
+    APPROVAL = "approval"
     # The customer pays on the merchant's own page with the provider's elements, confirming a
     # payment Hazina created there with its client secret (Stripe's PaymentIntent flow).
     CLIENT_SECRET = "client_secret"  # noqa: S105 (a capability, not a secret)
@@ -50,6 +53,9 @@ class ProviderEventKind(StrEnum):
     REFUND_FAILED = "refund_failed"
     # A manual-capture authorisation the provider released uncaptured (it expired).
     AUTHORIZATION_EXPIRED = "authorization_expired"
+    # The customer approved the payment at the provider, which takes the money only once Hazina
+    # asks (`APPROVAL` providers): the payment stays pending and a job completes it.
+    PAYMENT_APPROVED = "payment_approved"
     # Money of a successful payment went back, or is contested, outside Hazina (Paynow's
     # `Refunded` and `Disputed`): the payment goes to review with the reason.
     PAYMENT_RETURNED = "payment_returned"
@@ -168,6 +174,22 @@ def own_report(
 # confirming with a client secret (`"flow": "payment_intent"`, providers with `CLIENT_SECRET`).
 HOSTED_FLOW = "checkout"
 CLIENT_SECRET_FLOW = "payment_intent"  # noqa: S105 (a flow, not a secret)
+
+
+def approval_report(
+    payment_id: str | None, provider_reference: str, raw_type: str
+) -> ProviderEvent:
+    """The customer approved the provider's order `provider_reference` (`APPROVAL` providers).
+    One key per order, whoever says so first (the provider's webhook, a status query, the
+    customer's return), so the payment is completed once."""
+    return ProviderEvent(
+        kind=ProviderEventKind.PAYMENT_APPROVED,
+        dedup_key=f"approved:{provider_reference}",
+        raw_type=raw_type,
+        raw_status="APPROVED",
+        payment_id=payment_id,
+        provider_reference=provider_reference,
+    )
 
 
 @dataclass(frozen=True, slots=True)

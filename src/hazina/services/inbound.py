@@ -24,6 +24,7 @@ from hazina.domain.providers import (
     Capability,
     InvalidSignature,
     ProviderEvent,
+    ProviderFailure,
     event_from_json,
     event_to_json,
     refuse_own_namespace,
@@ -31,7 +32,7 @@ from hazina.domain.providers import (
 from hazina.services.notifications.statuses import MESSAGE_KINDS, apply_message_report
 from hazina.services.pages import Page, fetch_page
 from hazina.services.payouts.settlement import PAYOUT_KINDS, apply_payout_report
-from hazina.services.ports import SecretBox
+from hazina.services.ports import SecretBox, WebhookPreparer
 from hazina.services.provider_access import HookAccount, access_for_hook, default_access
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.registry import ProviderRegistry
@@ -109,8 +110,13 @@ async def receive(
             return receipt(500, row["id"], InboundStatus.FAILED)
     row["merchant_id"] = account.merchant_id
     try:
+        if isinstance(adapter, WebhookPreparer):  # e.g. PayPal's certificate, fetched once
+            await adapter.prepare_webhook(account.access, body, headers)
         reports = adapter.parse_webhook(account.access, body, headers)
         refuse_own_namespace(reports)
+    except ProviderFailure as exc:  # what verifying needs could not be fetched: resend
+        await _store_unapplied(db, row, InboundStatus.FAILED, f"verification: {exc}")
+        return receipt(500, row["id"], InboundStatus.FAILED)
     except InvalidSignature as exc:
         await _store_rejected(db, row, f"signature: {exc}", source, samples)
         return receipt(400, row["id"], InboundStatus.REJECTED)

@@ -1,7 +1,7 @@
 """What the services need from the outside world, as Protocols the adapters implement."""
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hazina.domain.payouts import Bank, PayoutQuote, PayoutStart
 from hazina.domain.providers import (
@@ -111,6 +111,33 @@ class PayoutProvider(Protocol):
 
     async def banks(self, access: ProviderAccess) -> list[Bank]:
         """The banks a bank payout may go to (empty: the provider does not say)."""
+        ...
+
+
+@runtime_checkable
+class ApprovalCompleter(Protocol):
+    """A provider whose customer approves a payment that Hazina then completes (`APPROVAL`:
+    PayPal captures, or authorises, an approved order)."""
+
+    async def complete_approved(
+        self, access: ProviderAccess, payment_id: str, provider_reference: str, *, capture: bool
+    ) -> ProviderEvent:
+        """Take (or, `capture` False, authorise) the approved payment, idempotently per
+        payment, and report its outcome; a payment not approved yet raises `ProviderFailure`."""
+        ...
+
+
+@runtime_checkable
+class WebhookPreparer(Protocol):
+    """A provider whose notifications need something from the network before `parse_webhook`
+    can verify them synchronously (PayPal's signing certificate)."""
+
+    async def prepare_webhook(
+        self, access: ProviderAccess, body: bytes, headers: Mapping[str, str]
+    ) -> None:
+        """Fetch (or find cached) what verifying needs; `InvalidSignature` when the
+        notification names a source it must not be trusted from, `ProviderFailure` when the
+        provider could not be reached (the notification is then answered 500, to be resent)."""
         ...
 
 

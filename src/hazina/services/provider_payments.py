@@ -41,7 +41,7 @@ from hazina.services.idempotency import (
     StoreResponse,
     respond_once,
 )
-from hazina.services.ports import SecretBox
+from hazina.services.ports import PaymentProvider, SecretBox
 from hazina.services.provider_access import access_for_merchant, access_for_payment
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.reconciliation import (
@@ -142,7 +142,7 @@ async def start_provider_payment(
             amount=body["amount"],
             currency=body["currency"],
             description=f"Order {new.order_id}",
-            success_url=f"{context.base_url}/success?payment_id={payment_id}",
+            success_url=f"{context.base_url}/{_return_page(adapter)}?payment_id={payment_id}",
             cancel_url=f"{context.base_url}/checkout?order_id={new.order_id}",
             customer_phone=new.phone,
             customer_email=new.email,
@@ -190,6 +190,15 @@ async def start_provider_payment(
     # A claim older than any start can take was left by a process that died mid-start.
     abandoned = timedelta(seconds=context.start_grace_seconds)
     return await respond_once(db, merchant_id, idempotency, ttl, insert, finish, abandoned)
+
+
+def _return_page(adapter: PaymentProvider) -> str:
+    """Where the provider sends the customer back: an `APPROVAL` provider's return also tells
+    Hazina to complete the payment (services.approvals), then shows `/success`."""
+    return "checkout/approved" if Capability.APPROVAL in adapter.capabilities else "success"
+
+
+_UNRESOLVED = frozenset({ProviderEventKind.PAYMENT_PENDING, ProviderEventKind.PAYMENT_APPROVED})
 
 
 async def end_other_attempts(
@@ -288,7 +297,8 @@ async def reconcile_payment(
         adapter = context.registry.get(payment.provider)
         access = await access_for_payment(session, context.vault, context.registry, payment)
     report = await adapter.fetch_payment(access, payment.id, payment.provider_reference)
-    unresolved = report is None or report.kind == ProviderEventKind.PAYMENT_PENDING
+    # Approved but never captured takes no money: the final check expires it like a pending one.
+    unresolved = report is None or report.kind in _UNRESOLVED
     if final and unresolved:
         report = own_report(
             ProviderEventKind.PAYMENT_EXPIRED,

@@ -28,6 +28,7 @@ from hazina.domain.providers import ProviderEvent, ProviderEventKind
 from hazina.domain.settlement import Report, ReviewReason, decide
 from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
 from hazina.services import resources
+from hazina.services.approvals.requests import request_completion
 from hazina.services.captures import captured_on_success, expire_authorization
 from hazina.services.events import record_event
 from hazina.services.ledger.charges import has_charge, post_charge, reverse_refund
@@ -120,6 +121,8 @@ async def apply_report(
         changed = await _apply_to_payment(session, scope, payment, order, event)
     elif event.kind == ProviderEventKind.AUTHORIZATION_EXPIRED:
         changed = await expire_authorization(session, payment, event)
+    elif event.kind == ProviderEventKind.PAYMENT_APPROVED:
+        changed = await request_completion(session, payment)
     else:
         changed = await _apply_to_refunds(session, payment, event)
     outcome = Outcome.APPLIED if changed else Outcome.RECORDED

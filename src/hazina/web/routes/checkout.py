@@ -8,14 +8,16 @@ any checkout served elsewhere would be; these handlers only serve the pages.
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from hazina.domain.errors import NotFound
 from hazina.domain.gateways import gateway_name
 from hazina.domain.money import UnknownCurrency, format_money
 from hazina.services import orders, payments
+from hazina.services.approvals.completion import note_return
 from hazina.services.checkout_methods import methods_for_order
 from hazina.services.merchants import find_merchant_by_email
 from hazina.web.dependencies import ContainerDep
@@ -51,6 +53,7 @@ SANDBOX = {"upi": Method("upi", "UPI", True), "card": Method("card", "Card", Tru
 PROVIDER_METHODS = {
     "stripe": Method("stripe", "Stripe", False, provider=True),
     "clickpesa": Method("clickpesa", "ClickPesa", True, provider=True),
+    "paypal": Method("paypal", "PayPal", False, provider=True),
     "paynow": Method("paynow", "Paynow", False, provider=True),
     "ecocash": Method("ecocash", "EcoCash", True, provider=True),
     "onemoney": Method("onemoney", "OneMoney", True, provider=True),
@@ -122,6 +125,18 @@ async def success(
     outcome = OUTCOMES.get(payment["status"], "pending") if payment else "pending"
     context = {"payment": payment, "outcome": outcome, "order_id": payment and payment["order_id"]}
     return render(request, "outcome.html", context, frameable=True)
+
+
+@router.get("/checkout/approved")
+async def approved(
+    container: ContainerDep, payment_id: OrderIdQuery = None, token: OrderIdQuery = None
+) -> RedirectResponse:
+    """An `APPROVAL` provider's return URL (PayPal appends its order id as `token`): Hazina
+    asks for the payment's completion, then shows the outcome page, which follows it."""
+    if payment_id:
+        await note_return(container.db, container.providers, payment_id, token)
+    query = urlencode({"payment_id": payment_id} if payment_id else {})
+    return RedirectResponse(f"/success?{query}", status_code=303)
 
 
 @router.get("/failure", response_class=HTMLResponse)

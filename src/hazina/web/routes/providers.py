@@ -1,4 +1,4 @@
-"""`/dashboard/providers`: the merchant's own Stripe and ClickPesa accounts.
+"""`/dashboard/providers`: the merchant's own provider accounts (Stripe, ClickPesa, PayPal, …).
 
 Credentials are write-only, as in the JSON API: the page shows which fields are configured and
 their last four characters, never a value, and its inputs are never filled with one. Saving
@@ -21,7 +21,13 @@ from hazina.web.templating import render
 
 router = APIRouter(prefix="/dashboard/providers", include_in_schema=False)
 PAGE = "/dashboard/providers"
-LABELS = {"stripe": "Stripe", "clickpesa": "ClickPesa", "paynow": "Paynow", "ecocash": "EcoCash"}
+LABELS = {
+    "stripe": "Stripe",
+    "clickpesa": "ClickPesa",
+    "paynow": "Paynow",
+    "ecocash": "EcoCash",
+    "paypal": "PayPal",
+}
 FIELD_LABELS = {
     "secret_key": "Secret key",
     "webhook_secret": "Webhook signing secret",
@@ -33,6 +39,8 @@ FIELD_LABELS = {
     "integration_key": "Integration key",
     "auth_email": "Paynow login email (express checkout)",
     "merchant_code": "Merchant code",
+    "client_secret": "Client secret",
+    "webhook_id": "Webhook ID (from PayPal's developer dashboard)",
 }
 
 

@@ -1,0 +1,425 @@
+"""PayPal: Orders v2 to collect, Payments v2 to capture and refund, signed webhooks to learn.
+
+Wire format: providers.md section 2. Plain httpx against the API base of the account's mode
+(sandbox or live; HAZINA_PAYPAL_API_BASE points both at `hazina fake paypal`). An OAuth token
+is cached per account until five minutes before it expires, and fetched again on a 401.
+
+The customer approves an order on PayPal's page; PayPal takes no money until Hazina captures it
+(`APPROVAL`). The approval (the customer's return, `CHECKOUT.ORDER.APPROVED` or a status query)
+makes one `complete_approval` job (services.approvals) call `complete_approved`. Every call
+that creates something sends `PayPal-Request-Id` (our payment's or refund's id), so a retry after
+a crash gets PayPal's first answer back instead of a second order, capture or refund.
+"""
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+
+from hazina.domain import money
+from hazina.domain.providers import (
+    Capability,
+    CaptureStart,
+    CredentialFields,
+    InvalidSignature,
+    PaymentStart,
+    ProviderAccess,
+    ProviderEvent,
+    ProviderEventKind,
+    ProviderFailure,
+    RefundStart,
+    StartedPayment,
+    StartedRefund,
+)
+from hazina.providers.paypal_reports import (
+    authorization_id,
+    completed_capture_id,
+    event_report,
+    order_report,
+    refund_custom_id,
+    refund_report,
+)
+from hazina.providers.paypal_signatures import CERT_URL, CertificateStore, header
+
+SANDBOX_API = "https://api-m.sandbox.paypal.com"
+LIVE_API = "https://api-m.paypal.com"
+TOKEN_RENEW_MARGIN_SECONDS = 300.0
+# The capture asked for was refused by the payer's bank or PayPal: the attempt failed (the
+# customer can start another), unlike an order not approved yet, which is asked again later.
+_DECLINES = frozenset({"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY"})
+_ALREADY_DONE = frozenset({"ORDER_ALREADY_CAPTURED", "ORDER_ALREADY_AUTHORIZED"})
+_REPRESENTATION = {"Prefer": "return=representation"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    authorization: str
+    renew_at: float
+
+
+class PayPalProvider:
+    """Implements services.ports.PaymentProvider, ApprovalCompleter and WebhookPreparer."""
+
+    name = "paypal"
+    methods: tuple[str, ...] = ("paypal",)
+    capabilities = frozenset(
+        {
+            Capability.REDIRECT,
+            Capability.STATUS_QUERY,
+            Capability.REFUND,
+            Capability.CAPTURE,
+            Capability.APPROVAL,
+        }
+    )
+    credentials = CredentialFields(required=("client_id", "client_secret", "webhook_id"))
+
+    def __init__(
+        self,
+        api_base: str | None,
+        timeout_seconds: float,
+        certificates: CertificateStore,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # One base for both modes when configured (a fake); otherwise PayPal's host per mode.
+        self._bases = {"test": api_base or SANDBOX_API, "live": api_base or LIVE_API}
+        self._certificates = certificates
+        self._clock = clock
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
+        # Keyed by base, client id and a digest of the secret: the secret itself is not kept.
+        self._tokens: dict[tuple[str, str, str], _Token] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self._certificates.aclose()
+
+    # -- tokens and transport ---------------------------------------------------------
+
+    def _base(self, access: ProviderAccess) -> str:
+        return self._bases.get(access.mode, SANDBOX_API).rstrip("/")
+
+    def _cache_key(self, access: ProviderAccess) -> tuple[str, str, str]:
+        client_id, secret = access.secret("client_id"), access.secret("client_secret")
+        if client_id is None or secret is None:
+            raise ProviderFailure("The PayPal account needs a client_id and a client_secret.")
+        return self._base(access), client_id, hashlib.sha256(secret.encode()).hexdigest()
+
+    async def _token(self, access: ProviderAccess) -> str:
+        key = self._cache_key(access)
+        cached = self._tokens.get(key)
+        if cached is not None and self._clock() < cached.renew_at:
+            return cached.authorization
+        async with self._locks.setdefault(key, asyncio.Lock()):  # one fetch per account
+            cached = self._tokens.get(key)
+            if cached is not None and self._clock() < cached.renew_at:
+                return cached.authorization
+            token = await self._fetch_token(access)
+            self._tokens[key] = token
+            return token.authorization
+
+    async def _fetch_token(self, access: ProviderAccess) -> _Token:
+        started = self._clock()
+        response = await self._send(
+            "POST",
+            f"{self._base(access)}/v1/oauth2/token",
+            auth=(str(access.secret("client_id")), str(access.secret("client_secret"))),
+            data={"grant_type": "client_credentials"},
+        )
+        if response.status_code in (400, 401):
+            # OAuth's own envelope here, not the REST one.
+            found = _json(response)
+            detail = found.get("error_description") or found.get("error") or "refused"
+            raise ProviderFailure(f"PayPal refused the credentials: {detail}.")
+        if not response.is_success:
+            raise _failure(response)
+        found = _json(response)
+        token, lifetime = found.get("access_token"), found.get("expires_in")
+        if not isinstance(token, str) or not isinstance(lifetime, int):
+            raise ProviderFailure("PayPal answered /v1/oauth2/token without a token.")
+        return _Token(f"Bearer {token}", started + lifetime - TOKEN_RENEW_MARGIN_SECONDS)
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ProviderFailure("PayPal did not answer in time.", retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise ProviderFailure(
+                f"PayPal could not be reached ({type(exc).__name__}).", retryable=True
+            ) from exc
+
+    async def _call(
+        self,
+        access: ProviderAccess,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        """An authorised call; a 401 (an expired or revoked token) gets one new token."""
+        headers = dict(_REPRESENTATION)
+        if request_id is not None:
+            headers["PayPal-Request-Id"] = request_id
+        for attempt in range(2):
+            authorization = await self._token(access)
+            response = await self._send(
+                method,
+                f"{self._base(access)}{path}",
+                json=body,
+                headers={**headers, "Authorization": authorization},
+            )
+            if response.status_code != 401 or attempt == 1:
+                return response
+            key = self._cache_key(access)
+            if (cached := self._tokens.get(key)) and cached.authorization == authorization:
+                del self._tokens[key]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _order(self, access: ProviderAccess, order_id: str) -> dict[str, Any] | None:
+        response = await self._call(access, "GET", f"/v2/checkout/orders/{order_id}")
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise _failure(response)
+        return _json(response)
+
+    # -- payments -----------------------------------------------------------------------
+
+    async def start_payment(self, access: ProviderAccess, start: PaymentStart) -> StartedPayment:
+        unit = {
+            "reference_id": start.payment_id,
+            "custom_id": start.payment_id,
+            "description": start.description[:127],
+            "amount": {
+                "currency_code": start.currency,
+                "value": money.to_major(start.amount, start.currency),
+            },
+        }
+        context = {
+            "return_url": start.success_url,
+            "cancel_url": start.cancel_url,
+            "user_action": "PAY_NOW",
+            "shipping_preference": "NO_SHIPPING",
+        }
+        body = {
+            "intent": "CAPTURE" if start.capture else "AUTHORIZE",
+            "purchase_units": [unit],
+            "payment_source": {"paypal": {"experience_context": context}},
+        }
+        response = await self._call(
+            access, "POST", "/v2/checkout/orders", body, request_id=start.payment_id
+        )
+        if not response.is_success:
+            raise _failure(response)
+        order = _json(response)
+        link = next(
+            (
+                item.get("href")
+                for item in order.get("links") or []
+                if isinstance(item, dict) and item.get("rel") in ("payer-action", "approve")
+            ),
+            None,
+        )
+        if not isinstance(link, str) or not isinstance(order.get("id"), str):
+            raise ProviderFailure("PayPal created an order without an approval link.")
+        return StartedPayment(
+            provider_reference=order["id"], next_action={"type": "redirect", "url": link}
+        )
+
+    async def complete_approved(
+        self, access: ProviderAccess, payment_id: str, provider_reference: str, *, capture: bool
+    ) -> ProviderEvent:
+        action = "capture" if capture else "authorize"
+        response = await self._call(
+            access,
+            "POST",
+            f"/v2/checkout/orders/{provider_reference}/{action}",
+            {},
+            request_id=payment_id,
+        )
+        if response.is_success:
+            return order_report(_json(response))
+        issue = _issue(response)
+        if issue in _ALREADY_DONE:  # done before (a crash before Hazina recorded it)
+            order = await self._order(access, provider_reference)
+            if order is not None:
+                return order_report(order)
+        if issue in _DECLINES:
+            return ProviderEvent(
+                kind=ProviderEventKind.PAYMENT_FAILED,
+                dedup_key=f"declined:{provider_reference}:{issue}",
+                raw_type=action,
+                raw_status=issue,
+                payment_id=payment_id,
+                provider_reference=provider_reference,
+                message=_failure(response).description,
+            )
+        raise _failure(response)
+
+    async def fetch_payment(
+        self, access: ProviderAccess, payment_id: str, provider_reference: str | None
+    ) -> ProviderEvent | None:
+        if provider_reference is None:
+            return None  # orders cannot be searched by our id
+        order = await self._order(access, provider_reference)
+        return None if order is None else order_report(order)
+
+    async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
+        authorization = capture.provider_payment_reference
+        if authorization is None and capture.provider_reference is not None:
+            order = await self._order(access, capture.provider_reference)
+            authorization = None if order is None else authorization_id(order)
+        if authorization is None:
+            raise ProviderFailure("PayPal holds no authorisation to capture for this payment.")
+        body = {
+            "amount": {
+                "currency_code": capture.currency,
+                "value": money.to_major(capture.amount, capture.currency),
+            },
+            "final_capture": True,  # the rest of the authorisation is released
+        }
+        response = await self._call(
+            access,
+            "POST",
+            f"/v2/payments/authorizations/{authorization}/capture",
+            body,
+            request_id=capture.payment_id,
+        )
+        if not response.is_success:
+            raise _failure(response)
+        captured = _json(response)
+        if captured.get("status") in ("DECLINED", "FAILED"):
+            raise ProviderFailure(f"PayPal declined capture {captured.get('id')}.")
+        return capture.amount
+
+    async def cancel_payment(self, access: ProviderAccess, provider_reference: str) -> None:
+        # Not in `capabilities`: Orders v2 has no call to end an unapproved order (it lapses
+        # by itself); a late capture of an abandoned attempt is settled as a duplicate.
+        raise ProviderFailure("PayPal cannot cancel an order.")
+
+    # -- refunds ------------------------------------------------------------------------
+
+    async def refund(self, access: ProviderAccess, refund: RefundStart) -> StartedRefund:
+        if refund.provider_reference is None:
+            raise ProviderFailure("PayPal has no order to refund for this payment.")
+        # Through the order: a manual-capture payment's reference is its authorisation.
+        order = await self._order(access, refund.provider_reference)
+        capture_id = None if order is None else completed_capture_id(order)
+        if capture_id is None:
+            raise ProviderFailure("PayPal has no completed capture to refund for this payment.")
+        body: dict[str, Any] = {
+            "amount": {
+                "currency_code": refund.currency,
+                "value": money.to_major(refund.amount, refund.currency),
+            },
+            "custom_id": refund_custom_id(refund.payment_id, refund.refund_id),
+        }
+        if refund.reason:
+            body["note_to_payer"] = refund.reason[:255]
+        response = await self._call(
+            access,
+            "POST",
+            f"/v2/payments/captures/{capture_id}/refund",
+            body,
+            request_id=refund.refund_id,
+        )
+        if not response.is_success:
+            raise _failure(response)
+        made = _json(response)
+        status = made.get("status")
+        if status in ("FAILED", "CANCELLED"):
+            raise ProviderFailure(f"PayPal refused refund {made.get('id')}: {status}.")
+        return StartedRefund(
+            provider_refund_reference=str(made["id"]), succeeded=status == "COMPLETED"
+        )
+
+    async def fetch_refund(
+        self, access: ProviderAccess, refund_id: str, provider_refund_reference: str | None
+    ) -> ProviderEvent | None:
+        if provider_refund_reference is None:
+            return None
+        response = await self._call(
+            access, "GET", f"/v2/payments/refunds/{provider_refund_reference}"
+        )
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise _failure(response)
+        report = refund_report(_json(response))
+        if report.kind is ProviderEventKind.IGNORED:
+            return None  # still pending at PayPal
+        return report if report.refund_id else replace(report, refund_id=refund_id)
+
+    # -- webhooks -----------------------------------------------------------------------
+
+    async def prepare_webhook(
+        self, access: ProviderAccess, body: bytes, headers: Mapping[str, str]
+    ) -> None:
+        url = header(headers, CERT_URL)
+        if url is None:
+            raise InvalidSignature("PayPal webhook without paypal-cert-url")
+        await self._certificates.load(url)
+
+    def parse_webhook(
+        self, access: ProviderAccess, body: bytes, headers: Mapping[str, str]
+    ) -> list[ProviderEvent]:
+        webhook_id = access.secret("webhook_id")
+        if webhook_id is None:
+            raise InvalidSignature("The PayPal account has no webhook id to verify with.")
+        self._certificates.verify(headers, body, webhook_id)
+        try:
+            event = json.loads(body)
+            return [event_report(event)]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"The signed PayPal webhook is not a PayPal event: {exc}") from exc
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        found = response.json()
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _issue(response: httpx.Response) -> str | None:
+    details = _json(response).get("details")
+    first = details[0] if isinstance(details, list) and details else None
+    issue = first.get("issue") if isinstance(first, dict) else None
+    return issue if isinstance(issue, str) else None
+
+
+def _failure(response: httpx.Response) -> ProviderFailure:
+    """PayPal's error envelope as a merchant can read it: the issue and its description, the
+    envelope's message otherwise, and the debug id PayPal's support asks for."""
+    found = _json(response)
+    details = found.get("details")
+    first = (
+        details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
+    )
+    issue, description = first.get("issue"), first.get("description")
+    message = found.get("message")
+    if isinstance(issue, str):
+        text = f"PayPal: {issue}" + (f": {description}" if isinstance(description, str) else "")
+    elif isinstance(message, str):
+        text = f"PayPal: {message}"
+    else:
+        text = f"PayPal answered HTTP {response.status_code}."
+    debug_id = found.get("debug_id")
+    if isinstance(debug_id, str):
+        text = f"{text} (debug id {debug_id})"
+    status = response.status_code
+    return ProviderFailure(text, retryable=status >= 500 or status == 429)
