@@ -53,6 +53,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from hazina.testing import stripe_intents as intents
+from hazina.testing import stripe_refunds as refunds
 from hazina.testing.stripe_params import StripeApiError, decode_form
 from hazina.testing.stripe_state import Endpoint, SignedEvent, StripeState, new_id
 
@@ -198,10 +200,10 @@ class StripeFake:
         return session
 
     async def create_intent(self, _: Request, owner: str, params: dict[str, Any]) -> Any:
-        return self.state.create_intent(owner, params)
+        return intents.create_intent(self.state, owner, params)
 
     async def cancel_intent(self, request: Request, owner: str, params: dict[str, Any]) -> Any:
-        intent, event = self.state.cancel_intent(owner, request.path_params["id"], params)
+        intent, event = intents.cancel_intent(self.state, owner, request.path_params["id"], params)
         self._send_later([event])
         return intent
 
@@ -209,12 +211,14 @@ class StripeFake:
         return self.state.get(owner, request.path_params["id"], "payment_intent")
 
     async def capture_intent(self, request: Request, owner: str, params: dict[str, Any]) -> Any:
-        intent, events = self.state.capture_intent(owner, request.path_params["id"], params)
+        intent, events = intents.capture_intent(
+            self.state, owner, request.path_params["id"], params
+        )
         self._send_later(events)
         return intent
 
     async def create_refund(self, _: Request, owner: str, params: dict[str, Any]) -> Any:
-        refund, events = self.state.create_refund(owner, params)
+        refund, events = refunds.create_refund(self.state, owner, params)
         self._send_later(events)
         return refund
 
@@ -376,12 +380,14 @@ class StripeFake:
 
     async def fail_refund(self, request: Request, payload: dict[str, Any]) -> Any:
         refund_id = request.path_params["id"]
-        refund, event = self.state.fail_refund(self.state.owner_of(refund_id), refund_id)
+        refund, event = refunds.fail_refund(self.state, self.state.owner_of(refund_id), refund_id)
         return await self._answer(refund, [event], payload)
 
     async def succeed_refund(self, request: Request, payload: dict[str, Any]) -> Any:
         refund_id = request.path_params["id"]
-        refund, event = self.state.succeed_refund(self.state.owner_of(refund_id), refund_id)
+        refund, event = refunds.succeed_refund(
+            self.state, self.state.owner_of(refund_id), refund_id
+        )
         return await self._answer(refund, [event], payload)
 
     async def hold_refunds(self, _: Request, payload: dict[str, Any]) -> Any:
@@ -394,14 +400,20 @@ class StripeFake:
         if outcome not in ("paid", "declined"):
             raise StripeApiError(400, "outcome is paid or declined", param="outcome")
         message = str(payload.get("message", "Your card was declined."))
-        intent, events = self.state.confirm_intent(
-            self.state.owner_of(intent_id), intent_id, paid=outcome == "paid", message=message
+        intent, events = intents.confirm_intent(
+            self.state,
+            self.state.owner_of(intent_id),
+            intent_id,
+            paid=outcome == "paid",
+            message=message,
         )
         return await self._answer(intent, events, payload)
 
     async def expire_authorization(self, request: Request, payload: dict[str, Any]) -> Any:
         intent_id = request.path_params["id"]
-        intent, event = self.state.expire_authorization(self.state.owner_of(intent_id), intent_id)
+        intent, event = intents.expire_authorization(
+            self.state, self.state.owner_of(intent_id), intent_id
+        )
         return await self._answer(intent, [event], payload)
 
     async def redeliver(self, request: Request, _: dict[str, Any]) -> Any:

@@ -15,12 +15,7 @@ from typing import Any
 import stripe
 
 from hazina.testing.stripe_params import (
-    CANCEL_PARAMS,
-    CANCELLATION_REASONS,
     CAPTURE_METHODS,
-    CAPTURE_PARAMS,
-    INTENT_PARAMS,
-    REFUND_PARAMS,
     SESSION_PARAMS,
     StripeApiError,
     allow,
@@ -246,7 +241,7 @@ class StripeState:
         session = self.get(owner, session_id, "checkout.session")
         if session["status"] == "complete" and session["payment_status"] == "unpaid" and paid:
             intent = self.get(owner, session["payment_intent"], "payment_intent")
-            self._settle(owner, intent)
+            self.settle(owner, intent)
             session.update(payment_status="paid")
             return session, [
                 self.emit(owner, "checkout.session.async_payment_succeeded", session),
@@ -261,12 +256,12 @@ class StripeState:
             return session, [self.emit(owner, "checkout.session.completed", session)]
         if intent["capture_method"] == "manual":
             # Authorised only: the session stays `unpaid` until the intent is captured.
-            self._authorise(owner, intent)
+            self.authorise(owner, intent)
             return session, [
                 self.emit(owner, "checkout.session.completed", session),
                 self.emit(owner, "payment_intent.amount_capturable_updated", intent),
             ]
-        self._settle(owner, intent)
+        self.settle(owner, intent)
         session.update(payment_status="paid")
         return session, [
             self.emit(owner, "checkout.session.completed", session),
@@ -329,8 +324,8 @@ class StripeState:
             },
         )
 
-    def _settle(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
-        charge = self._charge(owner, intent)
+    def settle(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
+        charge = self.charge(owner, intent)
         intent.update(
             status="succeeded",
             amount_received=intent["amount"],
@@ -339,7 +334,7 @@ class StripeState:
         )
         return charge
 
-    def _charge(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
+    def charge(self, owner: str, intent: dict[str, Any]) -> dict[str, Any]:
         """A charge of the intent's full amount, succeeded and captured (callers adjust it)."""
         return self.put(
             owner,
@@ -364,287 +359,13 @@ class StripeState:
             },
         )
 
-    def _authorise(self, owner: str, intent: dict[str, Any]) -> None:
+    def authorise(self, owner: str, intent: dict[str, Any]) -> None:
         """A manual-capture payment: the card is charged nothing yet, the amount is held."""
-        charge = self._settle(owner, intent)
+        charge = self.settle(owner, intent)
         charge.update(captured=False, amount_captured=0)
         intent.update(
             status="requires_capture", amount_capturable=intent["amount"], amount_received=0
         )
-
-    # --- PaymentIntents (the merchant's own page, Stripe Elements) ----------------------------
-
-    def create_intent(self, owner: str, params: dict[str, Any]) -> dict[str, Any]:
-        allow(params, INTENT_PARAMS)
-        for required in ("amount", "currency"):
-            if required not in params:
-                raise StripeApiError(
-                    400,
-                    f"Missing required param: {required}.",
-                    code="parameter_missing",
-                    param=required,
-                )
-        amount = integer(params["amount"], "amount")
-        currency = str(params["currency"])
-        if amount < 1 or len(currency) != 3 or currency != currency.lower():
-            raise StripeApiError(400, "Invalid amount or currency.", param="amount")
-        capture = str(params.get("capture_method", "automatic_async"))
-        if capture not in CAPTURE_METHODS:
-            raise StripeApiError(400, "Invalid capture_method.", param="capture_method")
-        intent_id = new_id("pi_")
-        return self.put(
-            owner,
-            {
-                "id": intent_id,
-                "object": "payment_intent",
-                "amount": amount,
-                "amount_capturable": 0,
-                "amount_received": 0,
-                "capture_method": capture,
-                "cancellation_reason": None,
-                "client_secret": f"{intent_id}_secret_{new_id('', 24)}",
-                "confirmation_method": "automatic",
-                "created": int(time.time()),
-                "currency": currency,
-                "customer": None,
-                "description": params.get("description"),
-                "last_payment_error": None,
-                "latest_charge": None,
-                "livemode": is_live(owner),
-                "metadata": strings(params.get("metadata", {}), "metadata"),
-                "payment_method": None,
-                "payment_method_types": ["card"],
-                "receipt_email": params.get("receipt_email"),
-                "status": "requires_payment_method",
-            },
-        )
-
-    def confirm_intent(
-        self, owner: str, intent_id: str, *, paid: bool, message: str
-    ) -> tuple[dict[str, Any], list[SignedEvent]]:
-        """The customer confirmed on the merchant's page with Stripe Elements: the card was
-        charged (or authorised, for manual capture), or declined (the intent then waits for
-        another card). Stripe sends the intent's event and the charge's, in no set order."""
-        intent = self.get(owner, intent_id, "payment_intent")
-        if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
-            raise StripeApiError(
-                400,
-                f"You cannot confirm this PaymentIntent because it has a status of"
-                f" {intent['status']}.",
-                code="payment_intent_unexpected_state",
-            )
-        intent["payment_method"] = new_id("pm_")
-        if not paid:
-            charge = self._charge(owner, intent)
-            charge.update(
-                status="failed",
-                paid=False,
-                captured=False,
-                amount_captured=0,
-                failure_code="card_declined",
-                failure_message=message,
-            )
-            intent.update(
-                status="requires_payment_method",
-                latest_charge=charge["id"],
-                last_payment_error={
-                    "type": "card_error",
-                    "code": "card_declined",
-                    "decline_code": "generic_decline",
-                    "message": message,
-                    "charge": charge["id"],
-                },
-            )
-            return intent, [
-                self.emit(owner, "payment_intent.payment_failed", intent),
-                self.emit(owner, "charge.failed", charge),
-            ]
-        if intent["capture_method"] == "manual":
-            self._authorise(owner, intent)
-            first = "payment_intent.amount_capturable_updated"
-        else:
-            self._settle(owner, intent)
-            first = "payment_intent.succeeded"
-        charge = self.get(owner, intent["latest_charge"], "charge")
-        return intent, [
-            self.emit(owner, first, intent),
-            self.emit(owner, "charge.succeeded", charge),
-        ]
-
-    def cancel_intent(
-        self, owner: str, intent_id: str, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], SignedEvent]:
-        allow(params, CANCEL_PARAMS)
-        intent = self.get(owner, intent_id, "payment_intent")
-        if intent["status"] in ("succeeded", "canceled", "processing"):
-            raise StripeApiError(
-                400,
-                f"You cannot cancel this PaymentIntent because it has a status of"
-                f" {intent['status']}. Only a PaymentIntent with one of the following statuses"
-                " may be canceled: requires_payment_method, requires_capture,"
-                " requires_confirmation, requires_action.",
-                code="payment_intent_unexpected_state",
-            )
-        reason = params.get("cancellation_reason")
-        if reason is not None and reason not in CANCELLATION_REASONS:
-            raise StripeApiError(400, "Invalid cancellation_reason.", param="cancellation_reason")
-        intent.update(
-            status="canceled",
-            cancellation_reason=reason,
-            canceled_at=int(time.time()),
-            amount_capturable=0,
-        )
-        return intent, self.emit(owner, "payment_intent.canceled", intent)
-
-    # --- Capture -------------------------------------------------------------------------------
-
-    def capture_intent(
-        self, owner: str, intent_id: str, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[SignedEvent]]:
-        """Capture all or part (`amount_to_capture`) of a held amount; the rest is released."""
-        allow(params, CAPTURE_PARAMS)
-        intent = self.get(owner, intent_id, "payment_intent")
-        if intent["status"] != "requires_capture":
-            raise StripeApiError(
-                400,
-                f"This PaymentIntent could not be captured because it has a status of"
-                f" {intent['status']}. Only a PaymentIntent with one of the following statuses"
-                " may be acted upon: requires_capture.",
-                code="payment_intent_unexpected_state",
-            )
-        capturable = intent["amount_capturable"]
-        amount = integer(params.get("amount_to_capture", capturable), "amount_to_capture")
-        if not 0 < amount <= capturable:
-            raise StripeApiError(
-                400,
-                f"The amount to capture ({amount}) must be positive and at most the amount"
-                f" capturable ({capturable}).",
-                code="amount_too_large" if amount > capturable else "parameter_invalid_integer",
-                param="amount_to_capture",
-            )
-        charge = self.get(owner, intent["latest_charge"], "charge")
-        charge.update(captured=True, amount_captured=amount)
-        intent.update(status="succeeded", amount_capturable=0, amount_received=amount)
-        for (key, _), found in self.objects.items():
-            session = found["object"] == "checkout.session"
-            if session and key == owner and found.get("payment_intent") == intent_id:
-                found["payment_status"] = "paid"
-        return intent, [
-            self.emit(owner, "payment_intent.succeeded", intent),
-            self.emit(owner, "charge.captured", charge),
-        ]
-
-    def expire_authorization(
-        self, owner: str, intent_id: str
-    ) -> tuple[dict[str, Any], SignedEvent]:
-        """Stripe cancels an uncaptured PaymentIntent when its authorisation expires (7 days
-        for most cards) and releases the held amount."""
-        intent = self.get(owner, intent_id, "payment_intent")
-        if intent["status"] != "requires_capture":
-            raise StripeApiError(400, f"PaymentIntent {intent_id} holds no authorisation.")
-        intent.update(
-            status="canceled",
-            cancellation_reason="automatic",
-            canceled_at=int(time.time()),
-            amount_capturable=0,
-        )
-        return intent, self.emit(owner, "payment_intent.canceled", intent)
-
-    # --- Refunds -------------------------------------------------------------------------------
-
-    def create_refund(
-        self, owner: str, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[SignedEvent]]:
-        allow(params, REFUND_PARAMS)
-        if "payment_intent" in params:
-            intent = self.get(
-                owner, str(params["payment_intent"]), "payment_intent", "payment_intent"
-            )
-            if intent["latest_charge"] is None or intent["status"] != "succeeded":
-                raise StripeApiError(
-                    400,
-                    f"This PaymentIntent ({intent['id']}) does not have a successful charge"
-                    " to refund.",
-                    code="charge_not_refundable",
-                    param="payment_intent",
-                )
-            charge = self.get(owner, intent["latest_charge"], "charge")
-        elif "charge" in params:
-            charge = self.get(owner, str(params["charge"]), "charge", "charge")
-        else:
-            raise StripeApiError(
-                400,
-                "One of the following params should be provided for this request:"
-                " payment_intent or charge.",
-                code="parameter_missing",
-            )
-        # Only captured money can go back (a partial capture released the rest).
-        remaining = charge["amount_captured"] - charge["amount_refunded"]
-        if remaining == 0:
-            raise StripeApiError(
-                400,
-                f"Charge {charge['id']} has already been refunded.",
-                code="charge_already_refunded",
-            )
-        amount = integer(params.get("amount", remaining), "amount")
-        if amount <= 0:
-            raise StripeApiError(
-                400, "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-            )
-        if amount > remaining:
-            raise StripeApiError(
-                400,
-                f"Refund amount ({amount}) is greater than unrefunded amount on charge"
-                f" ({remaining})",
-                code="amount_too_large",
-                param="amount",
-            )
-        refund = self.put(
-            owner,
-            {
-                "id": new_id("re_"),
-                "object": "refund",
-                "amount": amount,
-                "balance_transaction": new_id("txn_"),
-                "charge": charge["id"],
-                "created": int(time.time()),
-                "currency": charge["currency"],
-                "destination_details": {"card": {"type": "refund"}, "type": "card"},
-                "failure_reason": None,
-                "metadata": strings(params.get("metadata", {}), "metadata"),
-                "payment_intent": charge["payment_intent"],
-                "reason": params.get("reason"),
-                "receipt_number": None,
-                "status": "pending" if self.hold_refunds else "succeeded",
-            },
-        )
-        charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
-        if self.hold_refunds:
-            return refund, [self.emit(owner, "refund.created", refund)]
-        return refund, [
-            self.emit(owner, "charge.refunded", charge),
-            self.emit(owner, "refund.updated", refund),
-        ]
-
-    def succeed_refund(self, owner: str, refund_id: str) -> tuple[dict[str, Any], SignedEvent]:
-        """A held (`pending`) refund reaches the customer's bank."""
-        refund = self.get(owner, refund_id, "refund")
-        if refund["status"] != "pending":
-            raise StripeApiError(400, f"Refund {refund_id} is {refund['status']}, not pending.")
-        refund["status"] = "succeeded"
-        return refund, self.emit(owner, "refund.updated", refund)
-
-    def fail_refund(self, owner: str, refund_id: str) -> tuple[dict[str, Any], SignedEvent]:
-        """The card network sent the money back: Stripe returns it to the charge."""
-        refund = self.get(owner, refund_id, "refund")
-        if refund["status"] == "failed":
-            raise StripeApiError(400, f"Refund {refund_id} has already failed.")
-        charge = self.get(owner, refund["charge"], "charge")
-        charge["amount_refunded"] -= refund["amount"]
-        charge["refunded"] = False
-        refund.update(status="failed", failure_reason="expired_or_canceled_card")
-        return refund, self.emit(owner, "refund.updated", refund)
 
 
 def _capture_method(intent_data: dict[str, Any]) -> str:
