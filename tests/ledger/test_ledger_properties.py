@@ -11,7 +11,11 @@ spends, releases of pending money). After every step:
 - each creator holds exactly its share of the payments that succeeded minus its share of what
   was refunded of them (domain.ledger.share / reversal, computed here from the payments'
   own figures);
-- no wallet is overdrawn by a spend.
+- no wallet is overdrawn by a spend;
+- payouts (#15) reserve amount + fee from a creator's available balance, and whatever their
+  provider reports in whatever order (processing, paid, failed, refunded, reversed, each maybe
+  twice) or a cancel, each creator holds its share less what its payouts took for good, and
+  its `reserved` is exactly what its payouts still moving hold.
 """
 
 import asyncio
@@ -35,15 +39,17 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from hazina.bootstrap import Container, start
-from hazina.db.models import LedgerAccount, LedgerTransfer, Payment
-from hazina.domain.errors import BadRequest
+from hazina.db.models import LedgerAccount, LedgerTransfer, Payment, Payout
+from hazina.domain.errors import BadRequest, Conflict
 from hazina.domain.ledger import CREDIT, OrderTerms, Split, reversal, share
-from hazina.domain.providers import ProviderEventKind, own_report
+from hazina.domain.providers import ProviderEvent, ProviderEventKind, own_report
 from hazina.services import orders, payments, refunds, reviews
 from hazina.services.idempotency import StoredResponse
 from hazina.services.ledger import accounts, charges, credit
 from hazina.services.ledger.check import check_ledger
 from hazina.services.merchants import find_merchant_by_email
+from hazina.services.payouts import creation as payout_creation
+from hazina.services.payouts.settlement import apply_payout_report
 from hazina.services.settlement import Scope, apply_report
 from tests.conftest import make_settings
 from tests.databases import truncate_all
@@ -95,6 +101,7 @@ def build_machine(world: World) -> type[RuleBasedStateMachine]:
         orders = Bundle("orders")
         payments = Bundle("payments")
         pending_refunds = Bundle("pending_refunds")
+        payouts = Bundle("payouts")
 
         def __init__(self) -> None:
             super().__init__()
@@ -256,6 +263,72 @@ def build_machine(world: World) -> type[RuleBasedStateMachine]:
 
             world.run(release_all())
 
+        @rule(creator=creators, amount=st.integers(1_000, 50_000))
+        def earn(self, creator: str, amount: int) -> None:
+            """A creator's half of a paid order, released: money a payout can take."""
+            new = orders.NewOrder(amount, "INR", splits=(Split(creator, amount // 2),))
+            stored = world.run(orders.create_order(db, merchant, new, None, TTL, livemode=False))
+            order_id: str = body(stored)["id"]
+            self.model.order_terms[order_id] = (amount, new.ledger_terms())
+            self.pay(order_id, "success")
+            self.release()
+
+        @rule(target=payouts, creator=creators, percent=st.integers(1, 120))
+        def pay_out(self, creator: str, percent: int) -> Any:
+            """A payout of `percent` of the creator's available balance (over 100: refused)."""
+
+            async def available() -> int:
+                async with db.read() as session:
+                    return (await session.get_one(LedgerAccount, creator)).available
+
+            amount = max(1, world.run(available()) * percent // 100)
+            destination = {"type": "mobile_money", "phone": "+255712345678"}
+            new = payout_creation.NewPayout(creator, amount, "INR", destination, "sandbox")
+            try:
+                stored = world.run(
+                    payout_creation.create_payout(
+                        db, world.container.payouts, merchant, False, new, None, TTL
+                    )
+                )
+            except BadRequest:  # amount + fee more than available
+                return multiple()
+            payout_id: str = body(stored)["id"]
+            return payout_id
+
+        @rule(
+            payout=payouts,
+            kind=st.sampled_from(
+                [
+                    ProviderEventKind.PAYOUT_PROCESSING,
+                    ProviderEventKind.PAYOUT_PAID,
+                    ProviderEventKind.PAYOUT_FAILED,
+                    ProviderEventKind.PAYOUT_REFUNDED,
+                    ProviderEventKind.PAYOUT_REVERSED,
+                ]
+            ),
+            copies=st.integers(1, 3),
+            same_key=st.booleans(),
+        )
+        def report_payout(
+            self, payout: str, kind: ProviderEventKind, copies: int, same_key: bool
+        ) -> None:
+            """The provider says so, maybe more than once (the same notification, or the same
+            fact by webhook and by status query under different keys)."""
+            for copy in range(copies):
+                key = f"{kind.value}:{payout}" + ("" if same_key else f":{copy}")
+                fact = ProviderEvent(kind, key, "sandbox", kind.value, payout_id=payout)
+
+                async def apply(fact: ProviderEvent = fact) -> None:
+                    async with db.transaction() as session:
+                        await apply_payout_report(session, scope, fact, None)
+
+                world.run(apply())
+
+        @rule(payout=payouts)
+        def cancel_payout(self, payout: str) -> None:
+            with contextlib.suppress(Conflict):  # sent already
+                world.run(payout_creation.cancel_payout(db, merchant, payout))
+
         @invariant()
         def ledger_holds(self) -> None:
             world.run(self._check())
@@ -285,6 +358,17 @@ def build_machine(world: World) -> type[RuleBasedStateMachine]:
                         ).where(Payment.id.in_(list(self.model.payment_orders)))
                     )
                 )
+                taken = dict.fromkeys(self.model.creators, 0)
+                held = dict.fromkeys(self.model.creators, 0)
+                for account_id, status, total in await session.execute(
+                    select(Payout.account_id, Payout.status, Payout.amount + Payout.fee).where(
+                        Payout.account_id.in_(self.model.creators)
+                    )
+                ):
+                    if status == "paid":  # gone; a reservation stays in the account
+                        taken[account_id] += total
+                    if status in ("pending", "processing"):
+                        held[account_id] += total
                 balances = {
                     account.id: account
                     for account in await session.scalars(
@@ -311,8 +395,9 @@ def build_machine(world: World) -> type[RuleBasedStateMachine]:
                 assert method in ("upi", CREDIT)
             for creator, amount in expected.items():
                 account = balances[creator]
-                assert account.pending + account.available == amount, (creator, amount)
-                assert account.reserved == 0
+                assert account.reserved == held[creator], (creator, held[creator])
+                figures = account.pending + account.available + account.reserved
+                assert figures == amount - taken[creator], (creator, amount, taken[creator])
             for wallet in self.model.wallets:
                 assert balances[wallet].pending == 0
                 assert balances[wallet].available >= 0 or wallet in clawed_back
