@@ -181,6 +181,7 @@ def provider_adapters(settings: Settings, whatsapp: WhatsAppProvider) -> dict[st
             settings.paypal_api_base,
             timeout,
             CertificateStore(settings.paypal_cert_hosts.split(","), timeout),
+            postback=settings.paypal_webhook_verification == "postback",
         ),
         PaynowProvider(settings.paynow_api_base, timeout),
         EcoCashProvider(settings.ecocash_api_base, timeout),

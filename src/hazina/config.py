@@ -328,6 +328,12 @@ class Settings(BaseSettings):
     paypal_cert_hosts: Annotated[
         str, Field(validation_alias=_env("HAZINA_PAYPAL_CERT_HOSTS"), min_length=1)
     ] = "paypal.com"
+    # `offline` (the signature checked with PayPal's certificate) or `postback` (PayPal's
+    # verify-webhook-signature API asked about each notification: a call per webhook).
+    paypal_webhook_verification: Annotated[
+        Literal["offline", "postback"],
+        Field(validation_alias=_env("HAZINA_PAYPAL_WEBHOOK_VERIFICATION")),
+    ] = "offline"
     # #12 Paynow (web and express) and EcoCash direct (providers.md sections 4 and 5).
     paynow_api_base: Annotated[str, Field(validation_alias=_env("HAZINA_PAYNOW_API_BASE"))] = (
         "https://www.paynow.co.zw"

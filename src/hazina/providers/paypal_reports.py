@@ -149,6 +149,19 @@ def refund_report(refund: dict[str, Any]) -> ProviderEvent:
     )
 
 
+def returned_report(refund: dict[str, Any], event_type: str) -> ProviderEvent:
+    """Money of a capture went back without a Hazina refund: the payment goes to review."""
+    return ProviderEvent(
+        kind=ProviderEventKind.PAYMENT_RETURNED,
+        dedup_key=f"returned:{refund['id']}",
+        raw_type=event_type,
+        raw_status=str(refund.get("status") or ""),
+        provider_payment_reference=_link_id(refund, "up"),
+        occurred_at=_time(refund.get("update_time") or refund.get("create_time")),
+        message=f"PayPal: {event_type}",
+    )
+
+
 def refund_custom_id(payment_id: str, refund_id: str) -> str:
     return f"{payment_id}:{refund_id}"
 
@@ -167,7 +180,12 @@ def event_report(event: dict[str, Any]) -> ProviderEvent:
     if event_type in _CAPTURE_EVENTS:
         return capture_report(resource, None, None)
     if event_type == "PAYMENT.CAPTURE.REFUNDED":
-        return refund_report(resource)
+        report = refund_report(resource)
+        # A refund nobody asked Hazina for (made in PayPal's dashboard): money went back
+        # outside Hazina, which a human must look at.
+        return report if report.refund_id else returned_report(resource, event_type)
+    if event_type == "PAYMENT.CAPTURE.REVERSED":  # a chargeback or PayPal's own reversal
+        return returned_report(resource, event_type)
     return ProviderEvent(
         kind=ProviderEventKind.IGNORED,
         dedup_key=str(event["id"]),

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from hazina.domain import ids
 from hazina.domain.providers import (
@@ -21,9 +22,10 @@ from hazina.domain.providers import (
     RefundStart,
 )
 from hazina.providers.paypal import PayPalProvider
-from hazina.providers.paypal_signatures import signed_message
+from hazina.providers.paypal_reports import event_report
+from hazina.providers.paypal_signatures import CertificateStore, signed_message
 from hazina.testing.paypal_fake import FakePayPal
-from tests.providers.paypal_provider.conftest import WEBHOOK_ID, Clock
+from tests.providers.paypal_provider.conftest import BASE, WEBHOOK_ID, Clock
 
 
 def start(capture: bool = True, amount: int = 2500) -> PaymentStart:
@@ -258,3 +260,61 @@ async def test_openssl_verifies_the_fakes_signature_with_its_served_certificate(
 
 def openssl(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["openssl", *args], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "custom_id"),
+    [("PAYMENT.CAPTURE.REVERSED", None), ("PAYMENT.CAPTURE.REFUNDED", None)],
+)
+def test_money_returned_outside_hazina_sends_the_payment_to_review(
+    event_type: str, custom_id: str | None
+):
+    resource = {
+        "id": "1JU08902781691411",
+        "status": "COMPLETED",
+        "amount": {"currency_code": "USD", "value": "25.00"},
+        "custom_id": custom_id,
+        "links": [{"rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/3C67"}],
+    }
+    event = {"id": "WH-1", "event_type": event_type, "resource": resource}
+    report = event_report(event)
+    assert report.kind is ProviderEventKind.PAYMENT_RETURNED
+    assert report.provider_payment_reference == "3C67"  # the capture, which names the payment
+
+
+def test_a_refund_hazina_asked_for_settles_that_refund():
+    payment_id, refund_id = ids.new_id(ids.PAYMENT), ids.new_id(ids.REFUND)
+    resource = {
+        "id": "1JU08902781691411",
+        "status": "COMPLETED",
+        "amount": {"currency_code": "USD", "value": "10.00"},
+        "custom_id": f"{payment_id}:{refund_id}",
+        "links": [{"rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/3C67"}],
+    }
+    report = event_report(
+        {"id": "WH-2", "event_type": "PAYMENT.CAPTURE.REFUNDED", "resource": resource}
+    )
+    assert report.kind is ProviderEventKind.REFUND_SUCCEEDED
+    assert (report.payment_id, report.refund_id, report.amount) == (payment_id, refund_id, 1000)
+
+
+async def test_the_postback_fallback_asks_paypal_about_each_webhook(
+    fake_app: Starlette, access: ProviderAccess, control: httpx.AsyncClient, clock: Clock
+):
+    transport = httpx.ASGITransport(app=fake_app)
+    certificates = CertificateStore(["paypal.test"], 5.0, transport=transport)
+    provider = PayPalProvider(BASE, 5.0, certificates, clock, transport=transport, postback=True)
+    try:
+        payment_id, sent = await signed_approval(provider, access, control)
+        body, headers = sent["body"].encode(), sent["headers"]
+        with pytest.raises(InvalidSignature, match="did not verify this webhook"):
+            provider.parse_webhook(access, body, headers)  # nobody asked PayPal yet
+        await provider.prepare_webhook(access, body, headers)
+        (report,) = provider.parse_webhook(access, body, headers)
+        assert report.payment_id == payment_id
+
+        altered = body.replace(b'"APPROVED"', b'"APPROVEd"', 1)
+        with pytest.raises(InvalidSignature, match="PayPal did not verify"):
+            await provider.prepare_webhook(access, altered, headers)
+    finally:
+        await provider.aclose()
