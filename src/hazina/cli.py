@@ -38,6 +38,7 @@ from hazina.testing.generic_fake import serve_generic_fake
 from hazina.testing.paynow_fake import parse_integration, serve_paynow_fake
 from hazina.testing.paypal_fake import serve_paypal_fake
 from hazina.testing.stripe_fake import run_stripe_fake, webhook_endpoint
+from hazina.testing.whatsapp_fake import FakeAccount, serve_whatsapp_fake
 from hazina.vault.keyring import KeyRingError, generate_key_entry
 from hazina.worker import Worker, janitor_retention
 
@@ -559,6 +560,27 @@ def fake_generic(host: str, port: int) -> None:
 def fake_clickpesa(host: str, port: int, token_lifetime: float) -> None:
     """Serve a fake ClickPesa: set HAZINA_CLICKPESA_API_BASE=http://HOST:PORT for Hazina."""
     serve_clickpesa_fake(host, port, token_lifetime)
+
+
+@fake.command("whatsapp")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8767, show_default=True)
+@click.option("--phone-number-id", default="106540352242922", show_default=True)
+@click.option("--access-token", default="EAAGfaketoken", show_default=True)
+@click.option("--app-secret", default="fake-app-secret", show_default=True)
+@click.option("--webhook-url", default=None, help="Hazina's /hooks/whatsapp/{account id}.")
+def fake_whatsapp(
+    host: str,
+    port: int,
+    phone_number_id: str,
+    access_token: str,
+    app_secret: str,
+    webhook_url: str | None,
+) -> None:
+    """Serve a fake WhatsApp Cloud API: set HAZINA_WHATSAPP_API_BASE=http://HOST:PORT for
+    Hazina, and connect a whatsapp account with the same id, token and app secret."""
+    account = FakeAccount(phone_number_id, access_token, app_secret, webhook_url)
+    serve_whatsapp_fake(host, port, account)
 
 
 @fake.command("paynow")

@@ -285,6 +285,13 @@ def create_whatsapp_fake(
     return app
 
 
-def serve_whatsapp_fake(host: str = "127.0.0.1", port: int = 8767) -> None:
-    """Run the fake standalone until interrupted (`hazina fake whatsapp --port …`)."""
-    uvicorn.run(create_whatsapp_fake(), host=host, port=port)
+def serve_whatsapp_fake(
+    host: str = "127.0.0.1", port: int = 8767, account: FakeAccount | None = None
+) -> None:
+    """Run the fake standalone until interrupted (`hazina fake whatsapp --port …`), with
+    `account` registered (more through `POST /_control/accounts`)."""
+    app = create_whatsapp_fake()
+    if account is not None:
+        state: FakeWhatsApp = app.state.whatsapp
+        state.accounts[account.phone_number_id] = account
+    uvicorn.run(app, host=host, port=port)
