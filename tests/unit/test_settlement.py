@@ -133,12 +133,13 @@ def test_pending_and_ignored_reports_change_nothing():
         (ProviderEventKind.PAYMENT_DISPUTED, ReviewReason.DISPUTED),
     ],
 )
-def test_money_returned_or_disputed_at_the_provider_sends_a_success_to_review(kind, reason):
-    decision = decide(report(kind, PaymentStatus.SUCCESS))
-    assert decision.status == PaymentStatus.REVIEW
-    assert decision.event == EventType.PAYMENT_REVIEW_REQUIRED
-    assert decision.review == reason
-    assert not decision.pays_order
-    # About a payment whose money never arrived it changes nothing.
-    for status in (PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.REVIEW):
+def test_money_returned_or_disputed_at_the_provider_sends_the_payment_to_review(kind, reason):
+    # Also when Hazina never saw the money arrive: nothing would settle it otherwise.
+    for status in (PaymentStatus.SUCCESS, PaymentStatus.PENDING, PaymentStatus.FAILED):
+        decision = decide(report(kind, status))
+        assert decision.status == PaymentStatus.REVIEW
+        assert decision.event == EventType.PAYMENT_REVIEW_REQUIRED
+        assert decision.review == reason
+        assert not decision.pays_order
+    for status in (PaymentStatus.REVIEW, PaymentStatus.REFUNDED):
         assert decide(report(kind, status)).status is None

@@ -90,9 +90,10 @@ def decide(report: Report) -> Decision:
             error_description=description,
         )
     if report.kind in REVERSALS:
-        # Only money that arrived can go back; about an unpaid payment it changes nothing.
-        if report.status != PaymentStatus.SUCCESS:
-            return Decision()
+        # Money arrived and went back (or is contested): a human must look, also when Hazina
+        # never saw it arrive, or the payment would stay pending with nothing left to ask.
+        if report.status in (PaymentStatus.REVIEW, PaymentStatus.REFUNDED):
+            return Decision()  # already with a human, or already returned through Hazina
         return _review(REVERSALS[report.kind])
     return Decision()
 
