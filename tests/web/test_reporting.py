@@ -22,6 +22,7 @@ from tests.conftest import http_client
 from tests.exports import as_csv, read_csv, without_added
 from tests.factories import other_merchant_headers, pending_payment
 from tests.payment_mix import Mix, payment_mix
+from tests.waiting import drain
 from tests.web.test_dashboard import texts_of
 
 
@@ -185,3 +186,30 @@ async def test_the_overview_charts_the_last_30_days(dashboard: httpx.AsyncClient
     assert texts_of(page, "total-transactions") == ["5"]
     assert 'data-test-id="daily-chart" data-currency="INR"' in page.text
     assert "₹1,099.99 from 2 of 2 payments (100% succeeded)" in page.text
+
+
+async def test_the_chart_draws_one_currency_and_links_the_others(
+    dashboard: httpx.AsyncClient, client: httpx.AsyncClient, worker: Worker
+) -> None:
+    for amount, currency in ((12_345, "USD"), (50_000, "INR")):
+        order = await client.post("/api/v1/orders", json={"amount": amount, "currency": currency})
+        assert order.status_code == 201, order.text
+        body = {"order_id": order.json()["id"], "method": "upi", "vpa": "fan@okbank"}
+        assert (await client.post("/api/v1/payments", json=body)).status_code == 201
+    await drain(worker)
+    today = utc_now().date().isoformat()
+
+    def volume_today(page: httpx.Response) -> str:
+        match = re.search(rf'data-day="{today}" data-volume="(\d+)"', page.text)
+        assert match, page.text
+        return match.group(1)
+
+    default = await dashboard.get("/dashboard")
+    assert 'data-test-id="daily-chart" data-currency="INR"' in default.text
+    assert volume_today(default) == "50000"
+    assert texts_of(default, "chart-currency") == ["USD"]
+    usd = await dashboard.get("/dashboard", params={"currency": "USD"})
+    assert 'data-test-id="daily-chart" data-currency="USD"' in usd.text
+    assert volume_today(usd) == "12345"
+    assert texts_of(usd, "chart-currency") == ["INR"]
+    assert (await dashboard.get("/dashboard", params={"currency": "usd"})).status_code == 400

@@ -67,8 +67,11 @@ def axis_top(largest: int) -> int:
         scale *= 10
 
 
-def daily_chart(days: list[DayFigures], default_currency: str) -> Chart:
-    currency = chart_currency(days, default_currency)
+def daily_chart(
+    days: list[DayFigures], default_currency: str, currency: str | None = None
+) -> Chart:
+    """In `currency` when one is asked for, else the window's busiest one."""
+    currency = currency or chart_currency(days, default_currency)
     top = axis_top(max((day.volume.get(currency, 0) for day in days), default=0) or 1)
     slot = PLOT_WIDTH / len(days)
     bars = []

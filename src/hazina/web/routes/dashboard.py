@@ -1,8 +1,9 @@
 """`/dashboard` (credentials and figures), rolling the API secret, and `/dashboard/docs`."""
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hazina.domain.clock import utc_now
@@ -33,7 +34,11 @@ def total_amount(stats: PaymentStats) -> str:
 
 
 async def _overview(
-    request: Request, container: ContainerDep, user: UserDep, new_secret: str | None = None
+    request: Request,
+    container: ContainerDep,
+    user: UserDep,
+    new_secret: str | None = None,
+    currency: str | None = None,
 ) -> HTMLResponse:
     stats = await payment_stats(container.db, user.merchant_id)
     days = await daily_figures(container.db, user.merchant_id, utc_now().date())
@@ -45,7 +50,7 @@ async def _overview(
             "page": "overview",
             "stats": stats,
             "total_amount": total_amount(stats),
-            "chart": daily_chart(days, DEFAULT_CURRENCY),
+            "chart": daily_chart(days, DEFAULT_CURRENCY, currency),
             "api_secret": new_secret or MASKED_SECRET,
             "new_secret": new_secret,
         },
@@ -53,8 +58,14 @@ async def _overview(
 
 
 @router.get("", response_class=HTMLResponse)
-async def overview(request: Request, container: ContainerDep, user: UserDep) -> HTMLResponse:
-    return await _overview(request, container, user)
+async def overview(
+    request: Request,
+    container: ContainerDep,
+    user: UserDep,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+) -> HTMLResponse:
+    """`?currency=USD` draws the chart in that currency (the busiest one otherwise)."""
+    return await _overview(request, container, user, currency=currency)
 
 
 @router.post("/roll-secret", response_class=HTMLResponse)
