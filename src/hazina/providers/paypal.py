@@ -1,8 +1,8 @@
 """PayPal: Orders v2 to collect, Payments v2 to capture and refund, signed webhooks to learn.
 
-Wire format: providers.md section 2. Plain httpx against the API base of the account's mode
-(sandbox or live; HAZINA_PAYPAL_API_BASE points both at `hazina fake paypal`). An OAuth token
-is cached per account until five minutes before it expires, and fetched again on a 401.
+Wire format: providers.md section 2. Plain httpx (`paypal_client`: OAuth tokens, authorised
+calls, the error envelope) against the API base of the account's mode (sandbox or live;
+HAZINA_PAYPAL_API_BASE points both at `hazina fake paypal`).
 
 The customer approves an order on PayPal's page; PayPal takes no money until Hazina captures it
 (`APPROVAL`). The approval (the customer's return, `CHECKOUT.ORDER.APPROVED` or a status query)
@@ -11,13 +11,12 @@ that creates something sends `PayPal-Request-Id` (our payment's or refund's id),
 a crash gets PayPal's first answer back instead of a second order, capture or refund.
 """
 
-import asyncio
 import hashlib
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -37,6 +36,7 @@ from hazina.domain.providers import (
     StartedPayment,
     StartedRefund,
 )
+from hazina.providers.paypal_client import PayPalClient, failure_of, issue_of, json_of
 from hazina.providers.paypal_reports import (
     authorization_id,
     completed_capture_id,
@@ -47,22 +47,12 @@ from hazina.providers.paypal_reports import (
 )
 from hazina.providers.paypal_signatures import CERT_URL, CertificateStore, header
 
-SANDBOX_API = "https://api-m.sandbox.paypal.com"
-LIVE_API = "https://api-m.paypal.com"
-TOKEN_RENEW_MARGIN_SECONDS = 300.0
 # The capture asked for was refused by the payer's bank or PayPal: the attempt failed (the
 # customer can start another), unlike an order not approved yet, which is asked again later.
 _DECLINES = frozenset({"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY"})
 _ALREADY_DONE = frozenset({"ORDER_ALREADY_CAPTURED", "ORDER_ALREADY_AUTHORIZED"})
-_REPRESENTATION = {"Prefer": "return=representation"}
 # Postback verdicts waiting for their `parse_webhook` (one each, taken at once).
 MAX_REMEMBERED_VERDICTS = 256
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    authorization: str
-    renew_at: float
 
 
 class PayPalProvider:
@@ -94,114 +84,12 @@ class PayPalProvider:
         # Verify webhooks by asking PayPal instead of offline with its certificate.
         self._postback = postback
         self._verified: OrderedDict[tuple[str, bytes], None] = OrderedDict()
-        # One base for both modes when configured (a fake); otherwise PayPal's host per mode.
-        self._bases = {"test": api_base or SANDBOX_API, "live": api_base or LIVE_API}
+        self._api = PayPalClient(api_base, timeout_seconds, clock, transport=transport)
         self._certificates = certificates
-        self._clock = clock
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_seconds),
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-        )
-        # Keyed by base, client id and a digest of the secret: the secret itself is not kept.
-        self._tokens: dict[tuple[str, str, str], _Token] = {}
-        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._api.aclose()
         await self._certificates.aclose()
-
-    # -- tokens and transport ---------------------------------------------------------
-
-    def _base(self, access: ProviderAccess) -> str:
-        return self._bases.get(access.mode, SANDBOX_API).rstrip("/")
-
-    def _cache_key(self, access: ProviderAccess) -> tuple[str, str, str]:
-        client_id, secret = access.secret("client_id"), access.secret("client_secret")
-        if client_id is None or secret is None:
-            raise ProviderFailure("The PayPal account needs a client_id and a client_secret.")
-        return self._base(access), client_id, hashlib.sha256(secret.encode()).hexdigest()
-
-    async def _token(self, access: ProviderAccess) -> str:
-        key = self._cache_key(access)
-        cached = self._tokens.get(key)
-        if cached is not None and self._clock() < cached.renew_at:
-            return cached.authorization
-        async with self._locks.setdefault(key, asyncio.Lock()):  # one fetch per account
-            cached = self._tokens.get(key)
-            if cached is not None and self._clock() < cached.renew_at:
-                return cached.authorization
-            token = await self._fetch_token(access)
-            self._tokens[key] = token
-            return token.authorization
-
-    async def _fetch_token(self, access: ProviderAccess) -> _Token:
-        started = self._clock()
-        response = await self._send(
-            "POST",
-            f"{self._base(access)}/v1/oauth2/token",
-            auth=(str(access.secret("client_id")), str(access.secret("client_secret"))),
-            data={"grant_type": "client_credentials"},
-        )
-        if response.status_code in (400, 401):
-            # OAuth's own envelope here, not the REST one.
-            found = _json(response)
-            detail = found.get("error_description") or found.get("error") or "refused"
-            raise ProviderFailure(f"PayPal refused the credentials: {detail}.")
-        if not response.is_success:
-            raise _failure(response)
-        found = _json(response)
-        token, lifetime = found.get("access_token"), found.get("expires_in")
-        if not isinstance(token, str) or not isinstance(lifetime, int):
-            raise ProviderFailure("PayPal answered /v1/oauth2/token without a token.")
-        return _Token(f"Bearer {token}", started + lifetime - TOKEN_RENEW_MARGIN_SECONDS)
-
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._client.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderFailure("PayPal did not answer in time.", retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise ProviderFailure(
-                f"PayPal could not be reached ({type(exc).__name__}).", retryable=True
-            ) from exc
-
-    async def _call(
-        self,
-        access: ProviderAccess,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        *,
-        request_id: str | None = None,
-    ) -> httpx.Response:
-        """An authorised call; a 401 (an expired or revoked token) gets one new token."""
-        headers = dict(_REPRESENTATION)
-        if request_id is not None:
-            headers["PayPal-Request-Id"] = request_id
-        for attempt in range(2):
-            authorization = await self._token(access)
-            response = await self._send(
-                method,
-                f"{self._base(access)}{path}",
-                json=body,
-                headers={**headers, "Authorization": authorization},
-            )
-            if response.status_code != 401 or attempt == 1:
-                return response
-            key = self._cache_key(access)
-            if (cached := self._tokens.get(key)) and cached.authorization == authorization:
-                del self._tokens[key]
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _order(self, access: ProviderAccess, order_id: str) -> dict[str, Any] | None:
-        response = await self._call(access, "GET", f"/v2/checkout/orders/{order_id}")
-        if response.status_code == 404:
-            return None
-        if not response.is_success:
-            raise _failure(response)
-        return _json(response)
 
     # -- payments -----------------------------------------------------------------------
 
@@ -226,12 +114,12 @@ class PayPalProvider:
             "purchase_units": [unit],
             "payment_source": {"paypal": {"experience_context": context}},
         }
-        response = await self._call(
+        response = await self._api.call(
             access, "POST", "/v2/checkout/orders", body, request_id=start.payment_id
         )
         if not response.is_success:
-            raise _failure(response)
-        order = _json(response)
+            raise failure_of(response)
+        order = json_of(response)
         link = next(
             (
                 item.get("href")
@@ -250,7 +138,7 @@ class PayPalProvider:
         self, access: ProviderAccess, payment_id: str, provider_reference: str, *, capture: bool
     ) -> ProviderEvent:
         action = "capture" if capture else "authorize"
-        response = await self._call(
+        response = await self._api.call(
             access,
             "POST",
             f"/v2/checkout/orders/{provider_reference}/{action}",
@@ -258,10 +146,10 @@ class PayPalProvider:
             request_id=payment_id,
         )
         if response.is_success:
-            return order_report(_json(response))
-        issue = _issue(response)
+            return order_report(json_of(response))
+        issue = issue_of(response)
         if issue in _ALREADY_DONE:  # done before (a crash before Hazina recorded it)
-            order = await self._order(access, provider_reference)
+            order = await self._api.order(access, provider_reference)
             if order is not None:
                 return order_report(order)
         if issue in _DECLINES:
@@ -272,22 +160,22 @@ class PayPalProvider:
                 raw_status=issue,
                 payment_id=payment_id,
                 provider_reference=provider_reference,
-                message=_failure(response).description,
+                message=failure_of(response).description,
             )
-        raise _failure(response)
+        raise failure_of(response)
 
     async def fetch_payment(
         self, access: ProviderAccess, payment_id: str, provider_reference: str | None
     ) -> ProviderEvent | None:
         if provider_reference is None:
             return None  # orders cannot be searched by our id
-        order = await self._order(access, provider_reference)
+        order = await self._api.order(access, provider_reference)
         return None if order is None else order_report(order)
 
     async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
         authorization = capture.provider_payment_reference
         if authorization is None and capture.provider_reference is not None:
-            order = await self._order(access, capture.provider_reference)
+            order = await self._api.order(access, capture.provider_reference)
             authorization = None if order is None else authorization_id(order)
         if authorization is None:
             raise ProviderFailure("PayPal holds no authorisation to capture for this payment.")
@@ -298,7 +186,7 @@ class PayPalProvider:
             },
             "final_capture": True,  # the rest of the authorisation is released
         }
-        response = await self._call(
+        response = await self._api.call(
             access,
             "POST",
             f"/v2/payments/authorizations/{authorization}/capture",
@@ -306,8 +194,8 @@ class PayPalProvider:
             request_id=capture.payment_id,
         )
         if not response.is_success:
-            raise _failure(response)
-        captured = _json(response)
+            raise failure_of(response)
+        captured = json_of(response)
         if captured.get("status") in ("DECLINED", "FAILED"):
             raise ProviderFailure(f"PayPal declined capture {captured.get('id')}.")
         return capture.amount
@@ -323,7 +211,7 @@ class PayPalProvider:
         if refund.provider_reference is None:
             raise ProviderFailure("PayPal has no order to refund for this payment.")
         # Through the order: a manual-capture payment's reference is its authorisation.
-        order = await self._order(access, refund.provider_reference)
+        order = await self._api.order(access, refund.provider_reference)
         capture_id = None if order is None else completed_capture_id(order)
         if capture_id is None:
             raise ProviderFailure("PayPal has no completed capture to refund for this payment.")
@@ -336,7 +224,7 @@ class PayPalProvider:
         }
         if refund.reason:
             body["note_to_payer"] = refund.reason[:255]
-        response = await self._call(
+        response = await self._api.call(
             access,
             "POST",
             f"/v2/payments/captures/{capture_id}/refund",
@@ -344,8 +232,8 @@ class PayPalProvider:
             request_id=refund.refund_id,
         )
         if not response.is_success:
-            raise _failure(response)
-        made = _json(response)
+            raise failure_of(response)
+        made = json_of(response)
         status = made.get("status")
         if status in ("FAILED", "CANCELLED"):
             raise ProviderFailure(f"PayPal refused refund {made.get('id')}: {status}.")
@@ -358,14 +246,14 @@ class PayPalProvider:
     ) -> ProviderEvent | None:
         if provider_refund_reference is None:
             return None
-        response = await self._call(
+        response = await self._api.call(
             access, "GET", f"/v2/payments/refunds/{provider_refund_reference}"
         )
         if response.status_code == 404:
             return None
         if not response.is_success:
-            raise _failure(response)
-        report = refund_report(_json(response))
+            raise failure_of(response)
+        report = refund_report(json_of(response))
         if report.kind is ProviderEventKind.IGNORED:
             return None  # still pending at PayPal
         return report if report.refund_id else replace(report, refund_id=refund_id)
@@ -403,12 +291,12 @@ class PayPalProvider:
             "webhook_id": access.secret("webhook_id"),
             "webhook_event": event,
         }
-        response = await self._call(
+        response = await self._api.call(
             access, "POST", "/v1/notifications/verify-webhook-signature", asked
         )
         if not response.is_success:
-            raise _failure(response)
-        if _json(response).get("verification_status") != "SUCCESS":
+            raise failure_of(response)
+        if json_of(response).get("verification_status") != "SUCCESS":
             raise InvalidSignature("PayPal did not verify the webhook's signature")
         self._verified[(str(values["transmission_id"]), hashlib.sha256(body).digest())] = None
         while len(self._verified) > MAX_REMEMBERED_VERDICTS:
@@ -435,41 +323,3 @@ class PayPalProvider:
             return [event_report(event)]
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"The signed PayPal webhook is not a PayPal event: {exc}") from exc
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        found = response.json()
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _issue(response: httpx.Response) -> str | None:
-    details = _json(response).get("details")
-    first = details[0] if isinstance(details, list) and details else None
-    issue = first.get("issue") if isinstance(first, dict) else None
-    return issue if isinstance(issue, str) else None
-
-
-def _failure(response: httpx.Response) -> ProviderFailure:
-    """PayPal's error envelope as a merchant can read it: the issue and its description, the
-    envelope's message otherwise, and the debug id PayPal's support asks for."""
-    found = _json(response)
-    details = found.get("details")
-    first = (
-        details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
-    )
-    issue, description = first.get("issue"), first.get("description")
-    message = found.get("message")
-    if isinstance(issue, str):
-        text = f"PayPal: {issue}" + (f": {description}" if isinstance(description, str) else "")
-    elif isinstance(message, str):
-        text = f"PayPal: {message}"
-    else:
-        text = f"PayPal answered HTTP {response.status_code}."
-    debug_id = found.get("debug_id")
-    if isinstance(debug_id, str):
-        text = f"{text} (debug id {debug_id})"
-    status = response.status_code
-    return ProviderFailure(text, retryable=status >= 500 or status == 429)
