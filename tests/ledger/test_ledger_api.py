@@ -164,3 +164,31 @@ async def test_a_top_up_credits_the_wallet_once_and_credit_pays_orders_without_o
     # The merchant's revenue: 3000 spent, 1000 given back.
     assert (await own_account(client, "revenue", "INR"))["balance"]["available"] == 2000
     await assert_ledger_sound(container.db)
+
+
+async def test_a_merchant_keeping_fees_on_refunds_reverses_only_the_creators_share(
+    client: httpx.AsyncClient, worker: Worker, container: Container
+) -> None:
+    assert (await client.get("/api/v1/ledger/settings")).json()["keep_fees_on_refunds"] is False
+    kept = await client.put("/api/v1/ledger/settings", json={"keep_fees_on_refunds": True})
+    assert kept.status_code == 200, kept.text
+    assert kept.json() == {"object": "ledger_settings", "keep_fees_on_refunds": True}
+    creator = await new_account(client)
+    order = await client.post(
+        "/api/v1/orders",
+        json={
+            "amount": 10000,
+            "splits": [{"account_id": creator, "amount": 8000}],
+            "platform_fee": 1000,
+        },
+    )
+    payment_id = await pay_upi(client, worker, order.json()["id"])
+    refund = await client.post(f"/api/v1/payments/{payment_id}/refunds", json={"amount": 5000})
+    assert refund.status_code == 201, refund.text
+    await drain(worker)
+    assert (await balance_of(client, creator))["available"] == 4000
+    assert (await own_account(client, "platform_fee", "INR"))["balance"]["available"] == 1000
+    assert (await own_account(client, "revenue", "INR"))["balance"]["available"] == 0
+    refused = await client.put("/api/v1/ledger/settings", json={"keep_fees_on_refunds": "yes"})
+    assert refused.status_code == 400
+    await assert_ledger_sound(container.db)

@@ -163,6 +163,10 @@ class AccountCreate(Body):
         return NewAccount(self.kind, self.currency, self.name, self.reference, self.notes)
 
 
+class LedgerSettingsUpdate(Body):
+    keep_fees_on_refunds: StrictBool
+
+
 class CardIn(BaseModel):
     number: Annotated[Text, Field(max_length=40)]
     expiry_month: Text | int

@@ -140,7 +140,9 @@ async def post(session: AsyncSession, new: NewTransfer, legs: Sequence[Leg]) -> 
     for ref in sorted({leg.account for leg in legs}, key=lambda ref: ref.order):
         mine = [leg for leg in legs if leg.account == ref]
         ids_by_ref[ref] = await _move(session, new, ref, mine, now)
-    transfer_id = await fresh_id(session, LedgerTransfer, ids.LEDGER_TRANSFER)
+    # Not looked up first: a transfer is on every payment's settlement, and two of 62^16 random
+    # ids colliding is not worth a round trip; the primary key would refuse it anyway.
+    transfer_id = ids.new_id(ids.LEDGER_TRANSFER)
     await session.execute(
         _INSERT_TRANSFER,
         {
