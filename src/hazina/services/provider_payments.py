@@ -9,7 +9,7 @@ its reference and the customer's next action are stored with the idempotent resp
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from hazina.db.queue import complete_current_job
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound, ProviderError
 from hazina.domain.gateways import gateway_name
+from hazina.domain.phones import normalise_phone
 from hazina.domain.providers import (
     CLIENT_SECRET_FLOW,
     HOSTED_FLOW,
@@ -84,6 +85,23 @@ class ProviderPaymentRequest:
     flow: str | None = None
 
 
+# Where a national number (`0712 345 678`) is dialled, per provider that takes a phone; a number
+# with its country code (`+255…`) needs none. #16: one parser (domain.phones) for every phone.
+PHONE_REGIONS = {"clickpesa": "TZ", "paynow": "ZW", "ecocash": "ZW"}
+
+
+def checked_phone(raw: str | None, provider: str) -> str | None:
+    """The customer's phone in E.164, or a 400 naming the field before anything is written.
+    A provider without a country here (a generic gateway) gets the number as it was given."""
+    region = PHONE_REGIONS.get(provider)
+    if raw is None or not raw.strip() or region is None:
+        return raw
+    try:
+        return normalise_phone(raw, region=region)
+    except ValueError as error:
+        raise BadRequest(f"phone: {error}") from None
+
+
 async def start_provider_payment(
     db: Database,
     context: ProviderContext,
@@ -94,6 +112,7 @@ async def start_provider_payment(
     ttl: timedelta,
 ) -> StoredResponse:
     adapter = context.registry.for_method(new.method, livemode=livemode)
+    new = replace(new, phone=checked_phone(new.phone, adapter.name))
     if not new.capture and Capability.CAPTURE not in adapter.capabilities:
         raise BadRequest(
             f"{adapter.name} cannot authorise a payment to capture it later: "
