@@ -4,6 +4,7 @@ the PAYOUT webhooks, each in ClickPesa's wire format."""
 import json
 
 import pytest
+from clickpesa import SecurityManager, WebhookValidator
 
 from hazina.domain import ids
 from hazina.domain.payouts import BankAccount, MobileMoney, PayoutStart, TransferType
@@ -167,3 +168,18 @@ async def test_a_held_create_has_disbursed_before_it_answers(payouts, control, f
     start = mobile()
     await payouts.create(access(), start)
     assert await disbursements(control, start) == 1
+
+
+async def test_clickpesas_own_sdk_agrees_on_payout_checksums(payouts, provider, control):
+    """The fake's signed PAYOUT event verifies with clickpesa-python-sdk; an event the SDK
+    signs is believed by the adapter."""
+    await register(control, checksum_key=CHECKSUM_KEY)
+    start = mobile()
+    await payouts.create(access(CHECKSUM_KEY), start)
+    await settle(control, start, "SUCCESS")
+    payload = json.loads(await settle(control, start, "REVERSED"))
+    checksum = payload.pop("checksum")
+    assert WebhookValidator.verify(payload, checksum, CHECKSUM_KEY)
+    signed = {**payload, "checksum": SecurityManager.create_checksum(CHECKSUM_KEY, payload)}
+    [event] = provider.parse_webhook(access(CHECKSUM_KEY), json.dumps(signed).encode(), {})
+    assert (event.kind, event.confirmed) == (ProviderEventKind.PAYOUT_REVERSED, True)
