@@ -3,9 +3,14 @@
 
 import html
 import re
+from datetime import timedelta
 
 import httpx
+from sqlalchemy import update
 
+from hazina.bootstrap import Container
+from hazina.db.models import PaymentLink
+from hazina.domain.clock import utc_now
 from hazina.worker import Worker
 from tests.waiting import drain
 from tests.web.conftest import post_form
@@ -99,3 +104,28 @@ async def test_a_cancelled_or_unknown_link_says_so(
     unknown = await visitor.get("/l/doesnotexist1234")
     assert unknown.status_code == 404
     assert "This payment link does not exist." in unknown.text
+
+
+async def test_an_expired_link_says_so_and_a_late_payment_still_pays_it(
+    client: httpx.AsyncClient, visitor: httpx.AsyncClient, container: Container, worker: Worker
+) -> None:
+    link = (await client.post("/api/v1/payment-links", json={"amount": 50000})).json()
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(PaymentLink)
+            .where(PaymentLink.id == link["id"])
+            .values(expires_at=utc_now() - timedelta(seconds=1))
+        )
+    assert (await client.get(f"/api/v1/payment-links/{link['id']}")).json()["status"] == "expired"
+    closed = await visitor.get(f"/l/{link['code']}")
+    assert closed.status_code == 410
+    assert "This payment link has expired" in closed.text
+    # A customer who had the checkout open pays after all: money that arrived is never ignored.
+    paid = await visitor.post(
+        "/api/v1/payments/public",
+        json={"order_id": link["order_id"], "method": "upi", "vpa": "a@upi"},
+    )
+    assert paid.status_code == 201
+    await drain(worker)
+    assert (await client.get(f"/api/v1/payment-links/{link['id']}")).json()["status"] == "paid"
+    assert (await visitor.get(f"/l/{link['code']}")).status_code == 200

@@ -30,7 +30,8 @@ async def link_page(request: Request, container: ContainerDep, code: Code) -> HT
     amount = format_money(link.amount, link.currency)
     if link.status is not LinkStatus.ACTIVE:
         context: dict[str, Any] = {"link": link, "amount_display": amount}
-        # Gone for good: an expired or cancelled link never takes a payment again.
+        # Gone: the page offers no way to pay. A checkout left open may still pay the order
+        # (money that arrived is never ignored), and the link then shows as paid.
         status = 200 if link.status is LinkStatus.PAID else 410
         return render(request, "link.html", context, status=status, frameable=True)
     offered = await methods_for_order(container.db, container.providers.registry, link.order_id)
