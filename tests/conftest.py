@@ -70,6 +70,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # of production settings reaches it too; the guard's refusals have tests of their own.
         "webhook_allow_private": True,
         "webhook_ports": "1-65535",
+        # Provider money becomes available at once: a release job waiting two days for Stripe
+        # would never finish under tests.jobs.run_jobs_to_exhaustion. The delays have tests of
+        # their own (tests/providers/stripe_provider/test_ledger_marketplace.py).
+        "settlement_delay_stripe": 0,
+        "settlement_delay_clickpesa": 0,
+        "settlement_delay_default": 0,
     }
     values.update(overrides)
     if values.get("env") == "production":

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import Payment
+from hazina.db.models import Order, Payment
 from hazina.domain.clock import utc_now
 from hazina.domain.errors import BadRequest, NotFound, ProviderError
 from hazina.domain.events import EventType
@@ -24,6 +24,7 @@ from hazina.domain.providers import CaptureStart, ProviderAccess, ProviderEvent,
 from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.events import record_event
+from hazina.services.ledger.charges import has_charge, post_charge
 from hazina.services.ports import SecretBox
 from hazina.services.provider_access import access_for_payment
 from hazina.services.registry import SANDBOX, ProviderRegistry
@@ -105,14 +106,21 @@ async def _capture_at_provider(
 
 async def _mark_captured(db: Database, payment_id: str, amount: int) -> dict[str, Any]:
     async with db.transaction() as session:
-        # Conditional, so two concurrent captures touch the row (and updated_at) once.
-        await session.execute(
+        # Conditional, so two concurrent captures touch the row (and updated_at) once; the
+        # update also locks the row for the charge below.
+        marked = await session.execute(
             update(Payment)
             .where(Payment.id == payment_id, Payment.captured.is_(False))
             .values(captured=True, amount_captured=amount, updated_at=utc_now())
             .execution_options(synchronize_session=False)
         )
         payment = await session.get_one(Payment, payment_id, populate_existing=True)
+        if marked.rowcount and payment.capture_method == MANUAL:  # type: ignore[attr-defined]
+            # An authorisation enters the ledger when (and for what) it is captured: one that
+            # expires uncaptured never does, and a partial capture counts only what was taken.
+            order = await session.get_one(Order, payment.order_id)
+            if not await has_charge(session, payment.id):
+                await post_charge(session, payment, order, captured=amount)
         return resources.payment_detail(payment)
 
 

@@ -29,7 +29,7 @@ from hazina.domain.settlement import Report, ReviewReason, decide
 from hazina.domain.states import OrderStatus, PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.approvals.requests import request_completion
-from hazina.services.captures import captured_on_success, expire_authorization
+from hazina.services.captures import MANUAL, captured_on_success, expire_authorization
 from hazina.services.events import record_event
 from hazina.services.ledger.charges import has_charge, post_charge, reverse_refund
 from hazina.services.reconciliation import check_soon
@@ -252,7 +252,8 @@ async def _apply_to_payment(
             "captured": payment.captured,
         }
     await _write(session, _UPDATE_PAYMENT, payment, changes)
-    if decision.status == PaymentStatus.SUCCESS:  # money kept: the ledger counts it, once
+    if decision.status == PaymentStatus.SUCCESS and payment.capture_method != MANUAL:
+        # Money kept: the ledger counts it, once. An authorisation is counted when captured.
         await post_charge(session, payment, order)
     if decision.pays_order and await _covers(session, order, payment):
         await _write(session, _UPDATE_ORDER, order, {"status": OrderStatus.PAID, "updated_at": now})

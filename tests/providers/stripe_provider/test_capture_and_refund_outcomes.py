@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hazina.bootstrap import Container
 from hazina.config import Settings
 from hazina.db import queue
-from hazina.db.models import Event, Job, Order, Payment
+from hazina.db.models import Event, Job, LedgerTransfer, Order, Payment
 from hazina.providers.stripe import StripeProvider
 from hazina.services import refund_reconciliation, settlement
 from hazina.services.reconciliation import RECONCILE_REFUND
@@ -116,6 +116,17 @@ async def event_types(hub: Container, resource_id: str) -> list[str]:
         return list(rows)
 
 
+async def ledger_transfers(hub: Container, payment_id: str) -> list[tuple[str, int]]:
+    """The payment's ledger transfers (kind, amount), oldest first."""
+    async with hub.db.read() as session:
+        rows = await session.execute(
+            select(LedgerTransfer.kind, LedgerTransfer.amount)
+            .where(LedgerTransfer.payment_id == payment_id)
+            .order_by(LedgerTransfer.created_at, LedgerTransfer.id)
+        )
+        return [(kind, amount) for kind, amount in rows]
+
+
 async def fail_every_stripe_call(stripe_server: StripeServer) -> None:
     await stripe_server.control("failures", status=500, count=ALWAYS)
 
@@ -154,6 +165,8 @@ async def test_manual_capture_end_to_end(api, hub, hook, stripe_server):
     assert (authorised["status"], authorised["captured"]) == ("success", False)
     assert authorised["amount_captured"] is None
     assert (await get(api, f"/api/v1/orders/{payment['order_id']}"))["status"] == "paid"
+    # Money only held is not the merchant's yet: the ledger has nothing of it.
+    assert await ledger_transfers(hub, payment["id"]) == []
     # Money only held cannot be refunded.
     refused = await api.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 100})
     assert refused.status_code == 400
@@ -169,6 +182,8 @@ async def test_manual_capture_end_to_end(api, hub, hook, stripe_server):
         f"/v1/payment_intents/{intent_id}", headers={"Authorization": f"Bearer {SECRET_KEY}"}
     )
     assert (intent.json()["status"], intent.json()["amount_received"]) == ("succeeded", 1500)
+    # Captured, it is counted: what was taken, not what was authorised.
+    assert await ledger_transfers(hub, payment["id"]) == [("charge", 1500)]
 
     # Capturing again answers the same 200 and never reaches Stripe: a Stripe that would
     # fail the next request is left untouched.
@@ -179,6 +194,7 @@ async def test_manual_capture_end_to_end(api, hub, hook, stripe_server):
     pending = await stripe_server.control("failures", status=500, count=0)
     assert pending["pending"] == 1  # the injected failure is still waiting: no call was made
     assert len(await stripe_server.events("charge.captured")) == 1
+    assert await ledger_transfers(hub, payment["id"]) == [("charge", 1500)]  # counted once
     stripe_server.app.state.fake.state.failures.clear()
 
     # Only what was captured can be refunded.
@@ -212,6 +228,8 @@ async def test_an_authorisation_that_expires_uncaptured_is_reported(api, hub, ho
     capture = await api.post(f"/api/v1/payments/{payment['id']}/capture", json={"amount": 2500})
     assert capture.status_code == 400
     assert "authorisation expired" in capture.json()["error"]["description"]
+    # Never captured, never the merchant's: nothing in the ledger to pay out.
+    assert await ledger_transfers(hub, payment["id"]) == []
 
 
 async def test_a_provider_that_cannot_authorise_refuses_capture_false(api, hub):

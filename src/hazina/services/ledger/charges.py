@@ -48,11 +48,16 @@ RELEASE_BALANCE = "release_balance"
 RELEASE_MAX_ATTEMPTS = 100
 
 
-async def post_charge(session: AsyncSession, payment: Payment, order: Order) -> None:
+async def post_charge(
+    session: AsyncSession, payment: Payment, order: Order, *, captured: int | None = None
+) -> None:
     """A (locked) payment succeeded: what it received leaves clearing (or the customer's wallet,
     for a credit payment) and is shared between the creators, the platform fee and the merchant,
-    pending until the provider settles; a top-up credits its wallet at once."""
+    pending until the provider settles; a top-up credits its wallet at once. A manual-capture
+    payment is charged when captured, for the `captured` amount (services.captures)."""
     received = payment.amount if payment.amount_received is None else payment.amount_received
+    if captured is not None:
+        received = captured
     currency = payment.received_currency or payment.currency
     if received <= 0:
         return
