@@ -10,13 +10,10 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import SERVER_ENV, Site, require_browser
 from tests.e2e.servers import AUTH, open_hub
+from tests.e2e.test_paypal import PayPal
 from tests.e2e.test_providers import start_fake
 
 pytestmark = pytest.mark.slow  # real servers and a browser
-
-CLIENT_ID = "AZbrowserclient"
-CLIENT_SECRET = "EBbrowsersecret"
-WEBHOOK_ID = "4JH86294D6297924G"
 
 
 @pytest.fixture(scope="module")
@@ -24,25 +21,9 @@ async def paypal_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     """A single-tenant deployment whose default PayPal account talks to `hazina fake paypal`."""
     require_browser()
     async with open_hub("sqlite", tmp_path_factory.mktemp("paypal")) as hub:
-        fake_url = await start_fake(hub, "paypal")
-        server = await hub.serve(
-            worker=True,
-            HAZINA_PAYPAL_API_BASE=fake_url,
-            HAZINA_PAYPAL_CERT_HOSTS="127.0.0.1",
-            PAYPAL_CLIENT_ID=CLIENT_ID,
-            PAYPAL_CLIENT_SECRET=CLIENT_SECRET,
-            PAYPAL_WEBHOOK_ID=WEBHOOK_ID,
-            **SERVER_ENV,
-        )
-        client = {
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "webhook_id": WEBHOOK_ID,
-            "webhook_url": f"{server.url}/hooks/paypal",
-        }
-        async with httpx.AsyncClient(base_url=fake_url) as control:
-            assert (await control.post("/_control/clients", json=client)).status_code == 201
-        yield Site(hub, server), fake_url
+        paypal = PayPal(hub, await start_fake(hub, "paypal"))
+        server = await paypal.serve(**SERVER_ENV)
+        yield Site(hub, server), paypal.url
 
 
 async def test_the_checkout_pays_with_paypal_approved_on_its_page(

@@ -120,6 +120,17 @@ async def come_back(server: HazinaProcess, location: str) -> httpx.Response:
         return await browser.get(location)
 
 
+async def wait_for_refund(hub: Hub, client: httpx.AsyncClient, created: httpx.Response) -> None:
+    assert created.status_code == 201, created.text
+    refund_id = created.json()["id"]
+
+    async def processed() -> bool:
+        found = await client.get(f"/api/v1/refunds/{refund_id}")
+        return bool(found.json()["status"] == "processed")
+
+    await hub.eventually(processed, within=30, what=f"refund {refund_id} processed")
+
+
 async def count(hub: Hub, query: Any) -> int:
     async with hub.database() as db, db.read() as session:
         return int(await session.scalar(query) or 0)
@@ -167,13 +178,7 @@ async def test_approve_capture_success_delivered_then_refund(hub: Hub, sink: Web
         refund = await client.post(
             f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 1000}
         )
-        assert refund.status_code == 201, refund.text
-
-        async def processed() -> bool:
-            found = await client.get(f"/api/v1/refunds/{refund.json()['id']}")
-            return bool(found.json()["status"] == "processed")
-
-        await hub.eventually(processed, within=30, what="refund processed")
+        await wait_for_refund(hub, client, refund)
         refunded = await paypal.webhooks("PAYMENT.CAPTURE.REFUNDED")
         assert [json.loads(r["body"])["resource"]["amount"]["value"] for r in refunded] == ["10.00"]
         assert (await payment_of(client, payment["id"]))["amount_refunded"] == 1000
@@ -223,13 +228,7 @@ async def test_authorise_then_capture_later(hub: Hub, sink: WebhookSink):
         refund = await client.post(
             f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 500}
         )
-        assert refund.status_code == 201, refund.text
-
-        async def processed() -> bool:
-            found = await client.get(f"/api/v1/refunds/{refund.json()['id']}")
-            return bool(found.json()["status"] == "processed")
-
-        await hub.eventually(processed, within=30, what="refund of the captured part processed")
+        await wait_for_refund(hub, client, refund)
 
 
 async def test_a_lost_webhook_is_settled_by_reconciliation(hub: Hub, sink: WebhookSink):
