@@ -4,7 +4,10 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02 04:30:00.000000
 
-Reserved for #12 Paynow and EcoCash: fill in upgrade() and downgrade() and replace this paragraph with why.
+No schema change: Paynow and EcoCash direct (#12) fit the payments' existing columns (the poll
+URL, or EcoCash's `{msisdn}:{sourceReference}`, is `provider_reference`; Paynow's own reference
+is `provider_payment_reference`; the customer's next step is `next_action`). The revision stays,
+as a no-op, so the reserved chain 0012 to 0018 remains linear.
 """
 
 from collections.abc import Sequence
