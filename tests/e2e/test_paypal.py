@@ -184,6 +184,27 @@ async def test_approve_capture_success_delivered_then_refund(hub: Hub, sink: Web
         assert (await payment_of(client, payment["id"]))["amount_refunded"] == 1000
 
 
+async def test_a_reversed_capture_holds_the_payment_for_review(hub: Hub, sink: WebhookSink):
+    paypal = PayPal(hub, await start_fake(hub, "paypal"))
+    server = await paypal.serve()
+    async with api(server) as client:
+        await configure_receiver(client, sink)
+        payment = await paypal_payment(client)
+        await come_back(server, await paypal.press(payment, "approve"))
+        await wait_for_status(hub, client, payment["id"], "success")
+        (completed,) = await paypal.webhooks("PAYMENT.CAPTURE.COMPLETED")
+        capture_id = json.loads(completed["body"])["resource"]["id"]
+
+        reversed_ = await paypal.post(f"/_control/captures/{capture_id}/reverse")
+        assert reversed_.status_code == 200, reversed_.text
+        (sent,) = await paypal.webhooks("PAYMENT.CAPTURE.REVERSED")
+        assert sent["status"] == 200
+        await wait_for_status(hub, client, payment["id"], "review")
+        held = await payment_of(client, payment["id"])
+        assert held["review_reason"] == "returned_at_provider"
+        await wait_for_delivery(hub, sink, "payment.review_required", payment["id"])
+
+
 async def test_cancel_returns_to_the_checkout_for_another_attempt(hub: Hub, sink: WebhookSink):
     paypal = PayPal(hub, await start_fake(hub, "paypal"))
     server = await paypal.serve()

@@ -585,6 +585,34 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             [{"headers": s.headers, "body": s.body.decode(), "status": s.status} for s in fake.sent]
         )
 
+    async def control_reverse(request: Request) -> Response:
+        """A chargeback: the capture's money taken back, told by PAYMENT.CAPTURE.REVERSED
+        (whose resource is the refund PayPal made, with no custom_id of the merchant's)."""
+        base(request)
+        found = fake.captures.get(request.path_params["capture_id"])
+        if found is None:
+            return error(404)
+        order_id, capture = found
+        refund_id = _paypal_id()
+        refund = {
+            "id": refund_id,
+            "status": "COMPLETED",
+            "amount": capture["amount"],
+            "create_time": _now(),
+            "update_time": _now(),
+            "links": [
+                fake.link(f"/v2/payments/refunds/{refund_id}", "self"),
+                fake.link(f"/v2/payments/captures/{capture['id']}", "up"),
+            ],
+            "_capture": capture["id"],
+        }
+        fake.refunds[refund_id] = refund
+        capture["status"] = "REFUNDED"
+        client = fake.clients[fake.order_clients[order_id]]
+        shown = {k: v for k, v in refund.items() if not k.startswith("_")}
+        await fake.send_webhook(client, "PAYMENT.CAPTURE.REVERSED", {**shown, "_type": "refund"})
+        return JSONResponse(shown)
+
     async def control_stats(request: Request) -> Response:
         return JSONResponse({"tokens_issued": fake.tokens_issued})
 
@@ -615,6 +643,7 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             Route("/_control/orders/{order_id}/approve", control_approve, methods=["POST"]),
             Route("/_control/webhooks", control_webhooks),
             Route("/_control/stats", control_stats),
+            Route("/_control/captures/{capture_id}/reverse", control_reverse, methods=["POST"]),
         ]
     )
     app.state.fake = fake
