@@ -6,6 +6,7 @@ the body is still stored (as `rejected`) and nothing is applied; when applying f
 transaction rolls back and the body is stored as `failed` with its error, for replay.
 """
 
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -110,8 +111,8 @@ async def receive(
             return receipt(500, row["id"], InboundStatus.FAILED)
     row["merchant_id"] = account.merchant_id
     try:
-        if isinstance(adapter, WebhookPreparer):  # e.g. PayPal's certificate, fetched once
-            await adapter.prepare_webhook(account.access, body, headers)
+        if _prepares(type(adapter)):  # e.g. PayPal's certificate, fetched once
+            await cast(WebhookPreparer, adapter).prepare_webhook(account.access, body, headers)
         reports = adapter.parse_webhook(account.access, body, headers)
         refuse_own_namespace(reports)
     except ProviderFailure as exc:  # what verifying needs could not be fetched: resend
@@ -148,6 +149,13 @@ async def receive(
         failed = receipt(500, row["id"], InboundStatus.FAILED)
         return replace(failed, unknown_payment=isinstance(exc, UnknownPayment))
     return receipt(200, row["id"], outcome.status)
+
+
+@functools.cache
+def _prepares(adapter_type: type) -> bool:
+    """Whether an adapter class fetches what verifying needs first (`WebhookPreparer`). Asked
+    once per class: a runtime Protocol check costs some 30 µs, on every notification."""
+    return issubclass(adapter_type, WebhookPreparer)
 
 
 @dataclass(frozen=True, slots=True)
