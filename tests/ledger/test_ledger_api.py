@@ -192,3 +192,15 @@ async def test_a_merchant_keeping_fees_on_refunds_reverses_only_the_creators_sha
     refused = await client.put("/api/v1/ledger/settings", json={"keep_fees_on_refunds": "yes"})
     assert refused.status_code == 400
     await assert_ledger_sound(container.db)
+
+
+async def test_the_checkout_cannot_spend_a_customers_credit(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    wallet = await new_account(client, kind="customer")
+    order = await client.post("/api/v1/orders", json={"amount": 1000})
+    response = await anonymous.post(
+        "/api/v1/payments/public",
+        json={"order_id": order.json()["id"], "method": "credit", "account_id": wallet},
+    )
+    assert_refused(response, "Method credit is the merchant's to use")

@@ -17,6 +17,7 @@ from hazina.api.schemas import (
 )
 from hazina.bootstrap import Container
 from hazina.domain.errors import BadRequest
+from hazina.domain.ledger import CREDIT
 from hazina.services import captures, payments, reviews
 from hazina.services.idempotency import idempotency_request
 from hazina.services.reporting.filters import PaymentFilter
@@ -78,6 +79,10 @@ async def create_public_payment(
         # Only the merchant may hold money without taking it: an order paid by an
         # authorisation nobody captures would read paid while no money moves.
         raise BadRequest('"capture": false is the merchant\'s choice: use POST /api/v1/payments')
+    if body.method == CREDIT:
+        # A customer's credit is spent on the merchant's word (its API key), never by whoever
+        # holds an order id and a wallet id.
+        raise BadRequest("Method credit is the merchant's to use: POST /api/v1/payments")
     address = request.client.host if request.client else "unknown"
     await container.public_payment_throttle.admit(body.order_id, address)
     owner = await payments.find_order_owner(container.db, body.order_id)
