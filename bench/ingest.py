@@ -21,6 +21,9 @@ keep-alive connections, at the same concurrency on the same server process:
 - `paynow`: POST /hooks/paynow, one `status=Paid` update per pre-created Paynow payment, a
             form body in Paynow's field order hashed (SHA-512) by the `paynow` package's own
             hash; the same full apply.
+- `splits`: the same Stripe webhooks for orders that share each payment with a creator account
+            and take a 10 % platform fee (#14 ledger), so the charge credits three accounts;
+            reported beside `ingest` (the same plain orders' charge credits one)
 
 Every response is checked (ingest, paynow: 200 with status "processed"). Afterwards the database
 must show every sent webhook's payment `success`, its order `paid`, exactly one `payment.success`
@@ -90,9 +93,17 @@ PAYNOW_EMAIL = "bench@example.co.zw"
 # Where the merchant's deliveries would go: never contacted, as no worker runs.
 RECEIVER_URL = "http://127.0.0.1:9/hazina-bench-receiver"
 
-Kind = Literal["noop", "prepare", "ingest", "paynow_prepare", "paynow"]
-INGESTS: tuple[Kind, ...] = ("ingest", "paynow")
-PREPARES: dict[Kind, Kind] = {"ingest": "prepare", "paynow": "paynow_prepare"}
+Kind = Literal["noop", "prepare", "ingest", "paynow_prepare", "paynow", "splits_prepare", "splits"]
+INGESTS: tuple[Kind, ...] = ("ingest", "paynow", "splits")
+PREPARES: dict[Kind, Kind] = {
+    "ingest": "prepare",
+    "paynow": "paynow_prepare",
+    "splits": "splits_prepare",
+}
+# `splits`: the Stripe ingest again, on orders that share each payment with a creator account
+# and take a 10 % platform fee (#14 ledger): the charge then credits three accounts, not one.
+SPLIT_AMOUNT = 2000
+PLATFORM_FEE_BPS = 1000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +122,8 @@ class Phase:
     webhook_secret: str
     duration: float | None = None
     count: int = 0
+    # The creator account that the `splits` orders share their payments with.
+    creator: str = ""
 
 
 @dataclass(slots=True)
@@ -224,7 +237,14 @@ class _Runner:
             raise _Failed(f"livez {response.status_code} {response.content[:200]!r}")
 
     async def _prepare(self) -> None:
-        body = {"amount": ORDER_AMOUNT, "currency": "USD", "receipt": "bench-ingest"}
+        body: dict[str, Any] = {
+            "amount": ORDER_AMOUNT,
+            "currency": "USD",
+            "receipt": "bench-ingest",
+        }
+        if self.phase.kind == "splits_prepare":
+            body["splits"] = [{"account_id": self.phase.creator, "amount": SPLIT_AMOUNT}]
+            body["platform_fee_bps"] = PLATFORM_FEE_BPS
         response = await self.client.post("/api/v1/orders", json=body)
         if response.status_code != 201:
             raise _Failed(f"order {response.status_code} {response.content[:200]!r}")
@@ -290,7 +310,7 @@ class _Runner:
     async def _untimed(self) -> None:
         if self.phase.kind == "noop":
             await self._noop()
-        elif self.phase.kind == "prepare":
+        elif self.phase.kind in ("prepare", "splits_prepare"):
             await self._prepare()
         else:
             await self._prepare_paynow()
@@ -302,7 +322,8 @@ class _Runner:
             try:
                 if self.phase.kind in INGESTS:
                     # Only the HTTP exchange is timed, not building and signing the event.
-                    took = await (self._ingest() if self.phase.kind == "ingest" else self._paynow())
+                    stripe_hook = self.phase.kind in ("ingest", "splits")
+                    took = await (self._ingest() if stripe_hook else self._paynow())
                 else:
                     await self._untimed()
                     took = time.perf_counter() - started
@@ -401,6 +422,7 @@ class Bench:
         self.server_pid = server_pid
         self.database: str | None = None
         self.secret = ""
+        self.creator = ""
         self.per_client = split(args.concurrency, len(clients.pipes))
         self.errors = 0
         self.sent: list[str] = []
@@ -408,7 +430,7 @@ class Bench:
     def phase(self, kind: Kind, *, duration: float | None = None, count: int = 0) -> Measured:
         counts = split(count, len(self.per_client))
         phases = [
-            Phase(kind, self.base_url, conc, self.secret, duration, share)
+            Phase(kind, self.base_url, conc, self.secret, duration, share, self.creator)
             for conc, share in zip(self.per_client, counts, strict=True)
         ]
         before = CpuSample.take(self.server_pid, self.database)
@@ -512,6 +534,20 @@ def fake_provider(workdir: Path, provider: str, *options: str) -> Iterator[str]:
                 fake.wait()
 
 
+def create_creator(base_url: str) -> str:
+    """The creator account every `splits` order shares its payments with."""
+    response = httpx.post(
+        f"{base_url}/api/v1/accounts",
+        json={"kind": "creator", "currency": "USD", "name": "bench creator"},
+        headers=AUTH,
+        timeout=30,
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"creator account {response.status_code}: {response.text[:300]}")
+    account_id: str = response.json()["id"]
+    return account_id
+
+
 def configure_receiver(base_url: str) -> None:
     """The merchant's primary endpoint: every applied event then writes its delivery row."""
     response = httpx.put(
@@ -541,6 +577,16 @@ async def _verify(database_url: str, sent: list[str]) -> list[str]:
             " GROUP BY e.resource_id",
             sent,
         )
+        # Every payment a webhook was sent for is in the ledger once (#14).
+        charges = await connection.fetchval(
+            "SELECT count(*) FROM ledger_transfers WHERE kind = 'charge'"
+            " AND payment_id = ANY($1::text[])",
+            sent,
+        )
+        unbalanced = await connection.fetchval(
+            "SELECT count(*) FROM (SELECT transfer_id FROM ledger_entries"
+            " GROUP BY transfer_id HAVING sum(amount) <> 0) AS t"
+        )
         inbound = await connection.fetch(
             "SELECT status, count(*) AS n FROM inbound_events"
             " WHERE payment_id = ANY($1::text[]) GROUP BY status",
@@ -557,6 +603,10 @@ async def _verify(database_url: str, sent: list[str]) -> list[str]:
         problems.append(
             f"{len(events)} payments have payment.success events, {once} exactly one with"
             f" one delivery row; {len(sent)} webhooks sent"
+        )
+    if charges != len(sent) or unbalanced:
+        problems.append(
+            f"{charges} ledger charges for {len(sent)} payments, {unbalanced} unbalanced transfers"
         )
     by_inbound = {str(r["status"]): int(r["n"]) for r in inbound}
     if by_inbound != {"processed": len(sent)}:
@@ -605,6 +655,7 @@ def run(
             )
             configure_receiver(base_url)
             bench = Bench(clients, args, base_url, pid)
+            bench.creator = create_creator(base_url)
             bench.database = make_url(url).database
             bench.secret = secret
 
@@ -626,7 +677,12 @@ def run(
 
             # The phases take turns, so load from elsewhere on the machine hits each alike.
             share = args.duration / args.rounds
-            runs: dict[Kind, list[Measured]] = {"noop": [], "ingest": [], "paynow": []}
+            runs: dict[Kind, list[Measured]] = {
+                "noop": [],
+                "ingest": [],
+                "paynow": [],
+                "splits": [],
+            }
             stock: dict[Kind, int] = dict.fromkeys(INGESTS, 0)
             warmup_sent = len(bench.sent)
             for number in range(1, args.rounds + 1):
@@ -655,13 +711,16 @@ def run(
             noop = bench.figures("noop", runs["noop"])
             ingest = bench.figures("ingest", runs["ingest"])
             paynow = bench.figures("paynow", runs["paynow"])
+            splits = bench.figures("splits", runs["splits"])
         problems = asyncio.run(_verify(url, bench.sent))
     for problem in problems:
         print(f"  VERIFY FAILED: {problem}", flush=True)
     ratio = ingest.rate / noop.rate if noop.rate else 0.0
     paynow_ratio = paynow.rate / noop.rate if noop.rate else 0.0
+    splits_ratio = splits.rate / noop.rate if noop.rate else 0.0
     print(
-        f"  ingest/noop {ratio:.3f}, paynow/noop {paynow_ratio:.3f};"
+        f"  ingest/noop {ratio:.3f}, paynow/noop {paynow_ratio:.3f},"
+        f" splits/noop {splits_ratio:.3f};"
         f" webhooks sent {len(bench.sent)}"
         f" ({warmup_sent} in warm-up); request errors {bench.errors}",
         flush=True,
@@ -683,6 +742,12 @@ def run(
         "paynow_p50_ms": round(paynow.p50_ms, 2),
         "paynow_server_cpu_ms_per_req": _rounded(paynow.server_ms),
         "paynow_postgres_cpu_ms_per_req": _rounded(paynow.postgres_ms),
+        "splits_per_s": round(splits.rate, 1),
+        "splits_ratio": round(splits_ratio, 3),
+        "splits_p99_ms": round(splits.p99_ms, 2),
+        "splits_p50_ms": round(splits.p50_ms, 2),
+        "splits_server_cpu_ms_per_req": _rounded(splits.server_ms),
+        "splits_postgres_cpu_ms_per_req": _rounded(splits.postgres_ms),
         "concurrency": args.concurrency,
         "duration_s": args.duration,
         "database": "postgresql",
