@@ -16,185 +16,29 @@ strings; ids are 17 upper-case characters; an order lapses never.
 
 import base64
 import json
-import re
 import secrets
-import string
 import time
-import uuid
-import zlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-CERT_PATH = "/v1/notifications/certs/CERT-hazina-fake"
-WEBHOOK_TIMEOUT_SECONDS = 10.0
-_AMOUNT = r"^((-?[0-9]+)|(-?([0-9]+)?[.][0-9]+))$"
-_MESSAGES = {
-    400: (
-        "INVALID_REQUEST",
-        "Request is not well-formed, syntactically incorrect, or violates schema.",
-    ),
-    401: (
-        "AUTHENTICATION_FAILURE",
-        "Authentication failed due to missing authorization header, or invalid authentication "
-        "credentials.",
-    ),
-    404: ("RESOURCE_NOT_FOUND", "The specified resource does not exist."),
-    422: (
-        "UNPROCESSABLE_ENTITY",
-        "The requested action could not be performed, semantically incorrect, or failed "
-        "business validation.",
-    ),
-}
-
-
-def _paypal_id() -> str:
-    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17))
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def error(status: int, issue: str | None = None, description: str = "") -> JSONResponse:
-    """PayPal's REST error envelope (2.5)."""
-    name, message = _MESSAGES[status]
-    body: dict[str, Any] = {"name": name, "message": message, "debug_id": secrets.token_hex(6)}
-    if issue is not None:
-        body["details"] = [{"issue": issue, "description": description or issue}]
-    return JSONResponse(body, status_code=status, headers={"Paypal-Debug-Id": body["debug_id"]})
-
-
-def signing_identity() -> tuple[rsa.RSAPrivateKey, bytes]:
-    """A fresh RSA key and a self-signed certificate (PEM) for it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.fake")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def sign(
-    key: rsa.RSAPrivateKey, transmission_id: str, at: str, webhook_id: str, body: bytes
-) -> str:
-    crc = zlib.crc32(body) & 0xFFFFFFFF
-    message = f"{transmission_id}|{at}|{webhook_id}|{crc}".encode()
-    return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
-
-
-@dataclass(slots=True)
-class FakeClient:
-    client_id: str
-    secret: str
-    webhook_id: str
-    webhook_url: str | None
-
-
-@dataclass(slots=True)
-class SentWebhook:
-    headers: dict[str, str]
-    body: bytes
-    status: int | None
-
-
-@dataclass(slots=True)
-class FakePayPal:
-    token_lifetime_seconds: int
-    base_url: str = ""
-    key: rsa.RSAPrivateKey | None = None
-    certificate: bytes = b""
-    clients: dict[str, FakeClient] = field(default_factory=dict)
-    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # → client id, expiry
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    order_clients: dict[str, str] = field(default_factory=dict)
-    captures: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # → order
-    authorizations: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
-    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    replies: dict[tuple[str, str, str], tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    deliver: bool = True
-    next_capture_status: str = "COMPLETED"
-    sent: list[SentWebhook] = field(default_factory=list)
-    tokens_issued: int = 0
-
-    def client_of(self, request: Request) -> FakeClient | None:
-        authorization = request.headers.get("authorization", "")
-        found = self.tokens.get(authorization.removeprefix("Bearer "))
-        if found is None or found[1] < time.monotonic():
-            return None
-        return self.clients.get(found[0])
-
-    def link(self, path: str, rel: str, method: str = "GET") -> dict[str, str]:
-        return {"href": f"{self.base_url}{path}", "rel": rel, "method": method}
-
-    async def send_webhook(
-        self, client: FakeClient, event_type: str, resource: dict[str, Any]
-    ) -> None:
-        event_id = f"WH-{_paypal_id()}"
-        event = {
-            "id": event_id,
-            "create_time": _now(),
-            "resource_type": resource.get("_type", "checkout-order"),
-            "event_version": "1.0",
-            "event_type": event_type,
-            "summary": event_type.replace(".", " ").lower(),
-            "resource_version": "2.0",
-            "resource": {k: v for k, v in resource.items() if k != "_type"},
-            "links": [self.link(f"/v1/notifications/webhooks-events/{event_id}", "self")],
-        }
-        body = json.dumps(event).encode()
-        transmission_id, at = str(uuid.uuid1()), _now()
-        assert self.key is not None
-        headers = {
-            "Content-Type": "application/json",
-            "PAYPAL-TRANSMISSION-ID": transmission_id,
-            "PAYPAL-TRANSMISSION-TIME": at,
-            "PAYPAL-TRANSMISSION-SIG": sign(self.key, transmission_id, at, client.webhook_id, body),
-            "PAYPAL-CERT-URL": f"{self.base_url}{CERT_PATH}",
-            "PAYPAL-AUTH-ALGO": "SHA256withRSA",
-        }
-        sent = SentWebhook(headers, body, None)
-        self.sent.append(sent)
-        if not self.deliver or client.webhook_url is None:
-            return
-        async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS) as http:
-            try:
-                sent.status = (
-                    await http.post(client.webhook_url, content=body, headers=headers)
-                ).status_code
-            except httpx.TransportError:
-                sent.status = None
-
-
-def _amount_ok(amount: Any) -> bool:
-    return (
-        isinstance(amount, dict)
-        and isinstance(amount.get("currency_code"), str)
-        and isinstance(amount.get("value"), str)
-        and re.fullmatch(_AMOUNT, amount["value"]) is not None
-    )
+from hazina.testing.paypal_state import (
+    CERT_PATH,
+    FakeClient,
+    FakePayPal,
+    amount_ok,
+    error,
+    now,
+    paypal_id,
+    signing_identity,
+)
 
 
 def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
@@ -230,7 +74,7 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
                 "token_type": "Bearer",
                 "app_id": "APP-80W284485P519543T",
                 "expires_in": fake.token_lifetime_seconds,
-                "nonce": f"{_now()}{secrets.token_hex(8)}",
+                "nonce": f"{now()}{secrets.token_hex(8)}",
             }
         )
 
@@ -270,12 +114,12 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             body = await request.json()
             units = body["purchase_units"]
             valid = body["intent"] in ("CAPTURE", "AUTHORIZE") and 1 <= len(units) <= 10
-            valid = valid and all(_amount_ok(unit.get("amount")) for unit in units)
+            valid = valid and all(amount_ok(unit.get("amount")) for unit in units)
         except (ValueError, KeyError, TypeError):
             valid = False
         if not valid:
             return error(400, "INVALID_PARAMETER_SYNTAX", "The order request is malformed.")
-        order_id = _paypal_id()
+        order_id = paypal_id()
         context = body.get("payment_source", {}).get("paypal", {}).get("experience_context", {})
         order = {
             "id": order_id,
@@ -284,7 +128,7 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             "purchase_units": [
                 {"reference_id": u.get("reference_id", "default"), **u} for u in units
             ],
-            "create_time": _now(),
+            "create_time": now(),
             "_return_url": context.get("return_url"),
             "_cancel_url": context.get("cancel_url"),
         }
@@ -346,11 +190,11 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             )
         unit = order["purchase_units"][0]
         money = {
-            "id": _paypal_id(),
+            "id": paypal_id(),
             "amount": unit["amount"],
             "custom_id": unit.get("custom_id"),
-            "create_time": _now(),
-            "update_time": _now(),
+            "create_time": now(),
+            "update_time": now(),
         }
         if action == "capture":
             status = fake.next_capture_status
@@ -364,7 +208,7 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             unit["payments"] = {"captures": [money]}
             fake.captures[money["id"]] = (order["id"], money)
         else:
-            money |= {"status": "CREATED", "expiration_time": _now()}
+            money |= {"status": "CREATED", "expiration_time": now()}
             unit["payments"] = {"authorizations": [money]}
             fake.authorizations[money["id"]] = (order["id"], money)
         order["status"] = "COMPLETED"
@@ -397,7 +241,7 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             )
         body = await request.json()
         amount = body.get("amount") or authorization["amount"]
-        if not _amount_ok(amount) or Decimal(amount["value"]) > Decimal(
+        if not amount_ok(amount) or Decimal(amount["value"]) > Decimal(
             authorization["amount"]["value"]
         ):
             return error(
@@ -405,13 +249,13 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             )
         authorization["status"] = "CAPTURED"
         capture = {
-            "id": _paypal_id(),
+            "id": paypal_id(),
             "status": "COMPLETED",
             "amount": amount,
             "final_capture": True,
             "custom_id": authorization.get("custom_id"),
-            "create_time": _now(),
-            "update_time": _now(),
+            "create_time": now(),
+            "update_time": now(),
             "links": [fake.link(f"/v2/payments/authorizations/{authorization['id']}", "up")],
         }
         unit = fake.orders[order_id]["purchase_units"][0]
@@ -436,7 +280,7 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
             for r in fake.refunds.values()
             if r["_capture"] == capture["id"]
         )
-        if not _amount_ok(amount) or refunded + Decimal(amount["value"]) > Decimal(
+        if not amount_ok(amount) or refunded + Decimal(amount["value"]) > Decimal(
             capture["amount"]["value"]
         ):
             return error(
@@ -445,14 +289,14 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
                 "The refund amount must be less than or equal to the capture amount that has "
                 "not yet been refunded.",
             )
-        refund_id = _paypal_id()
+        refund_id = paypal_id()
         refund = {
             "id": refund_id,
             "status": "COMPLETED",
             "amount": amount,
             "custom_id": body.get("custom_id"),
-            "create_time": _now(),
-            "update_time": _now(),
+            "create_time": now(),
+            "update_time": now(),
             "links": [
                 fake.link(f"/v2/payments/refunds/{refund_id}", "self"),
                 fake.link(f"/v2/payments/captures/{capture['id']}", "up"),
@@ -593,13 +437,13 @@ def create_paypal_fake(token_lifetime_seconds: int = 32400) -> Starlette:
         if found is None:
             return error(404)
         order_id, capture = found
-        refund_id = _paypal_id()
+        refund_id = paypal_id()
         refund = {
             "id": refund_id,
             "status": "COMPLETED",
             "amount": capture["amount"],
-            "create_time": _now(),
-            "update_time": _now(),
+            "create_time": now(),
+            "update_time": now(),
             "links": [
                 fake.link(f"/v2/payments/refunds/{refund_id}", "self"),
                 fake.link(f"/v2/payments/captures/{capture['id']}", "up"),

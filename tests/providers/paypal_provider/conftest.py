@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from hazina.domain.providers import ProviderAccess
 from hazina.providers.paypal import PayPalProvider
 from hazina.providers.paypal_signatures import CertificateStore
-from hazina.testing.paypal_fake import FakePayPal, create_paypal_fake
+from hazina.testing.paypal_fake import create_paypal_fake
+from hazina.testing.paypal_state import FakePayPal
 
 # https, on a host the certificate store allows: the fake's cert URL is built from it.
 BASE = "https://api-m.paypal.test"

@@ -24,7 +24,7 @@ from hazina.domain.providers import (
 from hazina.providers.paypal import PayPalProvider
 from hazina.providers.paypal_reports import event_report
 from hazina.providers.paypal_signatures import CertificateStore, signed_message
-from hazina.testing.paypal_fake import FakePayPal
+from hazina.testing.paypal_state import FakePayPal
 from tests.providers.paypal_provider.conftest import BASE, WEBHOOK_ID, Clock
 
 
