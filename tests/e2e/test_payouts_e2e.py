@@ -6,6 +6,7 @@ worker SIGKILLed after ClickPesa accepted a payout and before Hazina recorded it
 found by status query on restart and never sent twice."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from hazina.domain import ids
 from hazina.services.ledger.check import check_ledger
+from hazina.testing.sink import WebhookSink
 from tests.e2e.servers import HazinaProcess, Hub, api, open_hub
 from tests.e2e.test_providers import API_KEY, CHECKSUM_KEY, CLIENT_ID, start_fake
 from tests.payouts.helpers import CURRENCY
@@ -166,11 +168,15 @@ async def assert_ledger_sound(hub: Hub) -> None:
     assert result.ok, result.problem
 
 
-async def test_every_ending_of_a_clickpesa_payout(hub: Hub) -> None:
+async def test_every_ending_of_a_clickpesa_payout(hub: Hub, sink: WebhookSink) -> None:
     fake = Fake(await start_fake(hub, "clickpesa"))
     server = await hub.serve(worker=True, **clickpesa_env(fake))
     await fake.register(f"{server.url}/hooks/clickpesa")
     async with api(server) as client:
+        configured = await client.put(
+            "/api/v1/webhooks/config", json={"webhook_url": sink.url("/m")}
+        )
+        assert configured.status_code == 200, configured.text
         creator = await funded_creator(hub, client)
         spent = 0
 
@@ -223,6 +229,16 @@ async def test_every_ending_of_a_clickpesa_payout(hub: Hub) -> None:
 
         for payout_id in (paid, bank, failed):
             assert await fake.disbursements(payout_id) == 1
+
+        # Every step reached the merchant's endpoint, like any other event.
+        async def delivered() -> bool:
+            payloads = [json.loads(r.body) for r in sink.at("/m")]
+            sent = {(p["event"], p["data"]["id"]) for p in payloads if p["event"][:7] == "payout."}
+            wanted = {("payout.paid", paid), ("payout.paid", bank), ("payout.failed", failed)}
+            wanted |= {("payout.processing", paid), ("payout.created", failed)}
+            return wanted <= sent and {"payout.reversed", "payout.refunded"} <= {e for e, _ in sent}
+
+        await hub.eventually(delivered, within=30, what="the payout events delivered")
 
 
 async def test_a_worker_killed_after_clickpesa_accepted_never_sends_twice(hub: Hub) -> None:
