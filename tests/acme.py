@@ -38,6 +38,8 @@ KINDS = {
     "failed": ProviderEventKind.PAYMENT_FAILED,
     "expired": ProviderEventKind.PAYMENT_EXPIRED,
     "refunded": ProviderEventKind.REFUND_SUCCEEDED,
+    # A status the adapter cannot read: it says nothing about the payment.
+    "on_hold": ProviderEventKind.IGNORED,
 }
 
 

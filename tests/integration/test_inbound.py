@@ -363,6 +363,17 @@ async def test_the_last_check_expires_a_payment_the_provider_still_calls_pending
     assert (late["status"], late["review_reason"]) == ("success", "late_success")
 
 
+async def test_the_last_check_expires_a_payment_whose_status_says_nothing(api, hub, acme):
+    payment = await acme_payment(api)
+    acme.states[payment["id"]] = "on_hold"
+    outcome = await provider_payments.reconcile_payment(
+        hub.db, hub.providers, payment["id"], final=True
+    )
+    assert outcome == "applied"
+    detail = (await api.get(f"/api/v1/payments/{payment['id']}")).json()
+    assert (detail["status"], detail["error_code"]) == ("failed", "PAYMENT_EXPIRED")
+
+
 async def test_an_unauthenticated_report_only_makes_hazina_ask(api, hub, acme):
     payment = await acme_payment(api)
     forged = dataclasses.replace(acme, confirm_reports=False)

@@ -217,7 +217,15 @@ def _return_page(adapter: PaymentProvider) -> str:
     return "checkout/approved" if Capability.APPROVAL in adapter.capabilities else "success"
 
 
-_UNRESOLVED = frozenset({ProviderEventKind.PAYMENT_PENDING, ProviderEventKind.PAYMENT_APPROVED})
+# What the final check treats as "never confirmed": still pending, approved but never captured,
+# or a status the adapter cannot read (which says nothing, so must not keep it pending forever).
+_UNRESOLVED = frozenset(
+    {
+        ProviderEventKind.PAYMENT_PENDING,
+        ProviderEventKind.PAYMENT_APPROVED,
+        ProviderEventKind.IGNORED,
+    }
+)
 
 
 async def end_other_attempts(
