@@ -80,10 +80,15 @@ def _capture(payment: PaymentFields) -> dict[str, Any]:
 
 
 def _next_action(payment: PaymentFields) -> dict[str, Any]:
-    """What the checkout must do for a provider payment (follow a redirect, show USSD help)."""
+    """What the checkout must do for a provider payment (follow a redirect, show USSD help).
+    A Stripe client secret is for the merchant's own page, which had it from the authenticated
+    API: this public view, open to anyone holding the payment id, never shows it."""
     if payment.method in ("upi", "card"):
         return {}
-    return {"next_action": masked_action(payment.next_action)}
+    shown = masked_action(payment.next_action)
+    if shown is not None:
+        shown.pop("client_secret", None)
+    return {"next_action": shown}
 
 
 def _failure(payment: PaymentFields) -> dict[str, Any]:

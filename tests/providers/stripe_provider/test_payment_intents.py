@@ -84,6 +84,14 @@ async def test_the_payment_intent_flow_answers_elements_what_they_need(
     assert action["type"] == "stripe_client_secret"
     assert action["publishable_key"] == PUBLISHABLE_KEY
     assert action["client_secret"].startswith(f"{intent_id}_secret_")
+    # The secret is for the merchant's page, which had it from the authenticated API; the
+    # public view, open to anyone holding the payment id, never shows it.
+    public = await client.get(f"/api/v1/payments/{payment['id']}/public")
+    assert public.status_code == 200, public.text
+    assert public.json()["next_action"] == {
+        "type": "stripe_client_secret",
+        "publishable_key": PUBLISHABLE_KEY,
+    }
     # The intent at Stripe: our id in its metadata, the amount in Stripe's units.
     intent = await stripe_server.http.get(
         f"/v1/payment_intents/{intent_id}", headers={"Authorization": f"Bearer {SECRET_KEY}"}
