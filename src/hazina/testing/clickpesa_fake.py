@@ -120,6 +120,19 @@ def _checksum_problem(client: FakeClient, body: dict[str, Any]) -> JSONResponse 
     return None
 
 
+async def signed_request(request: Request) -> tuple[FakeClient, dict[str, Any]] | Response:
+    """The authorised client and its JSON body with a valid checksum, or ClickPesa's error."""
+    client = _authorised(request)
+    if client is None:
+        return _error(401, "Unauthorized")
+    body = await _json_body(request)
+    if body is None:
+        return _error(400, "Invalid request body")
+    if problem := _checksum_problem(client, body):
+        return problem
+    return client, body
+
+
 def _reference_problem(state: FakeClickPesa, reference: Any) -> JSONResponse | None:
     if not isinstance(reference, str) or not _ALPHANUMERIC.fullmatch(reference):
         return _error(
@@ -149,14 +162,10 @@ async def generate_token(request: Request) -> Response:
 
 async def initiate_ussd_push(request: Request) -> Response:
     state = _state(request)
-    client = _authorised(request)
-    if client is None:
-        return _error(401, "Unauthorized")
-    body = await _json_body(request)
-    if body is None:
-        return _error(400, "Invalid request body")
-    if problem := _checksum_problem(client, body):
-        return problem
+    checked = await signed_request(request)
+    if isinstance(checked, Response):
+        return checked
+    client, body = checked
     amount, currency, phone = body.get("amount"), body.get("currency"), body.get("phoneNumber")
     if not isinstance(amount, str) or not amount:
         return _error(400, "Amount is required")
@@ -196,14 +205,10 @@ async def initiate_ussd_push(request: Request) -> Response:
 
 async def generate_checkout_url(request: Request) -> Response:
     state = _state(request)
-    client = _authorised(request)
-    if client is None:
-        return _error(401, "Unauthorized")
-    body = await _json_body(request)
-    if body is None:
-        return _error(400, "Invalid request body")
-    if problem := _checksum_problem(client, body):
-        return problem
+    checked = await signed_request(request)
+    if isinstance(checked, Response):
+        return checked
+    client, body = checked
     reference = body.get("orderReference")
     if reference in (None, ""):
         return _error(400, "Order reference is required")

@@ -28,12 +28,12 @@ from hazina.testing.clickpesa_fake import (
     FakeClient,
     _authorised,
     _body_bytes,
-    _checksum_problem,
     _deliver,
     _error,
     _json_body,
     _now,
     _state,
+    signed_request,
 )
 
 _ALPHANUMERIC = re.compile(r"[A-Za-z0-9]+")
@@ -112,16 +112,12 @@ def _fee(amount: Decimal) -> Decimal:
 
 async def _validated(
     request: Request, *, bank: bool
-) -> tuple[FakeClient, dict[str, Any]] | JSONResponse:
+) -> tuple[FakeClient, dict[str, Any]] | Response:
     """The authorised client and its body, or the error ClickPesa answers."""
-    client = _authorised(request)
-    if client is None:
-        return _error(401, "Unauthorized")
-    body = await _json_body(request)
-    if body is None:
-        return _error(400, "Invalid request body")
-    if problem := _checksum_problem(client, body):
-        return problem
+    checked = await signed_request(request)
+    if isinstance(checked, Response):
+        return checked
+    client, body = checked
     amount = body.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
         return _error(400, "Amount is required")
