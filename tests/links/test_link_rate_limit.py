@@ -44,6 +44,26 @@ async def test_the_fourth_link_in_a_minute_is_refused(
         assert allowed.status_code == 201
 
 
+async def test_a_replay_is_answered_before_the_limit_counts(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "link-retry"}
+    first = await client.post("/api/v1/payment-links", json={"amount": 50000}, headers=headers)
+    assert first.status_code == 201, first.text
+    for _ in range(2):  # the rest of the minute's quota
+        assert (
+            await client.post("/api/v1/payment-links", json={"amount": 50000})
+        ).status_code == 201
+    # The client retries its key: the stored 201, with the quota as it stands, not a 429.
+    for _ in range(2):
+        again = await client.post("/api/v1/payment-links", json={"amount": 50000}, headers=headers)
+        assert again.status_code == 201, again.text
+        assert again.content == first.content
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.headers["RateLimit-Remaining"] == "0"
+    refused = await client.post("/api/v1/payment-links", json={"amount": 50000})
+    assert refused.status_code == 429
+    assert (await client.get("/api/v1/payment-links")).json()["total"] == 3
+
+
 def test_redis_url_shares_the_counts_unless_a_storage_is_named() -> None:
     assert storage_uri("memory://", None) == "memory://"
     assert storage_uri("memory://", "redis://r:6379/0") == "redis://r:6379/0"

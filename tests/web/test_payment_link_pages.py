@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import update
 
 from hazina.bootstrap import Container
-from hazina.db.models import PaymentLink
+from hazina.db.models import Order, PaymentLink
 from hazina.domain.clock import utc_now
 from hazina.worker import Worker
 from tests.waiting import drain
@@ -110,22 +110,30 @@ async def test_an_expired_link_says_so_and_a_late_payment_still_pays_it(
     client: httpx.AsyncClient, visitor: httpx.AsyncClient, container: Container, worker: Worker
 ) -> None:
     link = (await client.post("/api/v1/payment-links", json={"amount": 50000})).json()
+    # A customer started paying before the link expired; the money arrives after.
+    started = await visitor.post(
+        "/api/v1/payments/public",
+        json={"order_id": link["order_id"], "method": "upi", "vpa": "a@upi"},
+    )
+    assert started.status_code == 201
+    past = utc_now() - timedelta(seconds=1)
     async with container.db.transaction() as session:
         await session.execute(
-            update(PaymentLink)
-            .where(PaymentLink.id == link["id"])
-            .values(expires_at=utc_now() - timedelta(seconds=1))
+            update(PaymentLink).where(PaymentLink.id == link["id"]).values(expires_at=past)
+        )
+        await session.execute(
+            update(Order).where(Order.id == link["order_id"]).values(link_expires_at=past)
         )
     assert (await client.get(f"/api/v1/payment-links/{link['id']}")).json()["status"] == "expired"
     closed = await visitor.get(f"/l/{link['code']}")
     assert closed.status_code == 410
     assert "This payment link has expired" in closed.text
-    # A customer who had the checkout open pays after all: money that arrived is never ignored.
-    paid = await visitor.post(
+    # No new attempt; the one in flight still pays it: money that arrived is never ignored.
+    again = await visitor.post(
         "/api/v1/payments/public",
         json={"order_id": link["order_id"], "method": "upi", "vpa": "a@upi"},
     )
-    assert paid.status_code == 201
+    assert again.status_code == 400
     await drain(worker)
     assert (await client.get(f"/api/v1/payment-links/{link['id']}")).json()["status"] == "paid"
     assert (await visitor.get(f"/l/{link['code']}")).status_code == 200

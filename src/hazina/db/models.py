@@ -79,6 +79,12 @@ class Order(Base):
     # #14 ledger: splits, platform fee, purpose and customer wallet (domain.ledger.OrderTerms);
     # NULL for a plain order, read with the order settlement locks anyway.
     ledger_terms: Mapped[dict[str, Any] | None]
+    # #16 a payment link's order carries the link's terms, so `attempts.open_attempt` enforces
+    # them on the row it locks anyway: the methods it allows (NULL: any), when it expires, when
+    # it was cancelled. All NULL for an order without a link.
+    link_methods: Mapped[list[str] | None] = mapped_column(JSON)
+    link_expires_at: Mapped[datetime | None]
+    link_cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 

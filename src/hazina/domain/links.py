@@ -1,5 +1,6 @@
 """Payment links: what state a link is in, and the rules for what one may ask."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -29,3 +30,23 @@ def link_status(
     if expires_at is not None and expires_at <= now:
         return LinkStatus.EXPIRED
     return LinkStatus.ACTIVE
+
+
+def closed_reason(
+    cancelled_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> str | None:
+    """Why a link's order takes no new payment attempt (its link cancelled or past its expiry),
+    or None while it does. Attempts started before still settle: money that arrived is never
+    ignored, and the link then shows as paid."""
+    if cancelled_at is not None:
+        return "Payment link cancelled: it takes no new payments"
+    if expires_at is not None and expires_at <= now:
+        return "Payment link expired: it takes no new payments"
+    return None
+
+
+def method_refusal(allowed: Sequence[str] | None, method: str) -> str | None:
+    """Why a link's order refuses `method` (the link narrowed its methods), or None."""
+    if allowed is None or method in allowed:
+        return None
+    return f"Method {method} is not allowed by this payment link: use {', '.join(allowed)}"

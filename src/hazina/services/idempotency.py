@@ -39,6 +39,9 @@ StoreResponse = Callable[[AsyncSession, int, dict[str, Any]], Awaitable[None]]
 # Runs after `create` committed (e.g. a provider call), then writes its own transaction, in
 # which it calls the StoreResponse it was given.
 Finish = Callable[[dict[str, Any], StoreResponse], Awaitable[tuple[int, dict[str, Any]]]]
+# Runs once it is known that the request is not a stored replay, before anything is claimed:
+# a rate limit counts (or refuses) only requests that may create.
+Admit = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +86,18 @@ async def respond_once(
     create: Create,
     finish: Finish | None = None,
     abandoned_after: timedelta | None = None,
+    admit: Admit | None = None,
 ) -> StoredResponse:
     """Run `create` once per key. With `finish`, the key stays claimed (concurrent duplicates
     get 409 "in progress", as Stripe answers) until `finish` stores the response; if `finish`
     raises, the claim is released so a retry is processed anew. A claim older than
-    `abandoned_after` was left by a process that died mid-request: the key is processed anew."""
+    `abandoned_after` was left by a process that died mid-request: the key is processed anew.
+    `admit` runs after the replay read, so a stored replay is answered without it."""
     if finish is not None:
         return await _respond_in_two_steps(
-            db, merchant_id, request, ttl, create, finish, abandoned_after
+            db, merchant_id, request, ttl, create, finish, abandoned_after, admit
         )
-    return await _claim(db, merchant_id, request, ttl, create, store_response=True)
+    return await _claim(db, merchant_id, request, ttl, create, store_response=True, admit=admit)
 
 
 async def _claim(
@@ -104,6 +109,7 @@ async def _claim(
     *,
     store_response: bool,
     abandoned_after: timedelta | None = None,
+    admit: Admit | None = None,
 ) -> StoredResponse:
     """Replay a stored response, or claim the key and create in one transaction. Without
     `store_response` the claim keeps its placeholder for the second step to fill."""
@@ -113,6 +119,8 @@ async def _claim(
         stored = await db.fetch_one(_STORED, {"merchant_id": merchant_id, "key": request.key})
         if stored is not None and stored.status_code and stored.expires_at > utc_now():
             return _replay_stored(stored, request)
+    if admit is not None:
+        await admit()
 
     async with db.transaction() as session:
         if request is None:
@@ -174,6 +182,7 @@ async def _respond_in_two_steps(
     create: Create,
     finish: Finish,
     abandoned_after: timedelta | None,
+    admit: Admit | None,
 ) -> StoredResponse:
     claimed: list[bool] = []
 
@@ -189,6 +198,7 @@ async def _respond_in_two_steps(
         claim_and_create,
         store_response=False,
         abandoned_after=abandoned_after,
+        admit=admit,
     )
     if not claimed:
         return first  # a replay

@@ -89,6 +89,10 @@ def order_values(merchant_id: uuid.UUID, new: NewOrder, *, livemode: bool) -> di
         "receipt": new.receipt,
         "notes": new.notes,
         "ledger_terms": None if terms is None else terms.to_json(),
+        # A payment link's terms, which `links.store.create_link` sets on its own order.
+        "link_methods": None,
+        "link_expires_at": None,
+        "link_cancelled_at": None,
         "status": OrderStatus.CREATED.value,
         "created_at": now,
         "updated_at": now,

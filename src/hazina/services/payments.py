@@ -155,7 +155,7 @@ async def create_payment(
     retried_by: list[str] = []
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        order, retried = await open_attempt(session, merchant_id, new.order_id)
+        order, retried = await open_attempt(session, merchant_id, new.order_id, new.method)
         payment = await add_payment(
             session,
             order,

@@ -137,7 +137,7 @@ async def start_provider_payment(
     created: list[tuple[str, bool]] = []
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        order, retried = await open_attempt(session, merchant_id, new.order_id)
+        order, retried = await open_attempt(session, merchant_id, new.order_id, new.method)
         payment = await add_payment(
             session,
             order,

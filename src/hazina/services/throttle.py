@@ -163,16 +163,25 @@ class KeyedLimit:
         self._items = parse_many(limit)
         self._refusal = refusal
 
+    async def _quota(self, item: RateLimitItem, key: str) -> Quota:
+        stats = await self._limiter.get_window_stats(item, self._name, key)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return Quota(item.amount, stats.remaining, reset)
+
+    async def peek(self, key: str) -> Quota:
+        """What is left, counting nothing: the headers of an answer that created nothing (an
+        idempotent replay)."""
+        quotas = [await self._quota(item, key) for item in self._items]
+        return min(quotas, key=lambda quota: quota.remaining)
+
     async def admit(self, key: str) -> Quota:
         quotas: list[Quota] = []
         for item in self._items:
             taken = await self._limiter.hit(item, self._name, key)
-            stats = await self._limiter.get_window_stats(item, self._name, key)
-            reset = max(0, math.ceil(stats.reset_time - time.time()))
-            quota = Quota(item.amount, stats.remaining, reset)
+            quota = await self._quota(item, key)
             if not taken:
                 count_rate_limit_refusal(self._name)
-                wait = max(1, reset)
+                wait = max(1, quota.reset_seconds)
                 unit = "second" if wait == 1 else "seconds"
                 raise QuotaExceeded(f"{self._refusal}; try again in {wait} {unit}", quota)
             quotas.append(quota)

@@ -16,6 +16,7 @@ from hazina.services.links.requests import Customer, NewLink
 from hazina.services.links.store import LinkContext, cancel_link, create_link, resend_link
 from hazina.services.links.views import get_link, list_links
 from hazina.services.merchants import MerchantIdentity
+from hazina.services.throttle import Quota
 
 router = APIRouter(prefix="/api/v1/payment-links")
 
@@ -81,16 +82,24 @@ async def create_payment_link(
     request = idempotency_request(
         idempotency_key, "POST /api/v1/payment-links", body.model_dump(mode="json")
     )
-    # Counted per merchant twin in every process's one limiter (seed 001: 10 a minute).
-    quota = await container.payment_link_limit.admit(str(merchant.id))
+    limit, key = container.payment_link_limit, str(merchant.id)
+    admitted: list[Quota] = []
+
+    async def admit() -> None:
+        # Counted per merchant twin in every process's one limiter (seed 001: 10 a minute),
+        # only once the request is not a stored replay: a client retrying its key gets its 201.
+        admitted.append(await limit.admit(key))
+
     stored = await create_link(
         container.db,
         link_context(container, merchant),
         body.to_new_link(),
         request,
         container.settings.idempotency_ttl,
+        admit,
     )
     response = stored_response(stored)
+    quota = admitted[0] if admitted else await limit.peek(key)
     response.headers.update(quota.headers())
     return response
 

@@ -37,7 +37,7 @@ async def pay_with_credit(
         raise BadRequest("account_id (a customer account) is required for method credit")
 
     async def insert(session: AsyncSession) -> tuple[int, dict[str, Any]]:
-        order, _ = await open_attempt(session, merchant_id, order_id)
+        order, _ = await open_attempt(session, merchant_id, order_id, CREDIT)
         terms = None if order.ledger_terms is None else OrderTerms.from_json(order.ledger_terms)
         if terms is not None and terms.purpose == Purpose.TOP_UP:
             raise BadRequest("A top-up order cannot be paid from credit")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
@@ -18,14 +18,13 @@ from hazina.domain.errors import BadRequest, Conflict, NotFound
 from hazina.domain.links import LinkStatus, link_status
 from hazina.domain.money import format_money
 from hazina.domain.notifications import Channel, NotificationKind
-from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.idempotency import Admit, IdempotencyRequest, StoredResponse, respond_once
 from hazina.services.links.requests import Customer, NewLink, checked_channels, validate_link
 from hazina.services.links.views import link_resource, link_url, messages_of
 from hazina.services.notifications.channels import require_channels
 from hazina.services.notifications.outbox import add_notification
 from hazina.services.orders import NewOrder, insert_order, order_values
 from hazina.services.registry import ProviderRegistry
-from hazina.services.resources import render
 
 _INSERT_LINK = insert(cast(Table, PaymentLink.__table__))
 
@@ -89,7 +88,9 @@ async def create_link(
     new: NewLink,
     idempotency: IdempotencyRequest | None,
     ttl: timedelta,
+    admit: Admit,
 ) -> StoredResponse:
+    """`admit` (the rate limit) runs once the request is known not to be a stored replay."""
     now = utc_now()
     checked, expires_at, channels = validate_link(new, context.offered, now)
     order = order_values(
@@ -97,6 +98,9 @@ async def create_link(
         NewOrder(amount=checked.amount, currency=checked.currency, receipt=checked.reference),
         livemode=context.livemode,
     )
+    methods = None if checked.methods is None else list(checked.methods)
+    # The order carries the link's terms: every attempt to pay it checks them (open_attempt).
+    order |= {"link_methods": methods, "link_expires_at": expires_at}
     customer = checked.customer
     values = {
         "id": ids.new_id(ids.PAYMENT_LINK),
@@ -108,7 +112,7 @@ async def create_link(
         "currency": checked.currency,
         "description": checked.description,
         "reference": checked.reference,
-        "methods": None if checked.methods is None else list(checked.methods),
+        "methods": methods,
         "customer_name": customer.name,
         "customer_phone": customer.phone,
         "customer_email": customer.email,
@@ -128,11 +132,7 @@ async def create_link(
         # Read back in this transaction, so the answer shows the messages just queued.
         return 201, await _resource(session, values["id"], context)
 
-    if idempotency is None:
-        async with db.transaction() as session:
-            status, body = await write(session)
-        return StoredResponse(status, render(body))
-    return await respond_once(db, context.merchant_id, idempotency, ttl, write)
+    return await respond_once(db, context.merchant_id, idempotency, ttl, write, admit=admit)
 
 
 async def _resource(session: AsyncSession, link_id: str, context: LinkContext) -> dict[str, Any]:
@@ -171,6 +171,12 @@ async def cancel_link(db: Database, context: LinkContext, link_id: str) -> dict[
         if status is LinkStatus.ACTIVE:
             link.cancelled_at = utc_now()
             await session.flush()
+            # Its order refuses new attempts from this commit on, whichever way they come.
+            await session.execute(
+                update(Order)
+                .where(Order.id == link.order_id)
+                .values(link_cancelled_at=link.cancelled_at)
+            )
         elif status is not LinkStatus.CANCELLED:
             raise Conflict(f"Payment link is {status.value}; only an active link can be cancelled")
         return await _resource(session, link.id, context)

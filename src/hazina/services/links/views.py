@@ -140,7 +140,6 @@ class PublicLink:
     amount: int
     currency: str
     description: str | None
-    methods: tuple[str, ...] | None
     status: LinkStatus
     merchant_name: str
     paid_payment_id: str | None
@@ -174,7 +173,6 @@ async def find_public_link(db: Database, code: str) -> PublicLink:
         amount=link.amount,
         currency=link.currency,
         description=link.description,
-        methods=None if link.methods is None else tuple(link.methods),
         status=status,
         merchant_name=merchant_name,
         paid_payment_id=paid_payment_id,

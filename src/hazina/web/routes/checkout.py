@@ -18,7 +18,7 @@ from hazina.domain.gateways import gateway_name
 from hazina.domain.money import UnknownCurrency, format_money
 from hazina.services import orders, payments
 from hazina.services.approvals.completion import note_return
-from hazina.services.checkout_methods import methods_for_order
+from hazina.services.checkout_methods import checkout_offer
 from hazina.services.merchants import find_merchant_by_email
 from hazina.web.dependencies import ContainerDep
 from hazina.web.templating import STATIC, render
@@ -86,9 +86,12 @@ async def checkout(
         return render(request, "error.html", context, status=400, frameable=True)
     # Computed here, not by the page's script: which providers a merchant uses is not part of
     # the public order, and the buttons are in the page before any script runs. A live order
-    # is never offered the sandbox's methods.
-    offered = await methods_for_order(container.db, container.providers.registry, order_id)
-    methods = tuple(present(method) for method in offered)
+    # is never offered the sandbox's methods, nor a payment link's order more than its link's.
+    offer = await checkout_offer(container.db, container.providers.registry, order_id)
+    if offer.closed is not None:
+        context = {"title": "Payment link closed", "text": f"{offer.closed}. Nothing was charged."}
+        return render(request, "error.html", context, status=410, frameable=True)
+    methods = tuple(present(method) for method in offer.methods)
     page = {"order_id": order_id, "embedded": embedded, "methods": methods}
     page["amount_display"] = await _amount_display(container, order_id)
     return render(request, "checkout.html", page, frameable=True)

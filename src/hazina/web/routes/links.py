@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from hazina.domain.errors import NotFound
 from hazina.domain.links import LinkStatus
 from hazina.domain.money import format_money
-from hazina.services.checkout_methods import methods_for_order
+from hazina.services.checkout_methods import checkout_offer
 from hazina.services.links.views import find_public_link
 from hazina.web.dependencies import ContainerDep
 from hazina.web.routes.checkout import present
@@ -30,16 +30,16 @@ async def link_page(request: Request, container: ContainerDep, code: Code) -> HT
     amount = format_money(link.amount, link.currency)
     if link.status is not LinkStatus.ACTIVE:
         context: dict[str, Any] = {"link": link, "amount_display": amount}
-        # Gone: the page offers no way to pay. A checkout left open may still pay the order
-        # (money that arrived is never ignored), and the link then shows as paid.
+        # Gone: the page offers no way to pay, and the order refuses new attempts. One started
+        # before may still pay it (money that arrived is never ignored): it then shows as paid.
         status = 200 if link.status is LinkStatus.PAID else 410
         return render(request, "link.html", context, status=status, frameable=True)
-    offered = await methods_for_order(container.db, container.providers.registry, link.order_id)
-    allowed = [m for m in offered if link.methods is None or m in link.methods]
+    # The order carries the link's methods, so the offer is already narrowed to them.
+    offer = await checkout_offer(container.db, container.providers.registry, link.order_id)
     page = {
         "order_id": link.order_id,
         "embedded": False,
-        "methods": tuple(present(method) for method in allowed),
+        "methods": tuple(present(method) for method in offer.methods),
         "amount_display": amount,
         "description": link.description,
         "merchant_name": link.merchant_name,

@@ -101,14 +101,19 @@ def _new_link(form: FormData) -> NewLink:
 @router.post("", response_class=HTMLResponse)
 async def create(request: Request, container: ContainerDep, user: UserDep) -> Response:
     form = await verified_form(request)
+    limit, key = container.payment_link_limit, str(user.merchant_id)
+
+    async def admit() -> None:
+        await limit.admit(key)
+
     try:
-        await container.payment_link_limit.admit(str(user.merchant_id))
         await create_link(
             container.db,
             _context(container, user),
             _new_link(form),
             None,
             container.settings.idempotency_ttl,
+            admit,
         )
     except HazinaError as exc:
         return await _page(request, container, user, error=exc, typed=form)

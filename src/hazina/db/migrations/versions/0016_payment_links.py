@@ -7,7 +7,8 @@ Create Date: 2026-12-02 04:30:00.000000
 Payment links (a public page per order, `/l/{code}`), the notifications each change causes (a
 link sent over WhatsApp or email, a merchant told of a payment, a buyer's receipt), who each
 merchant twin tells what, and when customers last wrote on WhatsApp (the 24 h text window).
-New tables only, so it is reversible by dropping them.
+A link's order carries the link's terms in three nullable `orders` columns (NULL for every
+existing order), which every payment attempt checks. Reversible by dropping all of it.
 """
 
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("orders") as batch:
+        batch.add_column(sa.Column("link_methods", sa.JSON(), nullable=True))
+        batch.add_column(_timestamp("link_expires_at", nullable=True))
+        batch.add_column(_timestamp("link_cancelled_at", nullable=True))
     op.create_table(
         "payment_links",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -109,3 +114,7 @@ def downgrade() -> None:
     op.drop_index("idx_payment_links_order_id", table_name="payment_links")
     op.drop_index("idx_payment_links_merchant_created", table_name="payment_links")
     op.drop_table("payment_links")
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("link_cancelled_at")
+        batch.drop_column("link_expires_at")
+        batch.drop_column("link_methods")
