@@ -2,7 +2,13 @@
 
 import pytest
 
-from hazina.domain.payouts import LedgerMove, PayoutStatus, steps_to
+from hazina.domain.payouts import (
+    LedgerMove,
+    PayoutStatus,
+    paid_after_release,
+    sendable,
+    steps_to,
+)
 
 P = PayoutStatus
 
@@ -61,3 +67,18 @@ def test_every_path_moves_the_hold_at_most_once_and_returns_only_what_was_posted
             assert moves.count(LedgerMove.POST) + moves.count(LedgerMove.VOID) <= 1
             if LedgerMove.RETURN in moves:
                 assert current == P.PAID or LedgerMove.POST in moves
+
+
+def test_only_money_paid_after_it_was_released_needs_a_human() -> None:
+    flagged = {(c, r) for c in P for r in P if paid_after_release(c, r)}
+    assert flagged == {(P.CANCELED, P.PAID), (P.FAILED, P.PAID)}
+    # Each of those is a step the state machine refuses: without the flag it would vanish.
+    assert all(steps_to(current, reported) == [] for current, reported in flagged)
+
+
+def test_a_whole_units_provider_is_sent_the_amount_rounded_down() -> None:
+    assert sendable(100_050, "TZS", whole_units=True) == 100_000
+    assert sendable(100_000, "TZS", whole_units=True) == 100_000
+    assert sendable(99, "USD", whole_units=True) == 0
+    assert sendable(500, "JPY", whole_units=True) == 500  # no minor unit to drop
+    assert sendable(100_050, "TZS", whole_units=False) == 100_050

@@ -32,6 +32,9 @@ class EventType(StrEnum):
     PAYOUT_CANCELED = "payout.canceled"
     PAYOUT_REFUNDED = "payout.refunded"
     PAYOUT_REVERSED = "payout.reversed"
+    # A provider reports paid a payout Hazina had canceled or failed (its money released to the
+    # account): nothing moves, a human must recover the money (domain.payouts.paid_after_release).
+    PAYOUT_REVIEW_REQUIRED = "payout.review_required"
     WEBHOOK_TEST = "webhook.test"
 
 

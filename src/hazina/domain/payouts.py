@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from hazina.domain.currencies import exponent
+
 
 class PayoutStatus(StrEnum):
     PENDING = "pending"
@@ -27,6 +29,8 @@ FINAL = frozenset(
 )
 # Still moving at the provider: reconciliation keeps asking about these.
 OPEN = frozenset({PayoutStatus.PENDING, PayoutStatus.PROCESSING})
+# Final with the reservation voided: as far as the ledger knows, the money never left.
+RELEASED = frozenset({PayoutStatus.FAILED, PayoutStatus.CANCELED})
 
 
 class LedgerMove(StrEnum):
@@ -81,6 +85,23 @@ def steps_to(current: PayoutStatus, reported: PayoutStatus) -> list[Step]:
         steps.append(Step(target, move))
         state = target
     return steps
+
+
+def paid_after_release(current: PayoutStatus, reported: PayoutStatus) -> bool:
+    """A report that the money left for a payout whose money Hazina gave back to the account:
+    no step fits (nothing moves backwards), and dropping it would hide that the account holds
+    money already paid out. A human must recover it (`payout.review_required`). A refund or a
+    reversal of such a payout is not one: the money left and came back, as the ledger says."""
+    return current in RELEASED and reported == PayoutStatus.PAID
+
+
+def sendable(amount: int, currency: str, *, whole_units: bool) -> int:
+    """The most of `amount` (minor units) a provider can send: for one that pays whole major
+    units only (ClickPesa), rounded down to them (100_050 TZS → 100_000)."""
+    if not whole_units:
+        return amount
+    unit: int = 10 ** exponent(currency)
+    return amount - amount % unit
 
 
 class DestinationType(StrEnum):

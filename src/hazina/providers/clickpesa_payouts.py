@@ -27,7 +27,10 @@ def _whole_amount(start: PayoutStart) -> int:
         raise ProviderFailure(f"ClickPesa pays out in {' or '.join(CURRENCIES)} only")
     major = Decimal(money.to_major(start.amount, start.currency))
     if major != major.to_integral_value():
-        raise ProviderFailure("ClickPesa payouts take whole amounts (no cents)")
+        raise ProviderFailure(
+            f"ClickPesa pays out whole {start.currency} only: amount {start.amount} is "
+            f"{major} {start.currency} (no cents)"
+        )
     return int(major)
 
 
@@ -66,6 +69,7 @@ class ClickPesaPayouts:
     """Implements services.ports.PayoutProvider for ClickPesa."""
 
     name = "clickpesa"
+    whole_units = True
 
     def __init__(self, collections: ClickPesaProvider) -> None:
         # One HTTP client and one token cache per account for both halves of ClickPesa.

@@ -59,6 +59,7 @@ class SandboxPayouts:
     """Implements services.ports.PayoutProvider for test mode."""
 
     name = "sandbox"
+    whole_units = False
 
     async def preview(self, access: ProviderAccess, start: PayoutStart) -> PayoutQuote:
         return PayoutQuote(fee=-(-start.amount // 100), channel="SANDBOX")

@@ -93,6 +93,9 @@ class PayoutProvider(Protocol):
     whose start was uncertain is asked about, never sent again."""
 
     name: str
+    # It sends whole major units only (ClickPesa): a scheduled payout rounds its balance down
+    # (domain.payouts.sendable), the cents stay on the account.
+    whole_units: bool
 
     async def preview(self, access: ProviderAccess, start: PayoutStart) -> PayoutQuote:
         """The fee for sending it; `ProviderFailure` for a destination the provider refuses."""

@@ -96,7 +96,7 @@ def parse_destination(raw: dict[str, Any]) -> Destination:
     raise BadRequest('destination.type must be "mobile_money" or "bank"')
 
 
-async def _provider_for(
+async def provider_for(
     db: Database, context: PayoutContext, merchant_id: uuid.UUID, livemode: bool, asked: str | None
 ) -> tuple[str, ProviderAccess]:
     """The provider asked for; unnamed, ClickPesa where the merchant has an account of this
@@ -134,13 +134,15 @@ async def quote(
 ) -> tuple[str, ProviderAccess, int]:
     """The provider that would send it, through which account, and the fee it charges (its
     preview, outside any transaction); a destination it refuses is a 400."""
-    provider, access = await _provider_for(db, context, merchant_id, livemode, asked)
-    return provider, access, await _fee(context, provider, access, start)
+    provider, access = await provider_for(db, context, merchant_id, livemode, asked)
+    return provider, access, await fee_of(context, provider, access, start)
 
 
-async def _fee(
+async def fee_of(
     context: PayoutContext, provider: str, access: ProviderAccess, start: PayoutStart
 ) -> int:
+    """What `provider` charges for `start`; a destination or an amount it refuses (ClickPesa:
+    a bank it does not pay to, cents) is a 400 naming it."""
     adapter = context.adapter(provider)
     try:
         if isinstance(start.destination, BankAccount):

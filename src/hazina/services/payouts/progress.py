@@ -74,9 +74,16 @@ async def process_payout(
     access = await access_of(db, context, payout)
     start = start_of(payout)
     report: ProviderEvent | None = None
-    # Once marked (by this run or, racing it, another), ask before sending: the provider may
+    if payout.submitted_at is None and not await _mark_submitted(db, payout_id):
+        # The row changed since it was read: another run marked it, or the merchant canceled
+        # it (or it failed) and its money is back on the account. Only the first may go on.
+        async with db.read() as session:
+            payout = await session.get(Payout, payout_id)
+        if payout is None or payout.status not in MOVING or payout.submitted_at is None:
+            return "settled" if payout is None else payout.status
+    # Marked (by this run or another), it is asked about before it is sent: the provider may
     # already have it, and a reference it knows is never sent again.
-    if payout.submitted_at is not None or not await _mark_submitted(db, payout_id):
+    if payout.submitted_at is not None:
         report = await adapter.fetch_payout(access, start)
     uncertain: str | None = None
     if report is None and payout.provider_reference is None:

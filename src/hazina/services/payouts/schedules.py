@@ -1,6 +1,7 @@
 """Payout schedules (beyond the seeds, as Stripe Connect has them): an account set to `daily` or
 `weekly` (on a weekday) is paid out automatically, at midnight UTC, of its whole available
-balance less the provider's fee, to its default destination, once that reaches its `minimum`.
+balance less the provider's fee, to its default destination, once that reaches its `minimum`;
+a provider that pays whole major units only (ClickPesa) is sent them, the cents stay behind.
 
 Each saved schedule enqueues a `scheduled_payout` job for its next run, naming that run; a job
 whose run is no longer the schedule's (it was changed meanwhile) does nothing. A run's payout
@@ -27,11 +28,18 @@ from hazina.domain.payouts import (
     PayoutStart,
     masked_destination,
     next_scheduled_run,
+    sendable,
 )
 from hazina.services.idempotency import IdempotencyRequest
 from hazina.services.orders import MAXIMUM_AMOUNT
 from hazina.services.payouts.context import PayoutContext
-from hazina.services.payouts.creation import NewPayout, create_payout, parse_destination, quote
+from hazina.services.payouts.creation import (
+    NewPayout,
+    create_payout,
+    fee_of,
+    parse_destination,
+    provider_for,
+)
 
 log = logging.getLogger("hazina.payouts")
 SCHEDULED_PAYOUT = "scheduled_payout"
@@ -162,12 +170,19 @@ async def _pay_out(
     if available <= 0 or available < schedule.minimum:
         return "below minimum"
     destination = parse_destination(schedule.destination)
-    probe = PayoutStart(ids.new_id(ids.PAYOUT), available, account.currency, destination)
     try:
+        provider, access = await provider_for(
+            db, context, account.merchant_id, account.livemode, None
+        )
+        # A provider that pays whole units only is sent whole units: the cents stay on the
+        # account (ClickPesa refuses them, and each run would be skipped for them forever).
+        whole_units = context.adapter(provider).whole_units
+        balance = sendable(available, account.currency, whole_units=whole_units)
+        probe = PayoutStart(ids.new_id(ids.PAYOUT), balance, account.currency, destination)
         # The fee comes out of the balance too: quote the whole balance, send what the fee
         # leaves (whose own fee is no larger), so amount + fee always fits.
-        _, _, fee = await quote(db, context, account.merchant_id, account.livemode, None, probe)
-        amount = available - fee
+        fee = await fee_of(context, provider, access, probe)
+        amount = sendable(balance - fee, account.currency, whole_units=whole_units)
         if amount <= 0 or amount < schedule.minimum:
             return "below minimum"
         new = NewPayout(account.id, amount, account.currency, schedule.destination)

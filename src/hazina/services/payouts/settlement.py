@@ -7,6 +7,7 @@ of a report applied meanwhile has committed its receipt and is a duplicate. Each
 machine (domain.payouts) allows writes its ledger move and its `payout.*` event together.
 """
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -17,14 +18,17 @@ from hazina.db.queue import enqueue
 from hazina.db.statements import insert_unless_exists
 from hazina.domain.clock import utc_now
 from hazina.domain.events import EventType
-from hazina.domain.payouts import LedgerMove, PayoutStatus, steps_to
+from hazina.domain.payouts import LedgerMove, PayoutStatus, paid_after_release, steps_to
 from hazina.domain.providers import ProviderEvent, ProviderEventKind
 from hazina.services.events import record_event
 from hazina.services.payouts import accounting
 from hazina.services.payouts.views import payout_view
 from hazina.services.settlement import Applied, Outcome, Scope, UnknownPayment
 
+log = logging.getLogger("hazina.payouts")
 PROCESS_PAYOUT = "process_payout"
+# The `review_reason` a `payout.review_required` event carries (the only one so far).
+REVIEW_PAID_AFTER_RELEASE = "paid_after_release"
 # Job-level retries: the provider unreachable, the database gone. Out of attempts, the give-up
 # step keeps a payout that may be moving at the provider on a later check.
 PROCESS_PAYOUT_MAX_ATTEMPTS = 8
@@ -95,8 +99,33 @@ async def apply_payout_report(
         return Applied(Outcome.DUPLICATE, None, payout.merchant_id)
     if report.provider_payment_reference and payout.provider_reference is None:
         payout.provider_reference = report.provider_payment_reference
-    changed = await move(session, payout, REPORTED[report.kind], report.message)
+    reported = REPORTED[report.kind]
+    changed = await move(session, payout, reported, report.message)
+    if not changed and paid_after_release(PayoutStatus(payout.status), reported):
+        await _require_review(session, payout, scope.provider)
     return Applied(Outcome.APPLIED if changed else Outcome.RECORDED, None, payout.merchant_id)
+
+
+async def _require_review(session: AsyncSession, payout: Payout, provider: str) -> None:
+    """The provider paid a payout whose money Hazina released: the payout keeps its status
+    and the ledger is not touched (what to recover, and from whom, is a human's call), but the
+    merchant is told by event and the operator by an error in the log. Once per receipt."""
+    log.error(
+        "payout %s is %s, yet %s reports it paid: the money left and was also released to "
+        "account %s; review required",
+        payout.id,
+        payout.status,
+        provider,
+        payout.account_id,
+    )
+    await record_event(
+        session,
+        payout.merchant_id,
+        EventType.PAYOUT_REVIEW_REQUIRED,
+        payout.id,
+        payout_view(payout) | {"review_reason": REVIEW_PAID_AFTER_RELEASE},
+        livemode=payout.livemode,
+    )
 
 
 async def move(
