@@ -79,7 +79,13 @@ class AcmeProvider:
     name: str = "acme"
     methods: tuple[str, ...] = ("acme",)
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.REDIRECT, Capability.STATUS_QUERY, Capability.REFUND, Capability.CANCEL}
+        {
+            Capability.REDIRECT,
+            Capability.STATUS_QUERY,
+            Capability.REFUND,
+            Capability.REFUND_QUERY,
+            Capability.CANCEL,
+        }
     )
     credentials: CredentialFields = CREDENTIALS
     # What a status query answers, by payment id ("paid", "failed", "open"); absent: unknown.

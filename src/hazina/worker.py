@@ -168,7 +168,9 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
         await webhooks.give_up_delivery(container.db, payload["delivery_id"])
 
     async def fail_refund(payload: dict[str, Any]) -> None:
-        await refund_reconciliation.give_up_refund(container.db, payload["refund_id"])
+        await refund_reconciliation.give_up_refund(
+            container.db, container.providers.registry, payload["refund_id"]
+        )
 
     async def settle_unreconciled_payment(payload: dict[str, Any]) -> None:
         await provider_payments.give_up_reconciliation(
@@ -177,7 +179,7 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
 
     async def settle_unreconciled_refund(payload: dict[str, Any]) -> None:
         await refund_reconciliation.give_up_refund_reconciliation(
-            container.db, payload["refund_id"]
+            container.db, container.providers.registry, payload["refund_id"]
         )
 
     async def keep_payout_moving(payload: dict[str, Any]) -> None:
@@ -185,9 +187,6 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
 
     async def fail_notification(payload: dict[str, Any]) -> None:
         await sending.give_up_notification(container.db, payload["notification_id"])
-
-    async def retry_release(payload: dict[str, Any]) -> None:
-        await charges.give_up_release(container.db, payload["transfer_id"])
 
     return {
         outbox.SEND_NOTIFICATION: fail_notification,
@@ -197,7 +196,6 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
         reconciliation.RECONCILE_REFUND: settle_unreconciled_refund,
         DELIVER_WEBHOOK: fail_delivery,
         payout_settlement.PROCESS_PAYOUT: keep_payout_moving,
-        charges.RELEASE_BALANCE: retry_release,
     }
 
 

@@ -13,6 +13,10 @@ class Capability(StrEnum):
     SIMULATED = "simulated"  # settled by Hazina's own worker (the sandbox)
     STATUS_QUERY = "status_query"  # reconciliation can ask for a payment's state
     REFUND = "refund"
+    # Reconciliation can ask for a refund's state (`fetch_refund`). A provider that refunds
+    # without it (EcoCash direct) cannot settle a refund whose answer was pending or lost:
+    # its amount stays reserved and the payment goes to review (`refund_unconfirmed`).
+    REFUND_QUERY = "refund_query"
     # An attempt still open at the provider can be ended (Stripe expires a Checkout Session),
     # so a customer who abandoned it can start another without paying twice.
     CANCEL = "cancel"

@@ -29,6 +29,10 @@ class ReviewReason(StrEnum):
     # Hazina (Paynow's `Refunded`, `Disputed`): the merchant must see what happened.
     RETURNED_AT_PROVIDER = "returned_at_provider"
     DISPUTED = "disputed"
+    # A refund's outcome is unknown at a provider that cannot be asked about refunds (EcoCash
+    # direct: its answer was pending or lost): the money may have gone back, so its amount stays
+    # reserved until the merchant checks at the provider and says (`accept`: it went back).
+    REFUND_UNCONFIRMED = "refund_unconfirmed"
 
 
 FAILURE_CODES = {

@@ -6,7 +6,10 @@ as the section names them (misspellings included), so a correction is a one-line
 EcoCash sends no documented notification: payments settle by lookup, asked early and often
 (`EARLY_CHECKS`). The payment's `provider_reference` is `{msisdn}:{sourceReference}`, since a
 lookup needs both; `sourceReference` is a UUID derived from Hazina's payment id, so a retried
-start sends the same one.
+start sends the same one. Both are known before the push (`reference_before_start`), so the
+reference is stored with the pending payment: a push whose answer was lost is still looked up.
+EcoCash has no documented refund lookup (the C2B lookup knows `sourceReference`s, a refund
+only its `refundCorelator`): no `REFUND_QUERY`, so a refund it leaves pending is held for review.
 """
 
 import uuid
@@ -129,6 +132,13 @@ class EcoCashProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def reference_before_start(self, payment_id: str, phone: str | None) -> str | None:
+        try:
+            number = msisdn(phone) if phone else None
+        except ProviderFailure:
+            return None  # `start_payment` refuses it, saying why
+        return None if number is None else f"{number}:{source_reference(payment_id)}"
+
     async def _post(
         self, access: ProviderAccess, path: str, body: dict[str, Any]
     ) -> httpx.Response:
@@ -200,7 +210,7 @@ class EcoCashProvider:
         self, access: ProviderAccess, payment_id: str, provider_reference: str | None
     ) -> ProviderEvent | None:
         if not provider_reference:
-            return None  # the start never answered: nothing to look up by
+            return None  # no phone was known before the start: nothing to look up by
         number, reference = _split(provider_reference)
         body = {SOURCE_MOBILE_NUMBER: number, SOURCE_REFERENCE: reference}
         response = await self._post(access, LOOKUP_PATH, body)
@@ -249,7 +259,7 @@ class EcoCashProvider:
     async def fetch_refund(
         self, access: ProviderAccess, refund_id: str, provider_refund_reference: str | None
     ) -> ProviderEvent | None:
-        return None  # no documented refund lookup: only the refund call's answer says
+        return None  # not in `capabilities`: no documented refund lookup
 
     async def capture(self, access: ProviderAccess, capture: CaptureStart) -> int:
         raise ProviderFailure("EcoCash cannot authorise a payment to capture it later.")

@@ -65,6 +65,7 @@ class PayPalProvider:
             Capability.REDIRECT,
             Capability.STATUS_QUERY,
             Capability.REFUND,
+            Capability.REFUND_QUERY,
             Capability.CAPTURE,
             Capability.APPROVAL,
         }

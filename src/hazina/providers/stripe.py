@@ -69,6 +69,7 @@ class StripeProvider:
             Capability.REDIRECT,
             Capability.STATUS_QUERY,
             Capability.REFUND,
+            Capability.REFUND_QUERY,
             Capability.CAPTURE,
             Capability.CANCEL,
             Capability.CLIENT_SECRET,

@@ -88,6 +88,17 @@ class PaymentProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class ReferencedBeforeStart(Protocol):
+    """A provider whose reference for a payment is known before it is started (EcoCash
+    direct: the customer's number and a UUID of the payment id). It is stored with the pending
+    payment, so a start whose answer was lost can still be looked up by it."""
+
+    def reference_before_start(self, payment_id: str, phone: str | None) -> str | None:
+        """The reference `start_payment` will return; None if the start will be refused."""
+        ...
+
+
 class PayoutProvider(Protocol):
     """Sends money out (services.payouts). `fetch_payout` is the source of truth: a payout
     whose start was uncertain is asked about, never sent again."""

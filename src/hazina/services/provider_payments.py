@@ -42,7 +42,7 @@ from hazina.services.idempotency import (
     StoreResponse,
     respond_once,
 )
-from hazina.services.ports import PaymentProvider, SecretBox
+from hazina.services.ports import PaymentProvider, ReferencedBeforeStart, SecretBox
 from hazina.services.provider_access import access_for_merchant, access_for_payment
 from hazina.services.provider_accounts import CredentialsUnreadable
 from hazina.services.reconciliation import (
@@ -146,6 +146,10 @@ async def start_provider_payment(
             provider_account_id=access.account_id,
             capture_method="automatic" if new.capture else "manual",
         )
+        if isinstance(adapter, ReferencedBeforeStart):
+            # A provider that sends no notification can only be asked, and asking may need
+            # what the start's answer would have brought back (EcoCash: the customer's number).
+            payment.provider_reference = adapter.reference_before_start(payment.id, new.phone)
         schedule = context.early_checks.get(adapter.name, ()) + context.reconcile_schedule
         await schedule_reconciliation(session, payment.id, schedule, final=True)
         created.append((payment.id, retried))
@@ -311,8 +315,9 @@ async def reconcile_payment(
 ) -> str:
     """Ask the provider for a pending payment's state and apply the answer like a webhook.
 
-    A payment the provider never heard of, for which Hazina holds no provider reference and
-    whose start is long over, never started (Hazina stopped mid-start): it fails. On the
+    A payment the provider never heard of, whose start was never answered (no `next_action`
+    stored; a provider reference may be, known before the start) and is long over, never
+    started (Hazina stopped mid-start, or the push never arrived): it fails. On the
     `final` check, a payment the provider still calls pending expires, so none stays pending
     (and blocks its order) forever; money that arrives later is still applied, and flagged.
     Returns what happened, for `hazina reconcile`.
@@ -336,7 +341,7 @@ async def reconcile_payment(
     started_long_ago = utc_now() - payment.created_at > timedelta(
         seconds=context.start_grace_seconds
     )
-    if report is None and (payment.provider_reference is not None or not started_long_ago):
+    if report is None and (payment.next_action is not None or not started_long_ago):
         return "unknown"
     if report is None:
         report = own_report(

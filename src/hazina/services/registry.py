@@ -48,6 +48,13 @@ class ProviderRegistry:
             return True
         return Capability.REFUND in self.get(provider).capabilities
 
+    def can_query_refunds(self, provider: str) -> bool:
+        """Whether a refund whose outcome is unknown can still be asked about (or, for Hazina's
+        own, was never out of its hands)."""
+        if provider in (SANDBOX, CREDIT):
+            return True
+        return Capability.REFUND_QUERY in self.get(provider).capabilities
+
     def get(self, name: str) -> PaymentProvider:
         adapter = self.adapters.get(name)
         if adapter is None:

@@ -1,21 +1,31 @@
 """Payments held for review, resolved by the merchant: keep the money (`accept`) or send back
 everything received (`refund`). Each resolution is one transaction with its event and an
-audit row."""
+audit row.
+
+A payment held because a refund's outcome is unknown (`refund_unconfirmed`: a provider that
+cannot be asked about refunds) is resolved once the merchant has looked at the provider:
+`accept` says its pending refunds went back (processed), `refund` that they did not (failed,
+their amounts released) and sends back everything the payment still holds."""
 
 import uuid
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import Order, Payment
+from hazina.db.models import Order, Payment, Refund
 from hazina.domain.errors import BadRequest, NotFound
-from hazina.domain.states import PaymentStatus
+from hazina.domain.settlement import ReviewReason
+from hazina.domain.states import PaymentStatus, RefundStatus
 from hazina.services import resources
 from hazina.services.audit import record_audit
 from hazina.services.registry import ProviderRegistry
-from hazina.services.settlement import accept_reviewed, refund_reviewed
+from hazina.services.settlement import accept_reviewed, refund_reviewed, settle_refund
+
+# Why a refund held for review failed: the merchant found the money never reached the customer.
+NOT_RETURNED = "Not returned: the merchant found it unpaid at the provider"
 
 
 class Resolution(StrEnum):
@@ -48,6 +58,9 @@ async def resolve_review(
         if payment.status != PaymentStatus.REVIEW:
             raise BadRequest(f"Payment is not awaiting review: its status is {payment.status}")
         reason = payment.review_reason
+        if reason == ReviewReason.REFUND_UNCONFIRMED:
+            returned = resolution == Resolution.ACCEPT
+            await _settle_held_refunds(session, payment, returned=returned)
         if resolution == Resolution.ACCEPT:
             await accept_reviewed(session, payment, order)
         elif not registry.can_refund(payment.provider):
@@ -66,3 +79,19 @@ async def resolve_review(
             details={"review_reason": reason},
         )
         return resources.payment_detail(payment)
+
+
+async def _settle_held_refunds(session: AsyncSession, payment: Payment, *, returned: bool) -> None:
+    """Settle the (locked) payment's pending refunds as the merchant found them at the
+    provider; a failed one's amount is refundable again."""
+    held = await session.scalars(
+        select(Refund)
+        .where(Refund.payment_id == payment.id, Refund.status == RefundStatus.PENDING)
+        .order_by(Refund.created_at, Refund.id)
+        .with_for_update()
+    )
+    for refund in list(held):
+        reason = None if returned else NOT_RETURNED
+        await settle_refund(session, refund, payment, succeeded=returned, reason=reason)
+    # A failure subtracts in SQL; what follows reads the total.
+    await session.refresh(payment, ["amount_refunded"])

@@ -6,7 +6,9 @@ the statuses (`PENDING`, `SUCCESS`, `FAILED`; refunds `COMPLETED`), 401 for an u
 `X-API-KEY`, 404 for an unknown lookup. The community sandbox number `263774222475` pays at once
 (the customer "entered the PIN"); `263771111111` pays at the first lookup after `pay_after`
 seconds; any other number stays `PENDING` until `/_control/transactions/{sourceReference}`
-(body `{"status": "SUCCESS"}` or `"FAILED"`). API keys come from `/_control/keys` or
+(body `{"status": "SUCCESS"}` or `"FAILED"`). Refunds answer `COMPLETED` until
+`/_control/refunds` (body `{"status": "PENDING"}`) says otherwise; EcoCash has no documented
+refund lookup, so neither has the fake. API keys come from `/_control/keys` or
 `hazina fake ecocash --api-key`. It never imports `hazina.providers`.
 """
 
@@ -47,6 +49,7 @@ class FakeEcoCash:
     clock: Callable[[], float]
     api_keys: set[str] = field(default_factory=set)
     charges: dict[str, FakeCharge] = field(default_factory=dict)  # by sourceReference
+    refund_status: str = "COMPLETED"  # what every refund call answers
 
 
 def _state(request: Request) -> FakeEcoCash:
@@ -144,7 +147,7 @@ async def c2b_refund(request: Request) -> Response:
     charge.refunded.append(body)
     return JSONResponse(
         {
-            "status": "COMPLETED",
+            "status": _state(request).refund_status,
             "ecocashReference": f"RF{secrets.token_hex(6).upper()}",
             "refundCorelator": body.get("refundCorelator"),
         }
@@ -165,6 +168,12 @@ async def control_settle(request: Request) -> Response:
     return JSONResponse(_view(charge))
 
 
+async def control_refunds(request: Request) -> Response:
+    state = _state(request)
+    state.refund_status = str((await request.json()).get("status", "COMPLETED")).upper()
+    return JSONResponse({"status": state.refund_status})
+
+
 async def control_charges(request: Request) -> Response:
     charges = _state(request).charges.values()
     return JSONResponse([{**_view(c), "refunds": c.refunded} for c in charges])
@@ -183,6 +192,7 @@ def create_ecocash_fake(
             Route("/api/v1/transaction/c2b/status/{environment}", c2b_lookup, methods=["POST"]),
             Route("/api/v2/refund/instant/c2b/{environment}", c2b_refund, methods=["POST"]),
             Route("/_control/keys", control_keys, methods=["POST"]),
+            Route("/_control/refunds", control_refunds, methods=["POST"]),
             Route("/_control/transactions", control_charges, methods=["GET"]),
             Route("/_control/transactions/{reference}", control_settle, methods=["POST"]),
         ]
