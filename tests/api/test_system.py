@@ -51,7 +51,8 @@ async def test_health_without_a_worker(anonymous: httpx.AsyncClient) -> None:
     response = await anonymous.get("/health")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "database", "redis", "worker", "timestamp"}
+    assert set(body) == {"status", "database", "redis", "worker", "ledger_check", "timestamp"}
+    assert body["ledger_check"] is None  # no `hazina ledger check` ran yet
     assert body["status"] == "healthy"
     assert body["database"] == "connected"
     assert body["redis"] == "not_configured"
@@ -253,13 +254,14 @@ async def test_job_status_counts_real_jobs(
         "failed": 0,
         "worker_status": "stopped",
     }
-    # The app's worker runs the payments and leaves the kind it does not know alone.
+    # The app's worker runs the payments and leaves the kind it does not know alone. Each
+    # success also enqueues its ledger release (`release_balance`, due at once in the sandbox).
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
 
         async def payments_done() -> bool:
-            return (await job_counts(anonymous))["completed"] == 3
+            return (await job_counts(anonymous))["completed"] == 6
 
         await wait_until(payments_done)
     finally:
@@ -268,7 +270,7 @@ async def test_job_status_counts_real_jobs(
     assert await job_counts(anonymous) == {
         "pending": 1,
         "processing": 0,
-        "completed": 3,
+        "completed": 6,
         "failed": 0,
         "worker_status": "stopped",
     }
@@ -292,7 +294,7 @@ async def test_job_status_counts_real_jobs(
     assert done == {
         "pending": 0,
         "processing": 0,
-        "completed": 3,
+        "completed": 6,
         "failed": 1,
         "worker_status": "stopped",
     }

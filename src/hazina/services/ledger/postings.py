@@ -1,14 +1,14 @@
 """Writing a transfer: its row, its entries, and each account's balance columns, all in the
 caller's transaction. The one way entries are written.
 
-The accounts a transfer touches are changed by ONE conditional UPDATE that adds the transfer's
-amounts to each one's bucket columns (a CASE per bucket), filtered on the merchant and currency
-and, for a guarded debit, on the bucket still covering it (`available + delta >= 0`).
-PostgreSQL re-checks that condition on the newest row version after waiting for a concurrent
-writer's lock, and SQLite has one writer at a time, so concurrent spends can never overdraw an
-account. One statement locks its rows in its scan order, the same for every writer, so two
-transfers touching the same accounts cannot deadlock; a system account created by this transfer
-(its first money) is moved by a second statement of its own.
+Each account a transfer touches is changed by ONE conditional UPDATE that adds the transfer's
+amounts to its bucket columns, filtered on the account's merchant and currency, and, for a
+guarded debit, on the bucket still covering it (`available + delta >= 0`). PostgreSQL re-checks
+that condition on the newest row version after waiting for a concurrent writer's lock, and
+SQLite has one writer at a time, so concurrent spends can never overdraw an account.
+
+Accounts are updated in one global order (system accounts by key, then sub-accounts by id), so
+two transfers touching the same accounts lock them in the same order and cannot deadlock.
 """
 
 import functools
@@ -18,18 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    BigInteger,
-    String,
-    Table,
-    Update,
-    bindparam,
-    case,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.models import LedgerAccount, LedgerEntry, LedgerTransfer
@@ -148,10 +137,9 @@ async def post(session: AsyncSession, new: NewTransfer, legs: Sequence[Leg]) -> 
         raise ValueError(f"a {new.kind} transfer's entries must sum to zero")
     now = utc_now()
     ids_by_ref: dict[Ref, str] = {}
-    refs = sorted({leg.account for leg in legs}, key=lambda ref: ref.order)
-    groups = [(ref, [leg for leg in legs if leg.account == ref]) for ref in refs]
-    if groups:
-        ids_by_ref = await _move_all(session, new, groups, now)
+    for ref in sorted({leg.account for leg in legs}, key=lambda ref: ref.order):
+        mine = [leg for leg in legs if leg.account == ref]
+        ids_by_ref[ref] = await _move(session, new, ref, mine, now)
     # Not looked up first: a transfer is on every payment's settlement, and two of 62^16 random
     # ids colliding is not worth a round trip; the primary key would refuse it anyway.
     transfer_id = ids.new_id(ids.LEDGER_TRANSFER)
@@ -196,83 +184,12 @@ async def post(session: AsyncSession, new: NewTransfer, legs: Sequence[Leg]) -> 
     return Posted(transfer_id, tuple(ids_by_ref[leg.account] for leg in legs), now)
 
 
-@functools.cache
-def _batch_update(shape: tuple[tuple[bool, frozenset[Bucket]], ...]) -> Update:
-    """One UPDATE moving several accounts' balances at once: `shape[i]` says whether the i-th
-    account is named by its system key (else by id) and which of its buckets are guarded.
-    Built once per shape. A row missing from RETURNING was not found, or a guard refused it."""
-    matches = [
-        (_accounts.c.system_key if by_key else _accounts.c.id) == bindparam(f"k{i}", type_=String)
-        for i, (by_key, _) in enumerate(shape)
-    ]
-
-    def delta(i: int, bucket: Bucket) -> Any:
-        return bindparam(f"d{i}_{bucket.value}", type_=BigInteger)
-
-    statement = update(_accounts).where(
-        _accounts.c.merchant_id == bindparam("b_merchant_id"),
-        _accounts.c.currency == bindparam("b_currency"),
-        or_(*matches),
-    )
-    for i, (by_key, guarded) in enumerate(shape):
-        for bucket in guarded:
-            # Guards are on sub-accounts, named by id (never NULL), so NOT(match) is never NULL.
-            assert not by_key
-            statement = statement.where(
-                or_(~matches[i], _accounts.c[bucket.value] + delta(i, bucket) >= 0)
-            )
-    values: dict[str, Any] = {
-        bucket.value: _accounts.c[bucket.value]
-        + case(*((match, delta(i, bucket)) for i, match in enumerate(matches)), else_=0)
-        for bucket in _BUCKETS
-    }
-    values["updated_at"] = bindparam("now")
-    return statement.values(values).returning(_accounts.c.id, _accounts.c.system_key)
-
-
-async def _move_all(
-    session: AsyncSession,
-    new: NewTransfer,
-    groups: Sequence[tuple[Ref, Sequence[Leg]]],
-    now: datetime,
-) -> dict[Ref, str]:
-    """Every account's balances in ONE statement (a split payment costs no more round trips
-    than a plain one); accounts it did not find are then created (system accounts) or refused.
-    On PostgreSQL the one statement locks its rows in scan order, the same for every writer."""
-    shape: list[tuple[bool, frozenset[Bucket]]] = []
-    params: dict[str, Any] = {"b_merchant_id": new.merchant_id, "b_currency": new.currency}
-    params["now"] = now
-    for i, (ref, legs) in enumerate(groups):
-        deltas = _deltas(legs)
-        guarded = frozenset(leg.bucket for leg in legs if leg.guarded and deltas[leg.bucket] < 0)
-        by_key = ref.id is None
-        shape.append((by_key, guarded))
-        params[f"k{i}"] = cast(SystemAccount, ref.system).key if by_key else ref.id
-        params |= {f"d{i}_{bucket.value}": delta for bucket, delta in deltas.items()}
-    rows = (await session.execute(_batch_update(tuple(shape)), params)).all()
-    updated_ids = {str(row.id) for row in rows}
-    updated_keys = {str(row.system_key): str(row.id) for row in rows if row.system_key is not None}
-    found: dict[Ref, str] = {}
-    for ref, legs in groups:
-        if ref.id is not None and ref.id in updated_ids:
-            found[ref] = ref.id
-        elif ref.id is None and cast(SystemAccount, ref.system).key in updated_keys:
-            found[ref] = updated_keys[cast(SystemAccount, ref.system).key]
-        elif ref.id is None:  # a system account not created yet
-            found[ref] = await _move(session, new, ref, legs, now)
-        else:
-            raise await _refusal(session, new, ref.id)
-    return found
-
-
-def _deltas(legs: Sequence[Leg]) -> dict[Bucket, int]:
-    return {bucket: sum(leg.amount for leg in legs if leg.bucket == bucket) for bucket in _BUCKETS}
-
-
 async def _move(
     session: AsyncSession, new: NewTransfer, ref: Ref, legs: Sequence[Leg], now: datetime
 ) -> str:
-    deltas = _deltas(legs)
+    deltas = {
+        bucket: sum(leg.amount for leg in legs if leg.bucket == bucket) for bucket in _BUCKETS
+    }
     guarded = frozenset(leg.bucket for leg in legs if leg.guarded and deltas[leg.bucket] < 0)
     params: dict[str, Any] = {
         "b_merchant_id": new.merchant_id,
