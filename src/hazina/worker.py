@@ -188,6 +188,9 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
     async def fail_notification(payload: dict[str, Any]) -> None:
         await sending.give_up_notification(container.db, payload["notification_id"])
 
+    async def retry_release(payload: dict[str, Any]) -> None:
+        await charges.give_up_release(container.db, payload["transfer_id"])
+
     return {
         outbox.SEND_NOTIFICATION: fail_notification,
         payments.PROCESS_PAYMENT: fail_payment,
@@ -196,6 +199,7 @@ def give_up_handlers(container: Container) -> dict[str, Handler]:
         reconciliation.RECONCILE_REFUND: settle_unreconciled_refund,
         DELIVER_WEBHOOK: fail_delivery,
         payout_settlement.PROCESS_PAYOUT: keep_payout_moving,
+        charges.RELEASE_BALANCE: retry_release,
     }
 
 

@@ -7,6 +7,7 @@ ledger can never disagree with the payments. A plain order's charge is one trans
 entries (clearing → the merchant's revenue) and one `release_balance` job.
 """
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -39,6 +40,8 @@ from hazina.domain.ledger import (
 from hazina.services.events import record_event
 from hazina.services.ledger.postings import Leg, NewTransfer, Ref, SystemAccount, post
 
+log = logging.getLogger("hazina.ledger")
+
 CHARGE = "charge"
 REFUND = "refund"
 REFUND_RESTORED = "refund_restored"
@@ -46,6 +49,8 @@ RELEASE = "release"
 RELEASE_BALANCE = "release_balance"
 # A release retries for days rather than leave money pending: each run is one small transaction.
 RELEASE_MAX_ATTEMPTS = 100
+# After its last attempt a release starts over this much later: money is never left pending.
+RELEASE_RETRY_AFTER = timedelta(hours=6)
 
 
 async def post_charge(
@@ -258,4 +263,30 @@ async def release_charge(
                 "accounts": sorted(released, key=lambda item: str(item["account_id"])),
             },
             livemode=charge.livemode,
+        )
+
+
+async def give_up_release(db: Database, transfer_id: str) -> None:
+    """The `release_balance` job ran out of attempts: the charge's money would stay pending for
+    good, unseen. Say so loudly, and start a fresh job later, so the release is retried rather
+    than lost (a charge released meanwhile, or gone, needs nothing)."""
+    async with db.transaction() as session:
+        charge = await session.get(
+            LedgerTransfer, transfer_id, with_for_update=True, populate_existing=True
+        )
+        if charge is None or charge.released_at is not None:
+            return
+        run_at = utc_now() + RELEASE_RETRY_AFTER
+        log.error(
+            "release of charge %s (payment %s) failed on every attempt; retrying from %s",
+            transfer_id,
+            charge.payment_id,
+            run_at.isoformat(),
+        )
+        await enqueue(
+            session,
+            RELEASE_BALANCE,
+            {"transfer_id": transfer_id},
+            max_attempts=RELEASE_MAX_ATTEMPTS,
+            run_at=run_at,
         )
