@@ -473,6 +473,11 @@ class LedgerAccount(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
+# The transfer kinds of services.ledger.charges.CHARGE and holds.POST / holds.VOID.
+LEDGER_CHARGE_PREDICATE = "kind = 'charge'"
+LEDGER_HOLD_END_PREDICATE = "kind IN ('post', 'void')"
+
+
 class LedgerTransfer(Base):
     """A set of entries summing to zero, immutable once written; a correction is a new
     transfer. A `pending` transfer (two-phase) holds money in `reserved` until a later transfer
@@ -483,6 +488,22 @@ class LedgerTransfer(Base):
         Index("idx_ledger_transfers_merchant_created", "merchant_id", "created_at"),
         Index("idx_ledger_transfers_payment_id", "payment_id"),
         Index("idx_ledger_transfers_pending_id", "pending_id"),
+        # The database's own guard behind has_charge and the holds' row locks: a payment is
+        # charged once, a hold posted or voided once, whatever a bug upstream tries.
+        Index(
+            "uq_ledger_transfers_charge",
+            "payment_id",
+            unique=True,
+            postgresql_where=text(LEDGER_CHARGE_PREDICATE),
+            sqlite_where=text(LEDGER_CHARGE_PREDICATE),
+        ),
+        Index(
+            "uq_ledger_transfers_hold_end",
+            "pending_id",
+            unique=True,
+            postgresql_where=text(LEDGER_HOLD_END_PREDICATE),
+            sqlite_where=text(LEDGER_HOLD_END_PREDICATE),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -28,6 +28,11 @@ def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
     return sa.Column(name, hazina.db.types.UtcDateTime(timezone=True), nullable=nullable)
 
 
+# models.LEDGER_CHARGE_PREDICATE and LEDGER_HOLD_END_PREDICATE as of this revision.
+_CHARGE = "kind = 'charge'"
+_HOLD_END = "kind IN ('post', 'void')"
+
+
 def upgrade() -> None:
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("ledger_terms", sa.JSON(), nullable=True))
@@ -77,6 +82,23 @@ def upgrade() -> None:
     )
     op.create_index("idx_ledger_transfers_payment_id", "ledger_transfers", ["payment_id"])
     op.create_index("idx_ledger_transfers_pending_id", "ledger_transfers", ["pending_id"])
+    # One charge per payment, one post or void per hold (models.LEDGER_*_PREDICATE).
+    op.create_index(
+        "uq_ledger_transfers_charge",
+        "ledger_transfers",
+        ["payment_id"],
+        unique=True,
+        postgresql_where=sa.text(_CHARGE),
+        sqlite_where=sa.text(_CHARGE),
+    )
+    op.create_index(
+        "uq_ledger_transfers_hold_end",
+        "ledger_transfers",
+        ["pending_id"],
+        unique=True,
+        postgresql_where=sa.text(_HOLD_END),
+        sqlite_where=sa.text(_HOLD_END),
+    )
     op.create_table(
         "ledger_entries",
         sa.Column("id", _AUTO_INCREMENT, primary_key=True, autoincrement=True),
@@ -117,6 +139,8 @@ def downgrade() -> None:
     op.drop_index("idx_ledger_entries_transfer_id", table_name="ledger_entries")
     op.drop_index("idx_ledger_entries_account_id", table_name="ledger_entries")
     op.drop_table("ledger_entries")
+    op.drop_index("uq_ledger_transfers_hold_end", table_name="ledger_transfers")
+    op.drop_index("uq_ledger_transfers_charge", table_name="ledger_transfers")
     op.drop_index("idx_ledger_transfers_pending_id", table_name="ledger_transfers")
     op.drop_index("idx_ledger_transfers_payment_id", table_name="ledger_transfers")
     op.drop_index("idx_ledger_transfers_merchant_created", table_name="ledger_transfers")
