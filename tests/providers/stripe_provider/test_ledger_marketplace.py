@@ -135,7 +135,8 @@ async def test_a_marketplace_sale_its_settlement_and_a_half_refund(
         charge = await session_.scalar(
             select(LedgerTransfer).where(LedgerTransfer.payment_id == payment_id)
         )
-        assert charge is not None and charge.kind == "charge"
+        assert charge is not None
+        assert charge.kind == "charge"
         await session_.execute(
             update(LedgerTransfer)
             .where(LedgerTransfer.id == charge.id)
