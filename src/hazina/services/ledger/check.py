@@ -1,18 +1,23 @@
 """`hazina ledger check`: recompute every balance from its entries and every transfer's sum,
-and name the first thing broken. Run nightly by the janitor; each outcome is stored
-(`ledger_checks`) so /health shows the latest whichever process answers."""
+check the ledger against the payments, and name the first thing broken. Run nightly by the
+janitor; each outcome is stored (`ledger_checks`) so /health shows the latest whichever process
+answers."""
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select
+from sqlalchemy import and_, case, exists, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hazina.db.database import Database
-from hazina.db.models import LedgerAccount, LedgerCheck, LedgerEntry, LedgerTransfer
+from hazina.db.models import LedgerAccount, LedgerCheck, LedgerEntry, LedgerTransfer, Payment
 from hazina.domain.clock import iso_z, utc_now
 from hazina.domain.ledger import Bucket
+from hazina.domain.states import PaymentStatus
+from hazina.services.captures import MANUAL
+from hazina.services.ledger.charges import CHARGE, REFUND, REFUND_RESTORED
 
 log = logging.getLogger("hazina.ledger")
 
@@ -35,8 +40,9 @@ def _bucket_sum(bucket: Bucket) -> Any:
 
 async def check_ledger(db: Database) -> CheckResult:
     """Every account's three balance columns equal to its entries' sums per bucket, every
-    entry in its account's and its transfer's currency, every transfer summing to zero. The
-    first account broken (by id) is named, then the first transfer."""
+    entry in its account's and its transfer's currency, every transfer summing to zero, then
+    the ledger against the payments. The first account broken (by id) is named, then the first
+    transfer, then the first payment."""
     sums = (
         select(
             LedgerEntry.account_id.label("account_id"),
@@ -111,7 +117,101 @@ async def check_ledger(db: Database) -> CheckResult:
             ).first()
             if unbalanced is not None:
                 problem = f"transfer {unbalanced[0]}: entries sum to {unbalanced[1]}, not zero"
+        if problem is None:
+            problem = await _against_payments(session)
     return CheckResult(problem is None, accounts, transfers, problem, utc_now())
+
+
+async def _against_payments(session: AsyncSession) -> str | None:
+    """The ledger against the payments, one aggregating query each, naming the first payment
+    (by id) that disagrees: a counted payment without its charge, a charge on a payment that
+    does not count, or refund transfers that do not add up to the payment's refunds."""
+    # What settlement counts: captured money. An authorisation is charged when captured.
+    counted = or_(Payment.capture_method != MANUAL, Payment.captured.is_(True))
+    # Payments from before a merchant's ledger began (its first account) were never charged.
+    began = (
+        select(
+            LedgerAccount.merchant_id.label("merchant_id"),
+            func.min(LedgerAccount.created_at).label("at"),
+        )
+        .group_by(LedgerAccount.merchant_id)
+        .subquery()
+    )
+    charged = exists().where(LedgerTransfer.payment_id == Payment.id, LedgerTransfer.kind == CHARGE)
+    uncharged = await session.scalar(
+        select(Payment.id)
+        .join(began, began.c.merchant_id == Payment.merchant_id)
+        .where(
+            Payment.status == PaymentStatus.SUCCESS,
+            Payment.created_at >= began.c.at,
+            counted,
+            func.coalesce(Payment.amount_received, Payment.amount) > 0,
+            ~charged,
+        )
+        .order_by(Payment.id)
+        .limit(1)
+    )
+    if uncharged is not None:
+        return f"payment {uncharged}: succeeded and counted, but the ledger has no charge for it"
+    # A payment charged before it went to review (over-refunded, a refund unconfirmed) keeps
+    # its charge while a human decides.
+    kept = (PaymentStatus.SUCCESS, PaymentStatus.REFUNDED, PaymentStatus.REVIEW)
+    stray = (
+        await session.execute(
+            select(Payment.id, Payment.status, Payment.capture_method, Payment.captured)
+            .join(LedgerTransfer, LedgerTransfer.payment_id == Payment.id)
+            .where(LedgerTransfer.kind == CHARGE, or_(Payment.status.not_in(kept), ~counted))
+            .order_by(Payment.id)
+            .limit(1)
+        )
+    ).first()
+    if stray is not None:
+        payment_id, status, method, captured = stray
+        return (
+            f"payment {payment_id}: charged, but it is {status} "
+            f"(capture {method}, captured {captured})"
+        )
+    # Each refund (pending or processed: the payment's amount_refunded) was reversed when it
+    # was made and restored if it failed, so their net is exactly amount_refunded, and the
+    # charge's running total (`reversed`) says the same.
+    net = func.sum(
+        case(
+            (LedgerTransfer.kind == REFUND, LedgerTransfer.amount),
+            else_=-LedgerTransfer.amount,
+        )
+    )
+    reversals = (
+        select(LedgerTransfer.payment_id.label("payment_id"), net.label("net"))
+        .where(LedgerTransfer.kind.in_((REFUND, REFUND_RESTORED)))
+        .group_by(LedgerTransfer.payment_id)
+        .subquery()
+    )
+    reversed_total = func.coalesce(reversals.c.net, 0)
+    off = (
+        await session.execute(
+            select(Payment.id, Payment.amount_refunded, reversed_total, LedgerTransfer.reversed)
+            .join(
+                LedgerTransfer,
+                and_(LedgerTransfer.payment_id == Payment.id, LedgerTransfer.kind == CHARGE),
+            )
+            .outerjoin(reversals, reversals.c.payment_id == Payment.id)
+            .where(
+                or_(
+                    reversed_total != Payment.amount_refunded,
+                    reversed_total != LedgerTransfer.reversed,
+                )
+            )
+            .order_by(Payment.id)
+            .limit(1)
+        )
+    ).first()
+    if off is not None:
+        payment_id, refunded, net_reversed, on_charge = off
+        return (
+            f"payment {payment_id}: refunds of {refunded}, but its refund transfers reverse "
+            f"{net_reversed} (its charge records {on_charge})"
+        )
+    return None
 
 
 async def record_check(db: Database) -> CheckResult:
