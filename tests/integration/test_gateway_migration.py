@@ -1,4 +1,4 @@
-"""Migration 0015 (generic gateways: named provider accounts) on SQLite and PostgreSQL.
+"""Migration 0013 (generic gateways: named provider accounts) on SQLite and PostgreSQL.
 
 An account saved before it keeps working under the name `''`; afterwards a merchant may hold
 several generic gateways but still one account per other provider. The downgrade refuses while
@@ -76,12 +76,12 @@ def _remove_gateways(connection: Connection) -> None:
     connection.execute(sa.text("DELETE FROM provider_accounts WHERE provider = 'generic'"))
 
 
-async def test_0015_names_accounts_and_its_downgrade_keeps_them_safe(fresh_db: Database) -> None:
-    await migrate(fresh_db, "0014")
+async def test_0013_names_accounts_and_its_downgrade_keeps_them_safe(fresh_db: Database) -> None:
+    await migrate(fresh_db, "0012")
     async with fresh_db.engine.begin() as connection:
         await connection.run_sync(_seed)
 
-    await migrate(fresh_db, "0015")
+    await migrate(fresh_db, "0013")
     async with fresh_db.engine.begin() as connection:
         assert await connection.run_sync(_names) == {"pa_oldstripe000001": ""}
         await connection.run_sync(_add_gateways)
@@ -90,11 +90,11 @@ async def test_0015_names_accounts_and_its_downgrade_keeps_them_safe(fresh_db: D
             await connection.run_sync(_add_second_stripe)
 
     with pytest.raises(RuntimeError, match="2 generic gateway accounts"):
-        await downgrade(fresh_db, "0014")
+        await downgrade(fresh_db, "0012")
     async with fresh_db.engine.begin() as connection:
         assert len(await connection.run_sync(_names)) == 3  # the refusal changed nothing
         await connection.run_sync(_remove_gateways)
-    await downgrade(fresh_db, "0014")
+    await downgrade(fresh_db, "0012")
     async with fresh_db.engine.connect() as connection:
         assert await connection.run_sync(_columns) == {
             "id",

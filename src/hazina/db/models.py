@@ -347,7 +347,7 @@ class ProviderAccount(Base):
     (AES-256-GCM, key id inside, bound to merchant + provider + field); `hints` holds the last
     four characters shown on read.
 
-    A merchant has one account per provider, except generic gateways (migration 0015): many,
+    A merchant has one account per provider, except generic gateways (migration 0013): many,
     each by its `name` (`''` for every other provider), with its `settings` (the redirect URL
     template) and a signing secret whose previous value verifies until
     `previous_secret_expires_at`."""

@@ -1,7 +1,7 @@
 """payment_links
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 04:30:00.000000
 
 Payment links (a public page per order, `/l/{code}`), the notifications each change causes (a
@@ -18,8 +18,8 @@ from alembic import op
 
 import hazina.db.types
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """generic_gateways
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02 04:30:00.000000
 
 Generic gateways (any payment website that signs its webhooks) are provider accounts of kind
@@ -18,8 +18,8 @@ from alembic import op
 
 import hazina.db.types
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -52,7 +52,7 @@ def downgrade() -> None:
     ).scalar_one()
     if named:
         raise RuntimeError(
-            f"{named} generic gateway accounts exist: a downgrade below 0015 would lose them"
+            f"{named} generic gateway accounts exist: a downgrade below 0013 would lose them"
         )
     with op.batch_alter_table("provider_accounts", schema=None) as batch_op:
         batch_op.drop_constraint("uq_provider_accounts_merchant_provider_name", type_="unique")

@@ -1,7 +1,7 @@
 """payouts
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02 04:30:00.000000
 
 Payouts (money leaving a ledger account for a phone or a bank account, its amount and fee held
@@ -16,8 +16,8 @@ from alembic import op
 
 import hazina.db.types
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
