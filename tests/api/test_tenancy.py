@@ -131,7 +131,11 @@ async def test_events_and_settlement_stay_with_their_merchant(
 ) -> None:
     await drain(worker)
     async with db.read() as session:
-        events = (await session.execute(select(Event.resource_id, Event.merchant_id))).all()
+        events = (
+            await session.execute(
+                select(Event.resource_id, Event.merchant_id).where(Event.type.like("payment.%"))
+            )
+        ).all()
     owners = {tenant.payment_id: tenant.id for tenant in tenants}
     assert len(events) == 6  # created, pending, success for each payment
     assert all(owners[resource] == merchant for resource, merchant in events)
