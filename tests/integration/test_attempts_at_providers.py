@@ -131,8 +131,8 @@ async def test_a_duplicate_a_provider_cannot_refund_goes_to_review(
             refused,
             400,
             "BAD_REQUEST_ERROR",
-            "acme has no refund API: return the money from the acme dashboard, then accept "
-            "this payment to record it",
+            "acme has no refund API: return the money from the acme dashboard, then resolve "
+            "this payment as refunded_elsewhere to record it",
         )
         accepted = await api.post(review, json={"action": "accept"})
         assert accepted.status_code == 200, accepted.text

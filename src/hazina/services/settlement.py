@@ -514,6 +514,58 @@ async def refund_reviewed(session: AsyncSession, payment: Payment) -> None:
     await _refund_in_full(session, payment, "Refunded on review")
 
 
+async def refunded_elsewhere_reviewed(session: AsyncSession, payment: Payment) -> None:
+    """The merchant says the money of a locked payment in review went back outside Hazina (at
+    the provider, or refunded from its dashboard): what it still holds is recorded as a
+    processed refund, with no call to the provider, and reversed in the ledger like any refund,
+    so it is neither counted nor paid out."""
+    changes = {"status": PaymentStatus.REFUNDED, "review_reason": payment.review_reason}
+    now = utc_now()
+    await _write(session, _UPDATE_REVIEW, payment, changes | {"updated_at": now})
+    await record_event(
+        session,
+        payment.merchant_id,
+        EventType.PAYMENT_REFUNDED,
+        payment.id,
+        resources.payment_event_data(payment),
+        livemode=payment.livemode,
+    )
+    received = payment.amount if payment.amount_received is None else payment.amount_received
+    amount = received - payment.amount_refunded
+    if amount <= 0:
+        return
+    await _write(
+        session,
+        _UPDATE_REFUNDED,
+        payment,
+        {"amount_refunded": payment.amount_refunded + amount, "updated_at": now},
+    )
+    refund = Refund(
+        id=await fresh_id(session, Refund, ids.REFUND),
+        payment_id=payment.id,
+        merchant_id=payment.merchant_id,
+        livemode=payment.livemode,
+        amount=amount,
+        reason="Returned outside Hazina",
+        status=RefundStatus.PROCESSED,
+        processed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(refund)
+    await session.flush()
+    await reverse_refund(session, payment, refund.id, amount)
+    for event in (EventType.REFUND_CREATED, EventType.REFUND_PROCESSED):
+        await record_event(
+            session,
+            payment.merchant_id,
+            event,
+            refund.id,
+            resources.refund_event_data(refund),
+            livemode=payment.livemode,
+        )
+
+
 async def send_to_review(session: AsyncSession, payment: Payment, reason: ReviewReason) -> None:
     """Move a locked payment to `review` with its event."""
     changes = {

@@ -5,6 +5,7 @@ when they are lost, tampered and duplicated updates, refunds refused, reversals 
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,9 +16,21 @@ from starlette.applications import Starlette
 
 from hazina.api.app import create_app
 from hazina.bootstrap import Container
-from hazina.db.models import Event, InboundEvent, Payment
+from hazina.db.models import (
+    AuditLog,
+    Event,
+    InboundEvent,
+    Job,
+    LedgerAccount,
+    LedgerTransfer,
+    Payment,
+    Refund,
+)
+from hazina.domain.clock import utc_now
 from hazina.providers.paynow import PaynowProvider
 from hazina.services import provider_payments
+from hazina.services.ledger import charges
+from hazina.services.ledger.check import check_ledger
 from hazina.testing.paynow_fake import (
     FakeIntegration,
     FakePaynow,
@@ -235,3 +248,62 @@ async def test_refunded_at_paynow_sends_a_successful_payment_to_review(
     # A repeat of the same update changes nothing more.
     await settle(paynow, transaction, "Refunded")
     assert await count_events(hub, row.id, "payment.review_required") == 1
+
+
+async def test_money_refunded_at_paynow_stays_pending_then_leaves_the_ledger_when_resolved(
+    hub: Container, api: httpx.AsyncClient, paynow: FakePaynow
+) -> None:
+    _, started = await pay(api, "ecocash", "0771111111")
+    await settled(paynow)
+    [transaction] = paynow.transactions.values()
+    await settle(paynow, transaction, "Refunded")
+    payment_id = started.json()["id"]
+    async with hub.db.read() as session:
+        charge = await session.scalar(
+            select(LedgerTransfer).where(
+                LedgerTransfer.payment_id == payment_id, LedgerTransfer.kind == charges.CHARGE
+            )
+        )
+    assert charge is not None
+
+    # In review, the charge is not released (a payout could take money the customer has back):
+    # its release looks again later.
+    await charges.release_charge(hub.db, charge.id, lambda _: timedelta(0))
+    async with hub.db.read() as session:
+        unreleased = await session.get_one(LedgerTransfer, charge.id)
+        later = await session.scalar(
+            select(func.max(Job.run_at)).where(Job.kind == charges.RELEASE_BALANCE)
+        )
+    assert unreleased.released_at is None
+    assert later is not None
+    assert later > utc_now() + charges.RELEASE_REVIEW_RECHECK / 2
+
+    review = f"/api/v1/payments/{payment_id}/review"
+    refused = await api.post(review, json={"action": "refund"})
+    assert refused.status_code == 400
+    assert "resolve this payment as refunded_elsewhere" in refused.json()["error"]["description"]
+    resolved = await api.post(review, json={"action": "refunded_elsewhere"})
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "refunded"
+    assert resolved.json()["amount_refunded"] == 1050
+    async with hub.db.read() as session:
+        refunds = (
+            await session.scalars(select(Refund).where(Refund.payment_id == payment_id))
+        ).all()
+        balances = (
+            await session.execute(select(LedgerAccount.pending, LedgerAccount.available))
+        ).all()
+        audited = await session.scalar(
+            select(AuditLog.action).where(AuditLog.target == f"payment:{payment_id}")
+        )
+    assert [(r.status, r.amount) for r in refunds] == [("processed", 1050)]
+    assert await count_events(hub, payment_id, "payment.refunded") == 1
+    assert audited == "payment.review_refunded_elsewhere"
+    # Nothing of it is counted any more: every account is back to zero.
+    assert set(balances) == {(0, 0)}
+    assert (await check_ledger(hub.db)).ok
+    # Resolved, its release finds nothing left to release.
+    await charges.release_charge(hub.db, charge.id, lambda _: timedelta(0))
+    async with hub.db.read() as session:
+        assert (await session.get_one(LedgerTransfer, charge.id)).released_at is not None
+    assert (await check_ledger(hub.db)).ok

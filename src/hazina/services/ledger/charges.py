@@ -37,6 +37,7 @@ from hazina.domain.ledger import (
     reversal,
     share,
 )
+from hazina.domain.states import PaymentStatus
 from hazina.services.events import record_event
 from hazina.services.ledger.postings import Leg, NewTransfer, Ref, SystemAccount, post
 
@@ -51,6 +52,8 @@ RELEASE_BALANCE = "release_balance"
 RELEASE_MAX_ATTEMPTS = 100
 # After its last attempt a release starts over this much later: money is never left pending.
 RELEASE_RETRY_AFTER = timedelta(hours=6)
+# How often a release waiting on a payment in review looks again.
+RELEASE_REVIEW_RECHECK = timedelta(hours=1)
 
 
 async def post_charge(
@@ -195,7 +198,8 @@ async def release_charge(
 ) -> None:
     """The `release_balance` job: once the charge's provider settlement delay has passed, what
     its payment still holds in pending (net of refunds meanwhile) becomes available, with a
-    `balance.available` event; before then, the job is rescheduled for that moment."""
+    `balance.available` event; before then, the job is rescheduled for that moment, and while
+    the payment is in review, for a later look."""
     async with db.transaction() as session:
         await complete_current_job(session)
         charge = await session.get(
@@ -205,13 +209,22 @@ async def release_charge(
             return
         now = utc_now()
         due = charge.created_at + delay_for(charge.provider)
-        if due > now:
+        # A payment in review may be money already returned outside Hazina (refunded or
+        # disputed at the provider): it stays pending, out of reach of payouts, until resolved.
+        # Read without a lock: settlement locks the payment before the charge, so locking it
+        # here, after the charge, could deadlock. A review that begins just after this read
+        # finds the money available, and its resolution reverses it from there.
+        in_review = (
+            await session.scalar(select(Payment.status).where(Payment.id == charge.payment_id))
+            == PaymentStatus.REVIEW
+        )
+        if due > now or in_review:
             await enqueue(
                 session,
                 RELEASE_BALANCE,
                 {"transfer_id": transfer_id},
                 max_attempts=RELEASE_MAX_ATTEMPTS,
-                run_at=due,
+                run_at=max(due, now + RELEASE_REVIEW_RECHECK) if in_review else due,
             )
             return
         held = await session.execute(

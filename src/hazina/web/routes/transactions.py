@@ -180,10 +180,14 @@ async def resolve_review(
             actor=f"dashboard_user:{user.user_id}",
         )
     except ValueError:
-        error = BadRequest("action must be accept or refund")
+        error = BadRequest("action must be accept, refund or refunded_elsewhere")
         return await _detail(request, container, user, payment_id, review_error=error)
     except HazinaError as exc:
         return await _detail(request, container, user, payment_id, review_error=exc)
-    done = "accepted" if resolution == reviews.Resolution.ACCEPT else "refunded"
+    done = {
+        reviews.Resolution.ACCEPT: "accepted",
+        reviews.Resolution.REFUND: "refunded",
+        reviews.Resolution.REFUNDED_ELSEWHERE: "recorded as returned at the provider",
+    }[resolution]
     flash(request, f"Payment {payment_id} {done}.")
     return RedirectResponse(f"/dashboard/transactions/{payment_id}", status_code=303)
