@@ -109,10 +109,11 @@ async def test_flaky_receiver_gets_retries_on_schedule_then_success(
     assert [a["status_code"] for a in done["attempt_log"]] == [500, 500, 500, 200]
     assert all(a["duration_ms"] >= 0 for a in done["attempt_log"])
     assert done["attempt_log"][0]["response_body"] == "not yet"
-    # The schedule's waits separate the attempts (never shorter; loosely bounded above).
+    # The schedule's waits separate the attempts: never shorter (a loaded machine may make
+    # them longer, so no upper bound).
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(requests)]
     for gap, wait in zip(gaps, SCHEDULE[1:4], strict=True):
-        assert wait <= gap < wait + 2.0, (gaps, SCHEDULE)
+        assert gap >= wait, (gaps, SCHEDULE)
     # One message id across every attempt, the same exact bytes, each one verifiable.
     assert {request.headers["webhook-id"] for request in requests} == {delivery["id"]}
     assert len({request.body for request in requests}) == 1
