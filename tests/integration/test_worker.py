@@ -255,20 +255,21 @@ async def test_an_idle_worker_wakes_up_on_enqueue(
 
     producer = db if db.is_sqlite else Database(database_url)
     try:
-        async with running(make_worker(db, {"wake": handler}, poll_seconds=5.0)):
+        async with running(make_worker(db, {"wake": handler}, poll_seconds=60.0)):
 
             async def idle() -> bool:
                 return empty_claims >= 1
 
-            await wait_until(idle, timeout=5)  # it claimed nothing and now waits up to 5 s
+            await wait_until(idle, timeout=5)  # it claimed nothing and now waits up to 60 s
             started = time.monotonic()
             await add_job(producer, "wake", max_attempts=5)
-            await asyncio.wait_for(done.wait(), timeout=8)  # past the 5 s poll
+            await asyncio.wait_for(done.wait(), timeout=70)  # past the 60 s poll
             elapsed = time.monotonic() - started
     finally:
         if producer is not db:
             await producer.dispose()
-    assert elapsed < 2, f"the job waited {elapsed:.2f}s: the worker slept through the enqueue"
+    # Far below the poll, however loaded the machine: woken by the enqueue, not by the poll.
+    assert elapsed < 30, f"the job waited {elapsed:.2f}s: the worker slept through the enqueue"
 
 
 async def test_the_payment_job_settles_once_when_it_runs_twice_at_once(
