@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from hazina.db.models import Event, Job, Payment
 from hazina.db.queue import JANITOR
+from hazina.services.ledger.charges import RELEASE_BALANCE
 from hazina.services.payments import PROCESS_PAYMENT
 from tests.e2e.servers import Hub, api, create_order, job_status, open_hub
 
@@ -84,7 +85,8 @@ async def test_a_killed_workers_jobs_are_finished_once_by_another(hub: Hub) -> N
         assert status == {
             "pending": 0,
             "processing": 0,
-            "completed": PAYMENTS,
+            # Each payment's job, and the job that releases its money in the ledger.
+            "completed": 2 * PAYMENTS,
             "failed": 0,
             "worker_status": "running",
         }
@@ -105,7 +107,10 @@ async def test_a_killed_workers_jobs_are_finished_once_by_another(hub: Hub) -> N
     assert [job.status for job in janitors if job.status != "completed"] == ["pending"], janitors
     assert all(job.locked_by is None for job in janitors)
     jobs = [job for job in all_jobs if job.kind != JANITOR]
-    assert Counter(job.kind for job in jobs) == {PROCESS_PAYMENT: PAYMENTS}
+    assert Counter(job.kind for job in jobs) == {
+        PROCESS_PAYMENT: PAYMENTS,
+        RELEASE_BALANCE: PAYMENTS,
+    }
     assert all(job.status == "completed" and job.locked_by is None for job in jobs)
     attempts = {job.id: job.attempts for job in jobs}
     assert {attempts[job_id] for job_id in killed_jobs} == {2}, attempts
@@ -118,7 +123,10 @@ async def test_a_killed_workers_jobs_are_finished_once_by_another(hub: Hub) -> N
         assert outcomes[(payment_id, "payment.created")] == 1
         assert outcomes[(payment_id, "payment.success")] == 1, outcomes
         assert outcomes[(payment_id, "payment.failed")] == 0
-    assert sum(outcomes.values()) == 3 * PAYMENTS  # created, pending, success: nothing else
+    payment_events = sum(n for (_, kind), n in outcomes.items() if kind.startswith("payment."))
+    assert payment_events == 3 * PAYMENTS  # created, pending, success: nothing else
+    released = sum(n for (_, kind), n in outcomes.items() if kind == "balance.available")
+    assert released == PAYMENTS == sum(outcomes.values()) - payment_events  # nothing else
 
 
 async def test_a_stopped_worker_hands_its_jobs_back_unspent(hub: Hub) -> None:
