@@ -183,6 +183,21 @@ async def deliver_webhook(
         await _record_attempt(db, attempt, policy, attempted_at, outcome)
 
 
+def _attempt_row(
+    attempt: _Attempt, attempted_at: datetime, outcome: AttemptOutcome
+) -> dict[str, Any]:
+    """The attempt log row of one attempt, successful or not."""
+    return {
+        "delivery_id": attempt.delivery_id,
+        "attempt": attempt.attempts + 1,
+        "attempted_at": attempted_at,
+        "status_code": outcome.status_code,
+        "response_body": outcome.response_body,
+        "duration_ms": outcome.duration_ms,
+        "error": outcome.error,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class _Success:
     attempt: _Attempt
@@ -260,15 +275,7 @@ class AttemptRecorder:
             await session.execute(
                 insert(_attempts),
                 [
-                    {
-                        "delivery_id": success.attempt.delivery_id,
-                        "attempt": success.attempt.attempts + 1,
-                        "attempted_at": success.attempted_at,
-                        "status_code": success.outcome.status_code,
-                        "response_body": success.outcome.response_body,
-                        "duration_ms": success.outcome.duration_ms,
-                        "error": success.outcome.error,
-                    }
+                    _attempt_row(success.attempt, success.attempted_at, success.outcome)
                     for success in group
                 ],
             )
@@ -324,17 +331,7 @@ async def _record_attempt(
         status, next_retry_at = DeliveryStatus.PENDING, now + wait
     async with db.transaction() as session:
         await complete_current_job(session)
-        await session.execute(
-            insert(_attempts).values(
-                delivery_id=attempt.delivery_id,
-                attempt=attempts,
-                attempted_at=attempted_at,
-                status_code=outcome.status_code,
-                response_body=outcome.response_body,
-                duration_ms=outcome.duration_ms,
-                error=outcome.error,
-            )
-        )
+        await session.execute(insert(_attempts), _attempt_row(attempt, attempted_at, outcome))
         applied = await session.execute(
             update(_deliveries)
             .where(_unchanged(attempt))
