@@ -716,6 +716,10 @@ class NotificationSetting(Base):
     # Channels (`whatsapp`, `email`) telling the merchant an order was paid, and the buyer.
     paid_channels: Mapped[list[str]] = mapped_column(JSON)
     receipt_channels: Mapped[list[str]] = mapped_column(JSON)
+    # Channels telling a creator (a creator ledger account with a contact) what it earned, and
+    # that a payout of its money ended (migration 0016; existing rows tell no one).
+    earning_channels: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    payout_channels: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
@@ -728,3 +732,18 @@ class WhatsAppContact(Base):
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
     last_message_at: Mapped[datetime]
+
+
+class CreatorContact(Base):
+    """Whom to tell about a creator account's money: its earnings and its payouts' ends. Stored
+    as given, like every notification recipient, and masked whenever it is read back."""
+
+    __tablename__ = "creator_contacts"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
