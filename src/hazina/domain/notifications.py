@@ -15,6 +15,8 @@ class NotificationKind(StrEnum):
     PAYMENT_LINK = "payment_link"  # a link sent to its buyer
     ORDER_PAID = "order_paid"  # the merchant told an order (or its link) was paid
     RECEIPT = "receipt"  # the buyer's receipt
+    CREATOR_EARNED = "creator_earned"  # a creator told what a payment earned it
+    CREATOR_PAYOUT = "creator_payout"  # a creator told a payout of its money ended
 
 
 class NotificationStatus(StrEnum):
@@ -68,9 +70,32 @@ def compose(kind: str, content: dict[str, Any]) -> tuple[str, str]:
             f"Order {content['order_id']}{link} was paid: {amount}, payment "
             f"{content['payment_id']}.",
         )
+    if kind == NotificationKind.CREATOR_EARNED:
+        settles = " It becomes available once the payment settles." if content["pending"] else ""
+        return (
+            f"You earned {amount}",
+            f"{_greeting(content)}you earned {amount} from order {content['order_id']} (payment "
+            f"{content['payment_id']}).{settles}",
+        )
+    if kind == NotificationKind.CREATOR_PAYOUT:
+        if content["status"] == "paid":
+            return (
+                f"Payout paid: {amount}",
+                f"{_greeting(content)}your payout {content['payout_id']} of {amount} was paid "
+                f"to {content['destination']}.",
+            )
+        return (
+            f"Payout failed: {amount}",
+            f"{_greeting(content)}your payout {content['payout_id']} of {amount} did not go "
+            "through. The money is back in your balance.",
+        )
     return (
         f"Receipt: {amount}",
         f"Thank you. You paid {amount}"
         + (f" to {content['merchant_name']}" if content.get("merchant_name") else "")
         + f". Payment ID: {content['payment_id']}.",
     )
+
+
+def _greeting(content: dict[str, Any]) -> str:
+    return f"Hi {content['name']}, " if content.get("name") else "Hello, "

@@ -34,12 +34,14 @@ from hazina.domain.ledger import (
     Bucket,
     OrderTerms,
     Purpose,
+    Split,
     reversal,
     share,
 )
 from hazina.domain.states import PaymentStatus
 from hazina.services.events import record_event
 from hazina.services.ledger.postings import Leg, NewTransfer, Ref, SystemAccount, post
+from hazina.services.notifications.triggers import notify_earnings
 
 log = logging.getLogger("hazina.ledger")
 
@@ -75,6 +77,7 @@ async def post_charge(
     if order.ledger_terms is not None and currency == order.currency:
         terms = OrderTerms.from_json(order.ledger_terms)
     from_wallet = payment.provider == CREDIT
+    earnings: tuple[Split, ...] = ()
     if from_wallet:
         source = Leg(Ref(id=payment.provider_reference), Bucket.AVAILABLE, -received, guarded=True)
     else:
@@ -87,6 +90,7 @@ async def post_charge(
         # Nothing to wait for when the money never left the ledger.
         bucket = Bucket.AVAILABLE if from_wallet else Bucket.PENDING
         shares = share(received, order.amount, terms)
+        earnings = shares.creators
         legs = [
             source,
             *(Leg(Ref(id=part.account_id), bucket, part.amount) for part in shares.creators),
@@ -112,6 +116,8 @@ async def post_charge(
         await enqueue(
             session, RELEASE_BALANCE, {"transfer_id": posted.id}, max_attempts=RELEASE_MAX_ATTEMPTS
         )
+    if earnings:  # creators are told in the charge's transaction; a plain order reads nothing
+        await notify_earnings(session, payment, currency, earnings, pending=pending)
 
 
 async def has_charge(session: AsyncSession, payment_id: str) -> bool:
