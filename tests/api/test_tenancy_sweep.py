@@ -42,6 +42,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/payments/{payment_id}/review"): {"action": "refund"},
     ("POST", "/api/v1/payments/{payment_id}/refunds"): {"amount": 100},
     ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): {"enabled": False},
+    ("PUT", "/api/v1/accounts/{account_id}/contact"): {"email": "amina@example.com"},
     ("PUT", "/api/v1/payouts/schedules/{account_id}"): {
         "interval": "daily",
         "destination": {"type": "mobile_money", "phone": "+255712345678"},

@@ -1,17 +1,33 @@
 """Ledger accounts: `/api/v1/accounts` (creator and customer sub-accounts, and the merchant's
-system accounts) with their balances and entries."""
+system accounts) with their balances and entries, and a creator's contact (whom notifications
+about its earnings and payouts go to)."""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic import Field
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
 from hazina.api.responses import json_body, stored_response
-from hazina.api.schemas import AccountCreate, PageLimit, PageOffset, Text
+from hazina.api.schemas import AccountCreate, Body, PageLimit, PageOffset, Text
 from hazina.services.idempotency import idempotency_request
 from hazina.services.ledger import accounts, queries
+from hazina.services.notifications import contacts
 
 router = APIRouter(prefix="/api/v1/accounts")
+
+ShortText = Annotated[Text, Field(max_length=255)]
+
+
+class ContactIn(Body):
+    """A phone (E.164, or with its country code) or an email, or both."""
+
+    name: ShortText | None = None
+    email: ShortText | None = None
+    phone: Annotated[Text | None, Field(max_length=32)] = None
+
+    def to_contact(self) -> contacts.Contact:
+        return contacts.Contact(self.name, self.email, self.phone)
 
 
 @router.post("", status_code=201)
@@ -61,3 +77,22 @@ async def list_entries(
 ) -> dict[str, Any]:
     page = await queries.list_entries(container.db, merchant.id, account_id, limit, offset)
     return page.body()
+
+
+@router.put("/{account_id}/contact")
+async def save_contact(
+    account_id: Text, body: ContactIn, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await contacts.save_contact(container.db, merchant.id, account_id, body.to_contact())
+
+
+@router.get("/{account_id}/contact")
+async def get_contact(
+    account_id: Text, container: ContainerDep, merchant: MerchantDep
+) -> dict[str, Any]:
+    return await contacts.get_contact(container.db, merchant.id, account_id)
+
+
+@router.delete("/{account_id}/contact", status_code=204)
+async def delete_contact(account_id: Text, container: ContainerDep, merchant: MerchantDep) -> None:
+    await contacts.delete_contact(container.db, merchant.id, account_id)

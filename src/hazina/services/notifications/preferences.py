@@ -1,5 +1,6 @@
 """Who a merchant twin tells what (`notification_settings`): the business's own phone and email,
-and the channels for "your order was paid" and for buyers' receipts."""
+and the channels for "your order was paid", for buyers' receipts, and for creators (what they
+earned, a payout ended: each creator reached through its own contact, `contacts`)."""
 
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ class Preferences:
     merchant_phone: str | None = None
     paid_channels: tuple[str, ...] = ()
     receipt_channels: tuple[str, ...] = ()
+    earning_channels: tuple[str, ...] = ()
+    payout_channels: tuple[str, ...] = ()
 
 
 def _channels(names: tuple[str, ...], field_name: str) -> tuple[Channel, ...]:
@@ -38,6 +41,8 @@ async def get_preferences(db: Database, merchant_id: uuid.UUID) -> Preferences:
         row.merchant_phone,
         tuple(row.paid_channels),
         tuple(row.receipt_channels),
+        tuple(row.earning_channels),
+        tuple(row.payout_channels),
     )
 
 
@@ -51,13 +56,18 @@ async def save_preferences(
         raise BadRequest("merchant_email is not an email address")
     paid = _channels(wanted.paid_channels, "paid_channels")
     receipts = _channels(wanted.receipt_channels, "receipt_channels")
+    earnings = _channels(wanted.earning_channels, "earning_channels")
+    payouts = _channels(wanted.payout_channels, "payout_channels")
     if Channel.WHATSAPP in paid and phone is None:
         raise BadRequest("merchant_phone is required to be told over WhatsApp")
     if Channel.EMAIL in paid and email is None:
         raise BadRequest("merchant_email is required to be told by email")
     async with db.transaction() as session:
         await require_channels(
-            session, merchant_id, tuple(set(paid + receipts)), smtp_configured=smtp_configured
+            session,
+            merchant_id,
+            tuple(set(paid + receipts + earnings + payouts)),
+            smtp_configured=smtp_configured,
         )
         row = await session.get(NotificationSetting, merchant_id, with_for_update=True)
         if row is None:
@@ -66,5 +76,14 @@ async def save_preferences(
         row.merchant_email, row.merchant_phone = email, phone
         row.paid_channels = [channel.value for channel in paid]
         row.receipt_channels = [channel.value for channel in receipts]
+        row.earning_channels = [channel.value for channel in earnings]
+        row.payout_channels = [channel.value for channel in payouts]
         row.updated_at = utc_now()
-    return Preferences(email, phone, tuple(row.paid_channels), tuple(row.receipt_channels))
+    return Preferences(
+        email,
+        phone,
+        tuple(row.paid_channels),
+        tuple(row.receipt_channels),
+        tuple(row.earning_channels),
+        tuple(row.payout_channels),
+    )

@@ -147,13 +147,16 @@ async def send(link_id: str, request: Request, container: ContainerDep, user: Us
 
 @router.post("/notifications", response_class=HTMLResponse)
 async def save_notifications(request: Request, container: ContainerDep, user: UserDep) -> Response:
-    """Who this mode tells what: the business when an order is paid, buyers their receipt."""
+    """Who this mode tells what: the business when an order is paid, buyers their receipt,
+    creators what they earned and that a payout ended."""
     form = await verified_form(request)
     wanted = Preferences(
         merchant_email=_field(form, "merchant_email"),
         merchant_phone=_field(form, "merchant_phone"),
         paid_channels=tuple(str(name) for name in form.getlist("paid_channels")),
         receipt_channels=tuple(str(name) for name in form.getlist("receipt_channels")),
+        earning_channels=tuple(str(name) for name in form.getlist("earning_channels")),
+        payout_channels=tuple(str(name) for name in form.getlist("payout_channels")),
     )
     try:
         await save_preferences(
