@@ -25,12 +25,7 @@ from hazina.providers.smtp import SmtpSender
 from hazina.providers.stripe import StripeProvider
 from hazina.providers.whatsapp import WhatsAppProvider
 from hazina.services.dashboard_users import seed_dashboard_user
-from hazina.services.login_attempts import (
-    AttemptCounter,
-    DatabaseAttemptCounter,
-    LoginLimits,
-    RedisAttemptCounter,
-)
+from hazina.services.login_limits import LoginLimits
 from hazina.services.merchants import (
     CredentialCache,
     deactivate_published_test_merchant,
@@ -71,7 +66,7 @@ class Container:
     rejected_hook_samples: SampleThrottle
     passwords: PasswordChecks
     login_limits: LoginLimits
-    redis: Redis | None
+    redis: Redis | None  # HAZINA_REDIS_URL, for /health to ping (the limiter has its own client)
     # Every rate limit counts through this one limiter (shared storage, or this process).
     limiter: Limiter
     payment_link_limit: KeyedLimit
@@ -114,9 +109,6 @@ def build(settings: Settings) -> Container:
         settings.provider_timeout_seconds,
     )
     redis = None if settings.redis_url is None else Redis.from_url(settings.redis_url)
-    counter: AttemptCounter = (
-        DatabaseAttemptCounter(db) if redis is None else RedisAttemptCounter(redis)
-    )
     return Container(
         settings=settings,
         db=db,
@@ -144,7 +136,7 @@ def build(settings: Settings) -> Container:
         rejected_hook_samples=SampleThrottle(limiter, settings.rejected_hook_samples_per_address),
         passwords=PasswordChecks(settings.password_check_concurrency),
         login_limits=LoginLimits(
-            counter,
+            limiter,
             per_pair=settings.login_max_failures,
             per_address=settings.login_max_failures_per_address,
             window_seconds=settings.login_window_seconds,

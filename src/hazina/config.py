@@ -123,9 +123,9 @@ class Settings(BaseSettings):
     session_max_age_seconds: Annotated[
         int, Field(validation_alias=_env("HAZINA_SESSION_MAX_AGE_SECONDS"), ge=60)
     ] = 12 * 3600
-    # Failed dashboard logins allowed per email and client address, and per client address
-    # whatever the email, within a window; counted in the database, or in Redis when
-    # HAZINA_REDIS_URL is set, so every process shares them.
+    # Dashboard login attempts allowed per email and client address (a right password clears
+    # that count), and per client address whatever the email, within a moving window; counted by
+    # the rate limiter (services/throttle.py), so in Redis when HAZINA_REDIS_URL is set.
     login_max_failures: Annotated[
         int, Field(validation_alias=_env("HAZINA_LOGIN_MAX_FAILURES"), ge=1)
     ] = 5
@@ -133,13 +133,14 @@ class Settings(BaseSettings):
         int, Field(validation_alias=_env("HAZINA_LOGIN_MAX_FAILURES_PER_ADDRESS"), ge=1)
     ] = 20
     login_window_seconds: Annotated[
-        float, Field(validation_alias=_env("HAZINA_LOGIN_WINDOW_SECONDS"), gt=0)
-    ] = 900.0
+        int, Field(validation_alias=_env("HAZINA_LOGIN_WINDOW_SECONDS"), ge=1)
+    ] = 900
     # argon2 hashes and checks running at once in one process; each holds 64 MiB while it runs.
     password_check_concurrency: Annotated[
         int, Field(validation_alias=_env("HAZINA_PASSWORD_CHECK_CONCURRENCY"), ge=1)
     ] = 4
-    # Redis (`redis://host:6379/0`) for the login counters; unset: they live in the database.
+    # Redis (`redis://host:6379/0`) for the rate limits (logins included) of every process;
+    # unset: each process counts alone (see rate_limit_storage).
     redis_url: Annotated[
         str | None, Field(validation_alias=_env("HAZINA_REDIS_URL"), repr=False)
     ] = None

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from tests.e2e.servers import Hub, api, free_port, open_hub
+from tests.e2e.private_redis import answers, private_redis
+from tests.e2e.servers import Hub, api, open_hub
 
 pytestmark = pytest.mark.slow
 LINK = {"amount": 50000, "description": "Rate-limited"}
@@ -26,28 +25,8 @@ async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[H
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process, f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-
-
-async def answers(url: str) -> bool:
-    client = Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        return bool(await client.ping())
-    except (RedisError, OSError):
-        return False
-    finally:
-        await client.aclose()
+    with private_redis(tmp_path) as server:
+        yield server
 
 
 async def test_the_eleventh_link_is_refused_on_either_process_and_redis_may_go(

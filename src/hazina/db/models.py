@@ -314,21 +314,6 @@ class WorkerHeartbeat(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 
-class LoginAttempt(Base):
-    """Failed dashboard logins counted in fixed windows, shared by every process.
-
-    A slot is taken before the password is checked and given back on success, so concurrent
-    guesses can never run more checks than the limit. `key` is a hash of the scope (an email and
-    address pair, or an address): no email or address is stored.
-    """
-
-    __tablename__ = "login_attempts"
-
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[datetime]
-
-
 class AuditLog(Base):
     __tablename__ = "audit_logs"
     __table_args__ = (Index("idx_audit_logs_merchant_created", "merchant_id", "created_at"),)

@@ -1,8 +1,8 @@
 """Dashboard users: people who log in to a merchant's dashboard with an email and a password.
 
 Passwords are argon2id hashes (services/passwords.py). An unknown email costs one verification
-too, against a fixed hash, so response time does not tell which emails exist. How many failures
-are allowed is services/login_attempts.py's business, before anything here runs.
+too, against a fixed hash, so response time does not tell which emails exist. How many attempts
+are allowed is services/login_limits.py's business, before anything here runs.
 """
 
 import asyncio

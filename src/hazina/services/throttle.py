@@ -111,6 +111,18 @@ class Limiter:
                 return free
         return await self._local.test(item, *identifiers)
 
+    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        """Forget a window's hits wherever they were counted: in this process too, where hits
+        made during an outage live."""
+        await self._local.clear(item, *identifiers)
+        if not self._is_local:
+            try:
+                await self._shared.clear(item, *identifiers)
+            except StorageError as error:
+                self._failed(error)
+            else:
+                self._recovered()
+
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         if not self._is_local and not self._outage:
             try:

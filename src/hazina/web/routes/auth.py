@@ -54,7 +54,7 @@ async def login(request: Request, container: ContainerDep) -> Response:
     address = client_address(request)
     context = {"next": next_path, "email": email}
     try:
-        # The attempt counts as failed until the password proves right.
+        # Counted before the password is checked; a right one clears this email's failures.
         await container.login_limits.admit(email, address)
     except RateLimited as exc:
         return refuse(request, "login.html", context, exc)
