@@ -46,6 +46,9 @@ SERVER_ENV = {
     # Every page of the suite pays from 127.0.0.1: the checkout's per-address limit is tested in
     # tests/api/test_public_rate_limit.py, not by the pace of the browser stories.
     "HAZINA_PUBLIC_PAYMENT_LIMIT_PER_ADDRESS": "1000/minute",
+    # Likewise every login, and successful ones count in the per-address window: its limit is
+    # tested in tests/web/test_login_limits.py.
+    "HAZINA_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
 }
 
 expect.set_options(timeout=WAIT_MS)
