@@ -1,13 +1,14 @@
 """Payouts end to end with real processes: `hazina serve` (or a separate `hazina worker`) and
 `hazina fake clickpesa`, on SQLite and PostgreSQL. Every ending: mobile money paid only once the
 status query says SUCCESS, bank paid, failed and credited back, reversed and refunded by a
-signed event (sent three times) and credited back once; the ledger check after each. And a
-worker SIGKILLed after ClickPesa accepted a payout and before Hazina recorded it: the payout is
-found by status query on restart and never sent twice."""
+signed event (sent three times) and credited back once; the ledger check after each; the
+creator, told by email (a real SMTP server), once of its earning and once per payout that was
+paid or failed. And a worker SIGKILLed after ClickPesa accepted a payout and before Hazina
+recorded it: the payout is found by status query on restart and never sent twice."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ import pytest
 from hazina.domain import ids
 from hazina.services.ledger.check import check_ledger
 from hazina.testing.sink import WebhookSink
-from tests.e2e.servers import HazinaProcess, Hub, api, open_hub
+from tests.e2e.servers import HazinaProcess, Hub, api, free_port, open_hub
 from tests.e2e.test_providers import API_KEY, CHECKSUM_KEY, CLIENT_ID, start_fake
+from tests.mailbox import Mailbox, smtp_server, text_of
 from tests.payouts.helpers import CURRENCY
+from tests.web.conftest import log_in, post_form
 
 pytestmark = [pytest.mark.slow]
 
 FUNDS = 1_000_000  # 10,000.00 TZS
+CREATOR_EMAIL = "amina@creators.example"
 BANK = {
     "type": "bank",
     "account_number": "0150123456789",
@@ -94,13 +98,19 @@ def clickpesa_env(fake: Fake) -> dict[str, str]:
     }
 
 
-async def funded_creator(hub: Hub, client: httpx.AsyncClient) -> str:
-    """A creator paid through an order with a split, by the sandbox, released at once."""
+async def funded_creator(
+    hub: Hub, client: httpx.AsyncClient, contact: dict[str, str] | None = None
+) -> str:
+    """A creator (with `contact`, if given) paid through an order with a split, by the sandbox,
+    released at once."""
     account = await client.post(
         "/api/v1/accounts", json={"kind": "creator", "currency": CURRENCY, "name": "Amina"}
     )
     assert account.status_code == 201, account.text
     creator: str = account.json()["id"]
+    if contact is not None:
+        saved = await client.put(f"/api/v1/accounts/{creator}/contact", json=contact)
+        assert saved.status_code == 200, saved.text
     order = await client.post(
         "/api/v1/orders",
         json={
@@ -168,16 +178,52 @@ async def assert_ledger_sound(hub: Hub) -> None:
     assert result.ok, result.problem
 
 
-async def test_every_ending_of_a_clickpesa_payout(hub: Hub, sink: WebhookSink) -> None:
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def mailbox(smtp_port: int) -> Iterator[Mailbox]:
+    with smtp_server(smtp_port) as box:
+        yield box
+
+
+def smtp_env(port: int) -> dict[str, str]:
+    return {
+        "HAZINA_SMTP_HOST": "127.0.0.1",
+        "HAZINA_SMTP_PORT": str(port),
+        "HAZINA_SMTP_SECURITY": "none",
+    }
+
+
+async def tell_creators_by_email(server: HazinaProcess) -> None:
+    """The merchant's choice, made as a person makes it: the dashboard's settings form."""
+    assert server.url is not None
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as dashboard:
+        assert (await log_in(dashboard)).status_code == 303
+        saved = await post_form(
+            dashboard,
+            "/dashboard/links",
+            "/dashboard/links/notifications",
+            {"earning_channels": "email", "payout_channels": "email"},
+        )
+        assert saved.status_code == 303, saved.text
+
+
+async def test_every_ending_of_a_clickpesa_payout(
+    hub: Hub, sink: WebhookSink, mailbox: Mailbox, smtp_port: int
+) -> None:
     fake = Fake(await start_fake(hub, "clickpesa"))
-    server = await hub.serve(worker=True, **clickpesa_env(fake))
+    server = await hub.serve(worker=True, **clickpesa_env(fake), **smtp_env(smtp_port))
     await fake.register(f"{server.url}/hooks/clickpesa")
+    await tell_creators_by_email(server)
     async with api(server) as client:
         configured = await client.put(
             "/api/v1/webhooks/config", json={"webhook_url": sink.url("/m")}
         )
         assert configured.status_code == 200, configured.text
-        creator = await funded_creator(hub, client)
+        creator = await funded_creator(hub, client, {"name": "Amina", "email": CREATOR_EMAIL})
         spent = 0
 
         # Mobile money: processing while ClickPesa says AUTHORIZED, paid once it says SUCCESS.
@@ -239,6 +285,23 @@ async def test_every_ending_of_a_clickpesa_payout(hub: Hub, sink: WebhookSink) -
             return wanted <= sent and {"payout.reversed", "payout.refunded"} <= {e for e, _ in sent}
 
         await hub.eventually(delivered, within=30, what="the payout events delivered")
+
+    # The creator was told by email: once of its earning, once per payout paid (four: the
+    # returned ones were paid first) or failed; the returns, sent three times, told nothing.
+    async def told() -> bool:
+        return len(mailbox.to(CREATOR_EMAIL)) >= 6
+
+    await hub.eventually(told, within=30, what="the creator's emails")
+    emails = mailbox.to(CREATOR_EMAIL)
+    assert sorted(str(message["Subject"]) for message in emails) == sorted(
+        ["You earned TSh 10,000.00"]
+        + ["Payout paid: TSh 1,000.00"] * 4
+        + ["Payout failed: TSh 1,000.00"]
+    )
+    texts = [text_of(message) for message in emails]
+    assert any(f"your payout {paid} of TSh 1,000.00 was paid to" in text for text in texts)
+    assert any(f"your payout {failed} of TSh 1,000.00 did not go" in text for text in texts)
+    assert all(text.startswith("Hi Amina, ") for text in texts)
 
 
 async def test_a_worker_killed_after_clickpesa_accepted_never_sends_twice(hub: Hub) -> None:

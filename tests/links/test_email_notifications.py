@@ -2,40 +2,20 @@
 its order is paid, the merchant told and the buyer's receipt, each a notification row written
 in the payment's transaction and sent by the worker."""
 
-import email
-import email.policy
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hazina.bootstrap import Container
 from hazina.config import Settings
 from hazina.worker import Worker
 from tests.conftest import http_client, make_settings
 from tests.e2e.servers import free_port
+from tests.mailbox import Mailbox, smtp_server, text_of
 from tests.waiting import drain
 from tests.web.conftest import log_in, post_form
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content
-        assert isinstance(content, bytes)
-        message = email.message_from_bytes(content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for recipients, message in self.received if address in recipients]
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +25,8 @@ def smtp_port() -> int:
 
 @pytest.fixture
 def mailbox(smtp_port: int) -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    yield box
-    controller.stop()
+    with smtp_server(smtp_port) as box:
+        yield box
 
 
 @pytest.fixture
@@ -57,10 +34,6 @@ def settings(database_url: str, smtp_port: int) -> Settings:
     return make_settings(
         database_url, smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_security="none"
     )
-
-
-def text_of(message: EmailMessage) -> str:
-    return str(message.get_content())
 
 
 async def test_a_link_by_email_then_the_merchant_and_buyer_told_it_was_paid(
