@@ -4,10 +4,12 @@ causes it; none for a creator without a contact or when the merchant's preferenc
 duplicate of the causing report (a provider's webhook again, a payout report again) doubles
 nothing. Rows are read from the outbox; tests/e2e/test_payouts_e2e.py sends them by SMTP."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hazina.bootstrap import Container
 from hazina.db.database import Database
@@ -48,6 +50,21 @@ async def creator_messages(db: Database) -> list[tuple[str, str, str, str, dict[
             .order_by(Notification.created_at, Notification.id)
         )
         return [(m.kind, m.channel, m.recipient, m.subject_id, m.content) for m in rows]
+
+
+@contextmanager
+def statements_on(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement the database's writer runs while the block runs."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def split_acme_payment(api: httpx.AsyncClient, splits: list[dict[str, Any]]) -> str:
@@ -93,6 +110,20 @@ async def test_an_earning_tells_each_creator_with_a_contact_once(
     assert content["amount"] == "$80.00"
     assert content["payment_id"] == payment_id
     assert content["pending"] is True
+
+
+async def test_a_payment_without_splits_reads_no_creator_contact(
+    api: httpx.AsyncClient, hub: Container
+) -> None:
+    """The hot path stays lean: a plain order's success never looks for creators."""
+    await prefer(hub.db, earning_channels=("email",), payout_channels=("email",))
+    payment_id = await split_acme_payment(api, [])
+    paid = webhook(payment_id, "paid", amount=10000, currency="USD")
+    with statements_on(hub.db) as seen:
+        assert (await notify(api, paid)).json()["status"] == "processed"
+    assert any("ledger_transfers" in sql for sql in seen)  # the charge was posted here
+    assert not [sql for sql in seen if "creator_contacts" in sql]
+    assert await creator_messages(hub.db) == []
 
 
 async def test_no_earning_message_when_the_preference_is_off(
