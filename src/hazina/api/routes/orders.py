@@ -3,12 +3,14 @@
 from fastapi import APIRouter, Response
 
 from hazina.api.dependencies import ContainerDep, IdempotencyKeyHeader, MerchantDep
+from hazina.api.lean_route import LeanRoute
 from hazina.api.responses import json_body, stored_response
 from hazina.api.schemas import OrderCreate, Text
 from hazina.services import orders
 from hazina.services.idempotency import idempotency_request
 
-router = APIRouter(prefix="/api/v1/orders")
+# Every call on orders is one a checkout or a merchant makes per sale: all served lean.
+router = APIRouter(prefix="/api/v1/orders", route_class=LeanRoute)
 
 
 @router.post("", status_code=201)
