@@ -252,9 +252,6 @@ async def _apply_to_payment(
             "captured": payment.captured,
         }
     await _write(session, _UPDATE_PAYMENT, payment, changes)
-    if decision.status == PaymentStatus.SUCCESS and payment.capture_method != MANUAL:
-        # Money kept: the ledger counts it, once. An authorisation is counted when captured.
-        await post_charge(session, payment, order)
     if decision.pays_order and await _covers(session, order, payment):
         await _write(session, _UPDATE_ORDER, order, {"status": OrderStatus.PAID, "updated_at": now})
     await record_event(
@@ -265,6 +262,11 @@ async def _apply_to_payment(
         resources.payment_event_data(payment),
         livemode=payment.livemode,
     )
+    if decision.status == PaymentStatus.SUCCESS and payment.capture_method != MANUAL:
+        # Money kept: the ledger counts it, once. An authorisation is counted when captured.
+        # Last (a success never refunds in full): the charge locks the merchant's balance rows
+        # until the commit, and every other charge of the merchant waits for them.
+        await post_charge(session, payment, order)
     if decision.refund_in_full:
         await _refund_in_full(
             session, payment, f"Automatic refund: order {order.id} was already paid"

@@ -98,26 +98,25 @@ async def post_charge(
             Leg(Ref(system=SystemAccount(AccountKind.REVENUE, currency)), bucket, shares.remainder),
         ]
     pending = bucket == Bucket.PENDING
-    posted = await post(
-        session,
-        NewTransfer(
-            merchant_id=payment.merchant_id,
-            livemode=payment.livemode,
-            kind=CHARGE,
-            currency=currency,
-            payment_id=payment.id,
-            order_id=order.id,
-            provider=payment.provider,
-            released_at=None if pending else utc_now(),
-        ),
-        legs,
+    charge = NewTransfer(
+        merchant_id=payment.merchant_id,
+        livemode=payment.livemode,
+        kind=CHARGE,
+        currency=currency,
+        payment_id=payment.id,
+        order_id=order.id,
+        provider=payment.provider,
+        released_at=None if pending else utc_now(),
     )
     if pending:
         await enqueue(
-            session, RELEASE_BALANCE, {"transfer_id": posted.id}, max_attempts=RELEASE_MAX_ATTEMPTS
+            session, RELEASE_BALANCE, {"transfer_id": charge.id}, max_attempts=RELEASE_MAX_ATTEMPTS
         )
     if earnings:  # creators are told in the charge's transaction; a plain order reads nothing
         await notify_earnings(session, payment, currency, earnings, pending=pending)
+    # Last: the merchant's clearing and revenue rows, locked by posting until the commit, are
+    # what every charge of the merchant waits for.
+    await post(session, charge, legs)
 
 
 async def has_charge(session: AsyncSession, payment_id: str) -> bool:

@@ -9,12 +9,18 @@ SQLite has one writer at a time, so concurrent spends can never overdraw an acco
 
 Accounts are updated in one global order (system accounts by key, then sub-accounts by id), so
 two transfers touching the same accounts lock them in the same order and cannot deadlock.
+
+A merchant's system accounts (clearing, revenue) are the hottest rows in the database: every
+charge of the merchant updates them, and holds their locks until it commits. So the UPDATEs come
+as late as they can (after the transfer row), and callers post as the last write of their
+transaction where they can (services.settlement, a charge), so one payment's commit waits for
+the previous one's UPDATE-to-COMMIT stretch only, not for its whole transaction.
 """
 
 import functools
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -79,8 +85,17 @@ class Leg:
     guarded: bool = False
 
 
+def _new_transfer_id() -> str:
+    # Not looked up first: a transfer is on every payment's settlement, and two of 62^16 random
+    # ids colliding is not worth a round trip; the primary key would refuse it anyway.
+    return ids.new_id(ids.LEDGER_TRANSFER)
+
+
 @dataclass(frozen=True, slots=True)
 class NewTransfer:
+    """`id` is known before the transfer is posted, so what names it (a job) can be written
+    first and the balance rows locked last."""
+
     merchant_id: uuid.UUID
     livemode: bool
     kind: str
@@ -94,6 +109,7 @@ class NewTransfer:
     provider: str | None = None
     released_at: datetime | None = None
     description: str | None = None
+    id: str = field(default_factory=_new_transfer_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +152,8 @@ async def post(session: AsyncSession, new: NewTransfer, legs: Sequence[Leg]) -> 
     if sum(leg.amount for leg in legs) != 0:
         raise ValueError(f"a {new.kind} transfer's entries must sum to zero")
     now = utc_now()
-    ids_by_ref: dict[Ref, str] = {}
-    for ref in sorted({leg.account for leg in legs}, key=lambda ref: ref.order):
-        mine = [leg for leg in legs if leg.account == ref]
-        ids_by_ref[ref] = await _move(session, new, ref, mine, now)
-    # Not looked up first: a transfer is on every payment's settlement, and two of 62^16 random
-    # ids colliding is not worth a round trip; the primary key would refuse it anyway.
-    transfer_id = ids.new_id(ids.LEDGER_TRANSFER)
+    transfer_id = new.id
+    # The transfer row first: the balance rows stay locked from their UPDATE to the commit.
     await session.execute(
         _INSERT_TRANSFER,
         {
@@ -165,6 +176,10 @@ async def post(session: AsyncSession, new: NewTransfer, legs: Sequence[Leg]) -> 
             "created_at": now,
         },
     )
+    ids_by_ref: dict[Ref, str] = {}
+    for ref in sorted({leg.account for leg in legs}, key=lambda ref: ref.order):
+        mine = [leg for leg in legs if leg.account == ref]
+        ids_by_ref[ref] = await _move(session, new, ref, mine, now)
     if legs:
         await session.execute(
             _INSERT_ENTRY,
