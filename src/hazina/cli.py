@@ -276,7 +276,9 @@ def serve(host: str | None, port: int | None, worker: bool, processes: int) -> N
 )
 def worker(concurrency: int | None) -> None:
     """Run a standalone worker; run many of them against one PostgreSQL."""
-    asyncio.run(_work(_settings(), concurrency))
+    # uvloop as for `serve`: a delivery's CPU is mostly event-loop and HTTP-client work.
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(_work(_settings(), concurrency))
 
 
 @main.command()

@@ -7,6 +7,7 @@ A job whose lease has expired (its worker died) is due again; its attempt is cou
 """
 
 import asyncio
+import functools
 import itertools
 import logging
 import socket
@@ -18,8 +19,21 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Table, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from hazina.db.database import JOBS_ENQUEUED, Database
 from hazina.db.models import Job, WorkerHeartbeat
@@ -119,29 +133,48 @@ async def claim(
     forever). None (not known) leaves every expired job of its own alone.
     """
     now = utc_now()
+    values: dict[str, Any] = {
+        "now": now,
+        "limit": limit,
+        "worker_id": worker_id,
+        "locked_until": now + lease,
+        "kinds": list(kinds or ()),
+        "running": list(running or ()),
+    }
+    statement = _claim_statement(running is not None, kinds is not None)
+    async with db.transaction() as session:
+        rows = (await session.execute(statement, values)).all()
+    return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
+
+
+@functools.cache
+def _claim_statement(running_known: bool, of_kinds: bool) -> Update:
+    """The claim for one combination of what the worker says, built once: a worker claims
+    every few jobs under a backlog, and building it anew cost more than running it."""
+    now: BindParameter[datetime] = bindparam("now")
     expired = and_(_jobs.c.status == JobStatus.PROCESSING, _jobs.c.locked_until < now)
-    if running is None:
-        expired = and_(expired, _jobs.c.locked_by != worker_id)
-    elif running:
-        expired = and_(expired, _jobs.c.id.not_in(list(running)))
+    if running_known:
+        expired = and_(expired, _jobs.c.id.not_in(bindparam("running", expanding=True)))
+    else:
+        expired = and_(expired, _jobs.c.locked_by != bindparam("worker_id"))
     due = or_(and_(_jobs.c.status == JobStatus.PENDING, _jobs.c.run_at <= now), expired)
-    if kinds is not None:
-        due = and_(due, _jobs.c.kind.in_(kinds))
+    if of_kinds:
+        due = and_(due, _jobs.c.kind.in_(bindparam("kinds", expanding=True)))
     batch = (
         select(_jobs.c.id)
         .where(due)
         .order_by(_jobs.c.run_at, _jobs.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    statement = (
+    return (
         update(_jobs)
         .where(_jobs.c.id.in_(batch))
         .values(
             status=JobStatus.PROCESSING,
-            locked_by=worker_id,
-            locked_until=now + lease,
+            locked_by=bindparam("worker_id"),
+            locked_until=bindparam("locked_until"),
             attempts=_jobs.c.attempts + 1,
             updated_at=now,
         )
@@ -149,9 +182,6 @@ async def claim(
             _jobs.c.id, _jobs.c.kind, _jobs.c.payload, _jobs.c.attempts, _jobs.c.max_attempts
         )
     )
-    async with db.transaction() as session:
-        rows = (await session.execute(statement)).all()
-    return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
 
 
 async def complete(db: Database, job_id: int, worker_id: str) -> bool:
