@@ -3,16 +3,20 @@
 SQLite: WAL, a busy timeout, foreign keys, and every write transaction opened with
 `BEGIN IMMEDIATE` on a single pooled writer connection, so writers queue in the pool instead of
 failing with "database is locked"; reads use their own pool and never block on the writer.
-PostgreSQL: one pooled asyncpg engine for both.
+PostgreSQL: one pooled asyncpg engine for both, and beside it a plain asyncpg pool for the hot
+paths' single statements (`fetch_one`, `write_one`): checking a connection out of SQLAlchemy's
+pool crosses its greenlet bridge and a timed queue both ways, a tenth of an authenticated read.
 Statement parameters are hidden from error messages: they can hold credentials and customer data,
 and error messages end up in logs.
 """
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -84,6 +88,9 @@ class Database:
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self._job_listeners: set[asyncio.Event] = set()
+        self._pool_size = pool_size
+        self._direct: asyncpg.Pool | None = None
+        self._direct_opening = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -101,13 +108,42 @@ class Database:
 
     async def fetch_one(self, query: Prepared, values: Mapping[str, Any]) -> Row | None:
         """Run one prepared read on its own, outside any transaction: one round trip."""
-        return await _run_one(self._read_engine, query, values)
+        if self.is_sqlite:
+            return await _run_one(self._read_engine, query, values)
+        return await self._run_direct(query, values)
 
     async def write_one(self, query: Prepared, values: Mapping[str, Any]) -> Row | None:
         """Run one prepared statement that commits on its own (a single INSERT … RETURNING):
         atomic by itself, so it needs no BEGIN and COMMIT around it. On SQLite it waits for
         the one writer connection like any write transaction."""
-        return await _run_one(self.engine, query, values)
+        if self.is_sqlite:
+            return await _run_one(self.engine, query, values)
+        return await self._run_direct(query, values)
+
+    async def _run_direct(self, query: Prepared, values: Mapping[str, Any]) -> Row | None:
+        compiled = query.compiled(self.engine.dialect)
+        arguments = compiled.arguments(values)
+        pool = self._direct or await self._open_direct()
+        try:
+            async with pool.acquire() as connection:
+                record = await connection.fetchrow(compiled.sql, *arguments)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+            # As SQLAlchemy's pool does: after one dead connection, none opened before it is
+            # trusted (the server restarted, or the network dropped them all).
+            pool.expire_connections()
+            raise
+        return None if record is None else compiled.row(record)
+
+    async def _open_direct(self) -> asyncpg.Pool:
+        async with self._direct_opening:
+            if self._direct is None:
+                self._direct = await asyncpg.create_pool(
+                    self.asyncpg_dsn(),
+                    min_size=0,
+                    max_size=self._pool_size,
+                    init=_decode_json_as_sqlalchemy_does,
+                )
+            return self._direct
 
     def job_listener(self) -> asyncio.Event:
         """An event set whenever this process commits a job: the embedded worker's wake-up."""
@@ -132,24 +168,44 @@ class Database:
         return True
 
     async def dispose(self) -> None:
+        if self._direct is not None:
+            await self._direct.close()
+            self._direct = None
         await self.engine.dispose()
         if self._read_engine is not self.engine:
             await self._read_engine.dispose()
 
 
+async def _decode_json_as_sqlalchemy_does(connection: asyncpg.Connection) -> None:
+    """The codecs SQLAlchemy's asyncpg dialect installs on its own connections, so a row reads
+    the same whichever pool it came from: JSON goes out as the text the bind processor made and
+    comes back parsed."""
+    await connection.set_type_codec(
+        "json",
+        encoder=str.encode,
+        decoder=lambda raw: json.loads(raw.decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=lambda text: b"\x01" + text.encode(),  # jsonb's binary format version byte
+        decoder=lambda raw: json.loads(raw[1:].decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
 async def _run_one(engine: AsyncEngine, query: Prepared, values: Mapping[str, Any]) -> Row | None:
-    """The statement on a raw driver connection from the engine's pool (its connect hooks and
-    type codecs applied), in the driver's autocommit state."""
+    """SQLite: the statement on a raw driver connection from the engine's pool (its connect
+    hooks applied), in the driver's autocommit state."""
     compiled = query.compiled(engine.dialect)
     arguments = compiled.arguments(values)
     pooled = await engine.raw_connection()
     try:
         driver = pooled.driver_connection
-        if engine.dialect.name == "sqlite":
-            async with driver.execute(compiled.sql, arguments) as cursor:  # type: ignore[union-attr]
-                record = await cursor.fetchone()
-        else:
-            record = await driver.fetchrow(compiled.sql, *arguments)  # type: ignore[union-attr]
+        async with driver.execute(compiled.sql, arguments) as cursor:  # type: ignore[union-attr]
+            record = await cursor.fetchone()
     finally:
         # Returning it to the pool may roll back through the adapter, which needs SQLAlchemy's
         # greenlet bridge.

@@ -1,5 +1,5 @@
 """The hot paths' statements: built once with SQLAlchemy Core, compiled once per dialect, and run
-on the driver's own connection (asyncpg, aiosqlite) taken from the engine's pool.
+on the driver's own connection (asyncpg, aiosqlite), from `Database`'s pools.
 
 A checkout's polling, an authenticated read by id or an idempotent replay is one statement: run
 through a session it costs a BEGIN, the statement and a ROLLBACK, three round trips, and the
