@@ -78,6 +78,7 @@ def webhook(
 class AcmeProvider:
     name: str = "acme"
     methods: tuple[str, ...] = ("acme",)
+    currencies: frozenset[str] | None = None
     capabilities: frozenset[Capability] = frozenset(
         {
             Capability.REDIRECT,

@@ -160,6 +160,8 @@ class ClickPesaProvider:
 
     name = "clickpesa"
     methods: tuple[str, ...] = ("clickpesa",)
+    # Whatever the order's: the provider converts, or refuses at the start.
+    currencies: frozenset[str] | None = None
     capabilities = frozenset({Capability.REDIRECT, Capability.USSD_PUSH, Capability.STATUS_QUERY})
     credentials = CredentialFields(required=("client_id", "api_key"), optional=("checksum_key",))
 

@@ -111,6 +111,7 @@ class EcoCashProvider:
     name = "ecocash"
     # Distinct from Paynow's `ecocash`: a merchant may collect through either, or both.
     methods: tuple[str, ...] = ("ecocash_direct",)
+    currencies: frozenset[str] | None = frozenset(CURRENCIES)
     capabilities = frozenset({Capability.USSD_PUSH, Capability.STATUS_QUERY, Capability.REFUND})
     credentials = CredentialFields(required=("merchant_code", "api_key"))
 

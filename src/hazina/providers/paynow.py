@@ -155,6 +155,7 @@ class PaynowProvider:
 
     name = "paynow"
     methods: tuple[str, ...] = ("paynow", *EXPRESS_METHODS)
+    currencies: frozenset[str] | None = frozenset(CURRENCIES)
     capabilities = frozenset(
         {
             Capability.REDIRECT,

@@ -60,6 +60,8 @@ class PayPalProvider:
 
     name = "paypal"
     methods: tuple[str, ...] = ("paypal",)
+    # Whatever the order's: the provider converts, or refuses at the start.
+    currencies: frozenset[str] | None = None
     capabilities = frozenset(
         {
             Capability.REDIRECT,

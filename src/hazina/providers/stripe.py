@@ -64,6 +64,8 @@ class StripeProvider:
 
     name: str = "stripe"
     methods: tuple[str, ...] = ("stripe",)
+    # Whatever the order's: the provider converts, or refuses at the start.
+    currencies: frozenset[str] | None = None
     capabilities: frozenset[Capability] = frozenset(
         {
             Capability.REDIRECT,

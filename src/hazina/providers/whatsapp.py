@@ -46,6 +46,8 @@ class GraphRefusal(ProviderFailure):
 class WhatsAppProvider:
     name: str = "whatsapp"
     methods: tuple[str, ...] = ()
+    # Whatever the order's: the provider converts, or refuses at the start.
+    currencies: frozenset[str] | None = None
     capabilities: frozenset[Capability] = frozenset()
     credentials = CredentialFields(
         required=("access_token", "app_secret", "phone_number_id", "verify_token", "template_name"),

@@ -3,7 +3,8 @@ collect for the order's merchant, through an account of its own or the deploymen
 
 A read only: it names methods, never an account or a credential. The sandbox's methods come
 first, for orders in test mode only: a live order is never offered a simulated payment. A payment
-link's order is offered only the methods its link allows, and none once the link is closed.
+link's order is offered only the methods its link allows, and none once the link is closed; a
+provider that collects only some currencies is offered only for orders in one of them.
 """
 
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ async def checkout_offer(db: Database, registry: ProviderRegistry, order_id: str
             method
             for name, adapter in registry.adapters.items()
             if name != GENERIC
+            and (adapter.currencies is None or order.currency in adapter.currencies)
             and (name in own or registry.default_access(name, livemode=livemode) is not None)
             for method in adapter.methods
         )

@@ -45,6 +45,9 @@ class PaymentProvider(Protocol):
     name: str
     # The payment `method` values this provider serves.
     methods: tuple[str, ...]
+    # The currencies it collects, so the checkout offers it only for orders in one of them;
+    # None: any (it converts, or refuses at the start).
+    currencies: frozenset[str] | None
     capabilities: frozenset[Capability]
     # The credentials an account of this provider holds (all required ones must be set).
     credentials: CredentialFields

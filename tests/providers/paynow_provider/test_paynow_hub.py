@@ -27,8 +27,9 @@ from hazina.db.models import (
     Refund,
 )
 from hazina.domain.clock import utc_now
-from hazina.providers.paynow import PaynowProvider
+from hazina.providers.paynow import EXPRESS_METHODS, PaynowProvider
 from hazina.services import provider_payments
+from hazina.services.checkout_methods import checkout_offer
 from hazina.services.ledger import charges
 from hazina.services.ledger.check import check_ledger
 from hazina.testing.paynow_fake import (
@@ -307,3 +308,16 @@ async def test_money_refunded_at_paynow_stays_pending_then_leaves_the_ledger_whe
     async with hub.db.read() as session:
         assert (await session.get_one(LedgerTransfer, charge.id)).released_at is not None
     assert (await check_ledger(hub.db)).ok
+
+
+async def test_the_checkout_offers_paynow_only_for_orders_in_a_currency_it_collects(
+    hub: Container, api: httpx.AsyncClient
+) -> None:
+    offered = {}
+    for currency in ("USD", "ZWG", "INR"):
+        order = await api.post("/api/v1/orders", json={"amount": 1000, "currency": currency})
+        assert order.status_code == 201, order.text
+        offer = await checkout_offer(hub.db, hub.providers.registry, order.json()["id"])
+        offered[currency] = {m for m in offer.methods if m == "paynow" or m in EXPRESS_METHODS}
+    everything = {"paynow", *EXPRESS_METHODS}
+    assert offered == {"USD": everything, "ZWG": everything, "INR": set()}
