@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import APIRoute
+from starlette.types import Message, Scope
 
 from hazina.api.errors import install_error_handlers
 from hazina.api.lean_route import LeanRoute
@@ -62,6 +63,11 @@ CASES: list[tuple[str, dict[str, str], bytes]] = [
     ("/things/t1", JSON, b'{"amount": 5, "label": "a\\u0000b"}'),
     ("/things/a%00b", JSON, b'{"amount": 5}'),
     ("/things/t1", {"content-type": "application/json"}, b'{"amount": 5}'),
+    # Without the dependency's header: FastAPI parses the body before any dependency runs.
+    ("/things/t1", {"content-type": "application/json"}, b'{"amount": '),
+    ("/things/t1", {"content-type": "application/json"}, b"\xff\xfe{"),
+    ("/things/t1", {"content-type": "application/json"}, b""),
+    ("/things/t1", JSON, b"null"),
 ]
 
 
@@ -98,3 +104,38 @@ def test_a_route_taking_what_the_plan_cannot_resolve_is_refused_at_declaration()
         router.get("/a")(with_query)
     with pytest.raises(TypeError, match="returns its Response"):
         router.get("/b/{thing_id}")(returning_a_dict)
+
+
+async def answer_to_a_client_leaving_mid_body(route_class: type) -> int:
+    """The status answered when the client disconnects before its body is complete."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"amo', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    headers = [(b"x-who", b"me"), (b"content-type", b"application/json")]
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/things/t1",
+        "headers": headers,
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("t", 80),
+    }
+    await app_with(route_class)(scope, receive, send)
+    return statuses[0]
+
+
+async def test_a_client_leaving_mid_body_is_fastapis_400_not_a_server_error() -> None:
+    assert await answer_to_a_client_leaving_mid_body(LeanRoute) == 400
+    assert await answer_to_a_client_leaving_mid_body(APIRoute) == 400

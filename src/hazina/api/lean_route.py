@@ -24,22 +24,33 @@ from fastapi import HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 Resolver = Callable[[Request], Awaitable[Any]]
+# A body parsed, not yet validated: its parameter's name and its validation.
+BodyPlan = tuple[str, Callable[[Any], Any]]
+_NO_BODY = object()
 
 
 class LeanRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.plan: Sequence[tuple[str, Resolver]] = _plan(self)
+        self.body_plan: BodyPlan | None = _body_plan(self)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:
             await super().handle(scope, receive, send)  # FastAPI's 405
             return
         request = Request(scope, receive, send)
+        # As FastAPI: the body is read and parsed before the dependencies run (a body that is
+        # not JSON is a 400 even without a key), and validated after the other parameters.
+        body = _NO_BODY if self.body_plan is None else await _read_body(request)
         arguments = {name: await resolve(request) for name, resolve in self.plan}
+        if self.body_plan is not None:
+            name, validate = self.body_plan
+            arguments[name] = validate(body)
         response: Response = await self.endpoint(**arguments)
         await response(scope, receive, send)
 
@@ -67,11 +78,23 @@ def _plan(route: APIRoute) -> list[tuple[str, Resolver]]:
         plan.append((field.name, _path(field)))
     for field in dependant.header_params:
         plan.append((field.name, _header(field)))
-    if route.body_field is not None:
-        if route._embed_body_fields:
-            raise TypeError(f"{route.path}: a LeanRoute takes one body, not embedded ones")
-        plan.append((route.body_field.name, _body(route.body_field)))
     return plan
+
+
+def _body_plan(route: APIRoute) -> BodyPlan | None:
+    field = route.body_field
+    if field is None:
+        return None
+    if route._embed_body_fields:
+        raise TypeError(f"{route.path}: a LeanRoute takes one body, not embedded ones")
+
+    def validate(value: Any) -> Any:
+        if value is _NO_BODY:
+            missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+            raise RequestValidationError([missing])
+        return _validated(field, value, ("body",))
+
+    return field.name, validate
 
 
 def _name(sub: Dependant) -> str:
@@ -121,16 +144,18 @@ def _header(field: Any) -> Resolver:
     return resolve
 
 
-def _body(field: Any) -> Resolver:
-    async def resolve(request: Request) -> Any:
+async def _read_body(request: Request) -> Any:
+    """The body parsed (raw bytes unless its type is JSON), or _NO_BODY when there is none.
+    A body that cannot be read (the client left mid-upload) is FastAPI's 400, not a 500."""
+    try:
         raw = await request.body()
-        if not raw:
-            missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
-            raise RequestValidationError([missing])
-        value = _json(raw) if _is_json(request.headers.get("content-type")) else raw
-        return _validated(field, value, ("body",))
-
-    return resolve
+    except StarletteHTTPException:  # the body bound's 413 (api.request_bounds)
+        raise
+    except Exception as exc:
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+    if not raw:
+        return _NO_BODY
+    return _json(raw) if _is_json(request.headers.get("content-type")) else raw
 
 
 def _is_json(content_type: str | None) -> bool:
