@@ -73,13 +73,16 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
             self._read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
         else:
+            # One budget of connections per process, shared: a quarter (at least one) for the
+            # hot paths' single statements, which hold one for a round trip only.
+            self._direct_size = max(1, pool_size // 4)
             self.engine = create_async_engine(
                 self.url,
                 # A fixed set of connections kept open: overflow connections would be closed on
                 # return and re-opened (a new backend) on the next burst. No pre-ping, which costs
                 # round trips on every checkout: a connection found dead raises once, and the
                 # pool then drops every connection older than the failure.
-                pool_size=pool_size,
+                pool_size=max(1, pool_size - self._direct_size),
                 max_overflow=0,
                 pool_recycle=1800,
                 hide_parameters=True,
@@ -88,7 +91,6 @@ class Database:
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self._read_engine, expire_on_commit=False)
         self._job_listeners: set[asyncio.Event] = set()
-        self._pool_size = pool_size
         self._direct: asyncpg.Pool | None = None
         self._direct_opening = asyncio.Lock()
 
@@ -140,7 +142,7 @@ class Database:
                 self._direct = await asyncpg.create_pool(
                     self.asyncpg_dsn(),
                     min_size=0,
-                    max_size=self._pool_size,
+                    max_size=self._direct_size,
                     init=_decode_json_as_sqlalchemy_does,
                     reset=_keep_session,
                 )
