@@ -73,9 +73,11 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
             self._read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
         else:
-            # One budget of connections per process, shared: a quarter (at least one) for the
-            # hot paths' single statements, which hold one for a round trip only.
-            self._direct_size = max(1, pool_size // 4)
+            # One budget of connections per process, shared: half (at least one) for the hot
+            # paths' single statements. Fewer starve some requests under load: asyncpg's pool
+            # hands a released connection to whichever request asks first, so a waiter woken
+            # too late queues again at the back (2 of 10 gave p50 1.6 ms, p99 865 ms).
+            self._direct_size = max(1, pool_size // 2)
             self.engine = create_async_engine(
                 self.url,
                 # A fixed set of connections kept open: overflow connections would be closed on
