@@ -74,10 +74,12 @@ class Database:
             self._read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
         else:
             # One budget of connections per process, shared: half (at least one) for the hot
-            # paths' single statements. Fewer starve some requests under load: asyncpg's pool
-            # hands a released connection to whichever request asks first, so a waiter woken
-            # too late queues again at the back (2 of 10 gave p50 1.6 ms, p99 865 ms).
+            # paths' single statements. They take turns first-come, first-served: asyncpg's
+            # pool hands a released connection to whichever request asks first, so a waiter
+            # woken too late queued again at the back (p50 1.6 ms, p99 865 ms under wrk);
+            # asyncio's semaphore queues fairly, so the pool itself never has a waiter.
             self._direct_size = max(1, pool_size // 2)
+            self._direct_turns = asyncio.Semaphore(self._direct_size)
             self.engine = create_async_engine(
                 self.url,
                 # A fixed set of connections kept open: overflow connections would be closed on
@@ -129,7 +131,7 @@ class Database:
         arguments = compiled.arguments(values)
         pool = self._direct or await self._open_direct()
         try:
-            async with pool.acquire() as connection:
+            async with self._direct_turns, pool.acquire() as connection:
                 record = await connection.fetchrow(compiled.sql, *arguments)
         except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
             # As SQLAlchemy's pool does: after one dead connection, none opened before it is
