@@ -86,6 +86,29 @@ async def test_replay_returns_the_original_even_after_processing(
     assert current.json()["status"] == "success"
 
 
+async def test_a_replay_after_the_cards_expiry_month_still_gets_the_stored_payment(
+    client: httpx.AsyncClient, db: Database, order_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 400 EXPIRED_CARD on the replay would read as "no payment" and invite a second one."""
+    now = datetime.now(UTC)
+    card = {"number": "4111111111111111", "expiry_month": now.month, "expiry_year": now.year}
+    body = {
+        "order_id": order_id,
+        "method": "card",
+        "card": card | {"cvv": "123", "holder_name": "A B"},
+    }
+    first = await client.post("/api/v1/payments", json=body, headers=keyed("month-end"))
+    assert first.status_code == 201, first.text
+    next_month = now.replace(day=1) + timedelta(days=32)
+    monkeypatch.setattr("hazina.services.payments.utc_now", lambda: next_month)
+    replay = await client.post("/api/v1/payments", json=body, headers=keyed("month-end"))
+    assert (replay.status_code, replay.content) == (201, first.content)
+    assert replay.headers["idempotent-replayed"] == "true"
+    fresh = await client.post("/api/v1/payments", json=body, headers=keyed("a-new-key"))
+    assert fresh.json()["error"]["code"] == "EXPIRED_CARD", fresh.text
+    assert await count(db, Payment) == 1
+
+
 async def test_without_a_key_every_request_creates(
     client: httpx.AsyncClient, db: Database, order_id: str
 ) -> None:

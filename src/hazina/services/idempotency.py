@@ -100,6 +100,25 @@ async def respond_once(
     return await _claim(db, merchant_id, request, ttl, create, store_response=True, admit=admit)
 
 
+async def stored_answer(
+    db: Database, merchant_id: uuid.UUID, request: IdempotencyRequest | None
+) -> StoredResponse | None:
+    """The answer stored for this very request (same key, same body, finished, not expired), or
+    None: for a request whose validation depends on the day, such as a card's expiry month, so
+    a replay still gets what the first request got."""
+    if request is None:
+        return None
+    stored = await db.fetch_one(_STORED, {"merchant_id": merchant_id, "key": request.key})
+    if (
+        stored is None
+        or not stored.status_code
+        or stored.expires_at <= utc_now()
+        or stored.request_hash != request.fingerprint
+    ):
+        return None
+    return _replay_stored(stored, request)
+
+
 async def _claim(
     db: Database,
     merchant_id: uuid.UUID,

@@ -13,14 +13,19 @@ from hazina.db.models import Payment
 from hazina.db.prepared import Prepared
 from hazina.db.queue import complete_current_job, enqueue
 from hazina.domain.clock import utc_now
-from hazina.domain.errors import BadRequest, NotFound
+from hazina.domain.errors import BadRequest, ExpiredCard, NotFound
 from hazina.domain.instruments import validate_card, validate_vpa
 from hazina.domain.ledger import CREDIT
 from hazina.domain.providers import ProviderEventKind, own_report
 from hazina.domain.states import PaymentStatus
 from hazina.services import resources
 from hazina.services.attempts import add_payment, open_attempt
-from hazina.services.idempotency import IdempotencyRequest, StoredResponse, respond_once
+from hazina.services.idempotency import (
+    IdempotencyRequest,
+    StoredResponse,
+    respond_once,
+    stored_answer,
+)
 from hazina.services.ledger.credit import pay_with_credit
 from hazina.services.lookups import OwnedLookup
 from hazina.services.orders import find_public_order
@@ -150,7 +155,15 @@ async def create_payment(
         )
     if new.flow is not None:
         raise BadRequest(f'Method {new.method} has no "flow": omit it')
-    instrument = _validate_instrument(new, utc_now().date())
+    try:
+        instrument = _validate_instrument(new, utc_now().date())
+    except ExpiredCard:
+        # A card that expired since the first request: its replay still gets the stored
+        # payment (a 400 would read as "no payment" and invite a second one).
+        replayed = await stored_answer(db, merchant_id, idempotency)
+        if replayed is None:
+            raise
+        return replayed
     # The new payment's id, when the order had earlier attempts that may need ending.
     retried_by: list[str] = []
 
