@@ -109,14 +109,14 @@ async def stored_answer(
     if request is None:
         return None
     stored = await db.fetch_one(_STORED, {"merchant_id": merchant_id, "key": request.key})
-    if (
-        stored is None
-        or not stored.status_code
-        or stored.expires_at <= utc_now()
-        or stored.request_hash != request.fingerprint
-    ):
+    if stored is None or not _replayable(stored) or stored.request_hash != request.fingerprint:
         return None
     return _replay_stored(stored, request)
+
+
+def _replayable(stored: Row) -> bool:
+    """A finished answer still within its key's lifetime."""
+    return bool(stored.status_code) and stored.expires_at > utc_now()
 
 
 async def _claim(
@@ -136,7 +136,7 @@ async def _claim(
     if request is not None:
         # Replays are answered by one prepared read: on SQLite they never queue for the writer.
         stored = await db.fetch_one(_STORED, {"merchant_id": merchant_id, "key": request.key})
-        if stored is not None and stored.status_code and stored.expires_at > utc_now():
+        if stored is not None and _replayable(stored):
             return _replay_stored(stored, request)
     if admit is not None:
         await admit()
